@@ -1,0 +1,263 @@
+"""Database tables (SQLModel).  The schema itself is owned by Alembic (migrations/).
+
+Timestamps are timezone-aware UTC (`utcnow()`); SQLModel stores them as timestamptz
+on PostgreSQL and as UTC text on SQLite, and hands them back aware.
+JSON columns hold lists/dicts; never an API key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time, aware, in UTC (what every table stores)."""
+    return datetime.now(timezone.utc)
+
+
+def _json(default: Any = None, nullable: bool = False):
+    return Field(default_factory=(lambda: type(default)()) if default is not None else (lambda: None),
+                 sa_column=Column(JSON, nullable=nullable))
+
+
+class Prompt(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    tags: list = _json([])
+    archived: bool = Field(default=False, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PromptVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("prompt_id", "number", name="uq_version_prompt_number"),
+                      Index("ix_version_prompt_hash", "prompt_id", "content_hash"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    number: int
+    messages: list = _json([])
+    template_format: str = Field(default="mustache", max_length=20)
+    variables: list = _json([])
+    model: Optional[str] = Field(default=None, max_length=300)  # "endpoint/model"
+    params: dict = _json({})
+    model_overrides: dict = _json({})
+    commit_message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    author: str = Field(default="", max_length=200)
+    content_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Label(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("prompt_id", "name", name="uq_label_prompt_name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    name: str = Field(max_length=100)
+    version_id: int = Field(foreign_key="promptversion.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelEvent(SQLModel, table=True):
+    """History of label moves: how a promote or a rollback is audited."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    label: str = Field(max_length=100)
+    from_version: Optional[int] = None  # version numbers, not ids: readable in exports
+    to_version: Optional[int] = None  # None = label removed
+    author: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Endpoint(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    kind: str = Field(max_length=20)  # openai | anthropic | echo
+    base_url: str = Field(default="", max_length=500)
+    api_key_env: Optional[str] = Field(default=None, max_length=200)  # NAME of env var / secret
+    headers: dict = _json({})  # extra non-secret headers
+    models: list = _json([])  # static model list (used when /models is unavailable)
+    rpm: Optional[int] = None
+    tpm: Optional[int] = None
+    max_concurrency: int = 8
+    timeout_s: float = 60.0
+    options: dict = _json({})  # kind-specific: anthropic_version, echo latency_ms / failure_rate
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    """One model call, from any screen."""
+
+    __table_args__ = (Index("ix_run_created_model", "created_at", "model"),
+                      Index("ix_run_version_created", "version_id", "created_at"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    source: str = Field(default="cli", max_length=20, index=True)  # playground|compare|batch|cli|api
+    prompt_id: Optional[int] = Field(default=None, foreign_key="prompt.id", index=True)
+    version_id: Optional[int] = Field(default=None, foreign_key="promptversion.id")
+    prompt_name: Optional[str] = Field(default=None, max_length=200)
+    version_number: Optional[int] = None
+    endpoint: str = Field(default="", max_length=100, index=True)
+    model: str = Field(default="", max_length=200, index=True)
+    params: dict = _json({})
+    variables: dict = _json({})
+    messages: list = _json([])
+    output: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    finish_reason: Optional[str] = Field(default=None, max_length=50)
+    status: str = Field(default="ok", max_length=20, index=True)  # ok | error | incomplete
+    error_kind: Optional[str] = Field(default=None, max_length=50)
+    error_message: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    http_status: Optional[int] = None
+    request_id: Optional[str] = Field(default=None, max_length=200)
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    usage_estimated: bool = False
+    usage_raw: Optional[dict] = _json(None, nullable=True)
+    cost_usd: Optional[float] = None  # NULL = unknown price, never 0 for unknown
+    latency_ms: Optional[float] = None
+    ttft_ms: Optional[float] = None
+    attempts: int = 1
+    cache_hit: bool = False
+    rating: Optional[int] = None  # +1 / -1 from a human
+    note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    compare_id: Optional[str] = Field(default=None, max_length=40, index=True)
+    batch_job_id: Optional[int] = Field(default=None, index=True)
+
+
+class Comparison(SQLModel, table=True):
+    """A side-by-side comparison: its columns, shared variables and the runs it made (permalink)."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    columns: list = _json([])  # [{version_id, model, params}]
+    variables: dict = _json({})
+    run_ids: list = _json([])
+    blind: bool = False
+    order: list = _json([])  # column order shown in blind mode
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ArenaVote(SQLModel, table=True):
+    """A pairwise preference from a (blind) comparison: winner is 'a', 'b' or 'tie'."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    compare_id: Optional[str] = Field(default=None, max_length=40, index=True)
+    run_a_id: int = Field(foreign_key="run.id")
+    run_b_id: int = Field(foreign_key="run.id")
+    winner: str = Field(max_length=4)
+    blind: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Dataset(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    format: str = Field(max_length=10)  # csv | tsv | jsonl | json
+    filename: str = Field(default="", max_length=300)
+    columns: list = _json([])
+    row_count: int = 0
+    content_hash: str = Field(max_length=64, index=True)
+    encoding: str = Field(default="utf-8", max_length=20)
+    warnings: list = _json([])
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DatasetRow(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("dataset_id", "idx", name="uq_datasetrow_idx"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    idx: int  # 1-based data row number as the user sees it
+    data: dict = _json({})  # column -> text
+    asserts: list = _json([])  # promptfoo-style assertions [{type, value}]
+    description: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    meta: dict = _json({})
+
+
+class BatchJob(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=200)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    version_ids: list = _json([])
+    models: list = _json([])  # ["endpoint/model", ...]
+    mapping: dict = _json({})  # variable -> column
+    evaluators: list = _json([])  # [{type, value, threshold, ...}]
+    params: dict = _json({})
+    repeats: int = 1
+    concurrency: int = 8
+    rpm: Optional[int] = None
+    tpm: Optional[int] = None
+    budget_usd: Optional[float] = None
+    spent_usd: float = 0.0
+    mode: str = Field(default="live", max_length=20)  # live | provider
+    provider_batch: dict = _json({})  # provider batch ids and status per model
+    status: str = Field(default="pending", max_length=20, index=True)
+    # pending | running | paused | done | cancelled | failed
+    pause_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    total_items: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class BatchItem(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("job_id", "row_id", "version_id", "model", "repeat", name="uq_batchitem"),
+        Index("ix_batchitem_job_state", "job_id", "state"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="batchjob.id")
+    row_id: int = Field(foreign_key="datasetrow.id")
+    row_idx: int
+    version_id: int = Field(foreign_key="promptversion.id")
+    model: str = Field(max_length=300)
+    repeat: int = 0
+    state: str = Field(default="pending", max_length=20)  # pending|running|done|error|incomplete
+    lease_owner: Optional[str] = Field(default=None, max_length=100)
+    lease_expires: Optional[datetime] = None
+    attempts: int = 0
+    run_id: Optional[int] = Field(default=None, foreign_key="run.id")
+    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    passed: Optional[bool] = None  # all evaluators passed (None = no evaluators / not scored)
+    score: Optional[float] = None  # mean evaluator score
+    cost_usd: Optional[float] = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "evaluator", name="uq_score_run_evaluator"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    evaluator: str = Field(max_length=200)
+    passed: Optional[bool] = None
+    score: Optional[float] = None
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Price(SQLModel, table=True):
+    """A per-model price override (USD per 1M tokens); bundled prices come from genai-prices."""
+
+    __table_args__ = (UniqueConstraint("provider", "model", name="uq_price_provider_model"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    provider: str = Field(default="", max_length=100)  # endpoint name or provider id; "" = any
+    model: str = Field(max_length=200)
+    input_per_mtok: Optional[float] = None
+    output_per_mtok: Optional[float] = None
+    cached_per_mtok: Optional[float] = None
+    source: str = Field(default="manual", max_length=300)
+    effective_date: Optional[datetime] = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ResponseCache(SQLModel, table=True):
+    """Opt-in response cache: key = hash of endpoint, model, messages and params."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    response: dict = _json({})
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)

@@ -1,0 +1,45 @@
+"""Process settings from the environment (and `.env`); Streamlit secrets reach it as env vars."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Workbench settings; every field can be set as WORKBENCH_<NAME> except DATABASE_URL."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKBENCH_", env_file=".env", extra="ignore")
+
+    database_url: str = ""
+    author: str = ""
+    seed_examples: bool = True
+    start_worker: bool = True
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL wins, then WORKBENCH_DATABASE_URL, then SQLite in data/."""
+        return (os.environ.get("DATABASE_URL") or self.database_url
+                or f"sqlite:///{DATA_DIR / 'workbench.db'}")
+
+    def resolved_author(self) -> str:
+        """Who is saving versions: WORKBENCH_AUTHOR or the OS user."""
+        if self.author:
+            return self.author
+        try:
+            return getpass.getuser()
+        except Exception:  # no user in some containers
+            return "unknown"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (tests call `get_settings.cache_clear()`)."""
+    return Settings()
