@@ -1,0 +1,3 @@
+from lib.cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""The provider contract: pydantic request/response/event models and the Provider base class.
+
+A provider speaks one wire protocol (OpenAI-compatible, Anthropic, echo).  It does
+one HTTP attempt per call and raises typed `ProviderError`s; retries, limits, the
+deadline, cost and the run log live in `lib.client`, never here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any, AsyncIterator, Literal, Optional
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import (AuthenticationError, BadRequestError, ModelNotFoundError, ProviderError,
+                      RateLimitError, ServerError)
+
+# Parameters every provider understands (other keys pass through unchanged).
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop", "presence_penalty",
+                 "frequency_penalty", "seed", "response_format")
+
+
+class EndpointConfig(BaseModel):
+    """What a provider needs to know about its endpoint (a detached copy of the Endpoint row)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["openai", "anthropic", "echo"]
+    base_url: str = ""
+    api_key_env: Optional[str] = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    rpm: Optional[int] = None
+    tpm: Optional[int] = None
+    max_concurrency: int = 8
+    timeout_s: float = 60.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatRequest(BaseModel):
+    """One call: model (without the endpoint prefix), messages, sampling params."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["chat", "completion"] = "chat"
+
+
+class ChatResponse(BaseModel):
+    """A provider's answer (usage as the provider reported it; None when it did not)."""
+
+    text: str = ""
+    finish_reason: Optional[str] = None
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    cached_tokens: Optional[int] = None
+    usage_raw: Optional[dict[str, Any]] = None
+    request_id: Optional[str] = None
+    http_status: Optional[int] = None
+    model: Optional[str] = None
+
+
+class ProviderEvent(BaseModel):
+    """A streamed event: a text delta, or the terminal event carrying the full response."""
+
+    type: Literal["delta", "done"]
+    text: str = ""
+    response: Optional[ChatResponse] = None
+
+
+def request_id_of(headers: httpx.Headers | dict | None) -> str | None:
+    """The provider's request id from response headers, if any."""
+    if not headers:
+        return None
+    for key in ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray"):
+        val = headers.get(key)
+        if val:
+            return str(val)[:200]
+    return None
+
+
+def parse_retry_after(headers: httpx.Headers | dict | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, then `retry-after` (seconds or HTTP date); None if absent."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if ra:
+        try:
+            return max(0.0, float(ra))
+        except ValueError:
+            try:
+                dt = email.utils.parsedate_to_datetime(ra)
+                return max(0.0, dt.timestamp() - (now if now is not None else time.time()))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def provider_message_of(body: str) -> str | None:
+    """The human message inside an error body ({"error": {"message": ...}} or {"error": "..."})."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError):
+        return body.strip()[:500] or None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("type")
+            return str(msg)[:500] if msg else None
+        if isinstance(err, str):
+            return err[:500]
+        if data.get("message"):
+            return str(data["message"])[:500]
+    return None
+
+
+def error_for_status(status: int, body: str, headers: httpx.Headers | dict | None,
+                     endpoint: str) -> ProviderError:
+    """The typed error for an HTTP error status (the body is kept, truncated; never a key)."""
+    pmsg = provider_message_of(body)
+    rid = request_id_of(headers)
+    if status in (400, 422):
+        cls: type[ProviderError] = BadRequestError
+    elif status in (401, 403):
+        cls = AuthenticationError
+    elif status == 404:
+        cls = ModelNotFoundError
+    elif status == 429:
+        cls = RateLimitError
+    elif status in (408, 409) or status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequestError
+    text = f"{endpoint}: HTTP {status}" + (f": {pmsg}" if pmsg else "")
+    err = cls(text, status_code=status, body=body, request_id=rid, provider_message=pmsg)
+    err.retry_after = parse_retry_after(headers)  # type: ignore[attr-defined]
+    return err
+
+
+class Provider:
+    """Base class: one pooled HTTP client per endpoint; subclasses implement the protocol."""
+
+    def __init__(self, config: EndpointConfig, *, api_key: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self._api_key = api_key
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        """The pooled client (made lazily on the running loop; aiohttp transport unless injected)."""
+        if self._http is None:
+            transport = self._transport
+            if transport is None:
+                from httpx_aiohttp import AiohttpTransport
+
+                n = max(8, int(self.config.max_concurrency or 8) * 2)
+                transport = AiohttpTransport(limits=httpx.Limits(max_connections=n,
+                                                                 max_keepalive_connections=n),
+                                             trust_env=False)
+            # The deadline is enforced by the client; these are generous per-phase caps.
+            t = float(self.config.timeout_s or 60.0)
+            self._http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(t, connect=min(t, 10.0)),
+                                           headers=self.base_headers(), trust_env=False)
+        return self._http
+
+    def base_headers(self) -> dict[str, str]:
+        """Headers sent with every request (auth added by subclasses)."""
+        return dict(self.config.headers or {})
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One non-streaming call."""
+        raise NotImplementedError
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        """One streaming call: deltas, then exactly one `done` event (or an error)."""
+        raise NotImplementedError
+
+    async def list_models(self) -> list[str]:
+        """Model ids the endpoint serves (static list when it has one)."""
+        return list(self.config.models)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def transport_error(exc: BaseException, endpoint: str) -> ProviderError:
+    """A typed error for a transport failure (refused, reset, timeout), looking through aiohttp's mapping."""
+    import asyncio
+
+    from ..errors import ProviderConnectionError, ProviderTimeoutError
+
+    cause = exc.__cause__ or exc.__context__
+    try:
+        import aiohttp
+
+        if isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+            return ProviderTimeoutError(f"{endpoint}: timed out ({type(cause).__name__})")
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return ProviderConnectionError(f"{endpoint}: cannot connect ({cause.os_error.strerror or 'refused'})"
+                                           if getattr(cause, "os_error", None) else f"{endpoint}: cannot connect")
+        if isinstance(cause, aiohttp.ClientError):
+            return ProviderConnectionError(f"{endpoint}: connection failed ({type(cause).__name__})")
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")
+    return ProviderConnectionError(f"{endpoint}: connection failed ({type(exc).__name__})")
+
+
+def load_json(body: bytes | str, endpoint: str, status: int, headers) -> Any:
+    """Parse a JSON body or raise ProtocolError naming the endpoint."""
+    from ..errors import ProtocolError
+
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        raise ProtocolError(f"{endpoint}: malformed JSON in response", status_code=status, body=text,
+                            request_id=request_id_of(headers)) from None
