@@ -18,7 +18,6 @@ promptfoo conventions (CSV columns and flat JSON keys): ``__expected``, ``__expe
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -29,21 +28,13 @@ from pathlib import PurePath
 from typing import Any
 
 from .errors import DatasetError
+from .text_decoding import decode
 
 MAX_BYTES = 25 * 2**20
 MAX_ROWS = 100_000
 DELIMITERS = (",", ";", "\t", "|")
 FORMATS = ("csv", "tsv", "jsonl", "json")
 
-_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_MAGIC = ((b"PK\x03\x04", "a ZIP archive (an .xlsx workbook?); save it as CSV UTF-8 first"),
-          (b"\xd0\xcf\x11\xe0", "an old Excel/Office file (.xls); save it as CSV UTF-8 first"),
-          (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-          (b"\x1f\x8b", "a gzip archive"), (b"SQLite format 3", "an SQLite database"),
-          (b"PAR1", "a Parquet file"))
 _EXPECTED = re.compile(r"^__expected\d*$")
 
 
@@ -72,64 +63,6 @@ class ParsedDataset:
 def content_hash(data: bytes) -> str:
     """SHA-256 of the raw file bytes (what makes two uploads 'the same dataset')."""
     return hashlib.sha256(data).hexdigest()
-
-
-# ---------------------------------------------------------------- decoding
-
-def _looks_utf16(data: bytes) -> str | None:
-    sample = data[:4096]
-    if len(sample) < 4:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
-        return "utf-16-le"
-    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
-        return "utf-16-be"
-    return None
-
-
-def _binary_reason(data: bytes) -> str | None:
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            return what
-    sample = data[:8192]
-    if b"\x00" in sample:
-        return "binary data (NUL bytes)"
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
-    if sample and controls > 0.05 * len(sample):
-        return "binary data (control bytes)"
-    return None
-
-
-def decode(data: bytes, filename: str = "") -> tuple[str, str, list[str]]:
-    """Bytes to text: (text, encoding, warnings); raises DatasetError on binary input."""
-    for bom, enc in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data[len(bom):].decode(enc.replace("-sig", ""))
-            except UnicodeDecodeError as exc:
-                raise DatasetError(f"starts with a {enc} byte-order mark but is not valid {enc} "
-                                   f"(byte {exc.start})", file=filename) from None
-            return text, enc, []
-    try:
-        text = data.decode("utf-8")
-        if "\x00" not in text:
-            return text, "utf-8", []
-    except UnicodeDecodeError:
-        pass
-    enc16 = _looks_utf16(data)
-    if enc16:
-        try:
-            return data.decode(enc16), enc16, []
-        except UnicodeDecodeError:
-            pass
-    why = _binary_reason(data)
-    if why:
-        raise DatasetError(f"this is not a text file: {why}", file=filename)
-    text = "".join(data[i:i + 1].decode("cp1252", errors="strict") if data[i] not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
-                   else data[i:i + 1].decode("latin-1") for i in range(len(data))) \
-        if any(b in data for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")) else data.decode("cp1252")
-    return text, "cp1252", ["file is not UTF-8: decoded as Windows-1252 (cp1252); check accented characters"]
 
 
 # ---------------------------------------------------------------- format / delimiter
@@ -244,10 +177,11 @@ def _check_header(header: list[str], filename: str) -> list[str]:
     for i, raw in enumerate(header, start=1):
         name = raw.strip()
         if not name:
-            raise DatasetError(f"header cell {i} is blank; every column needs a name", row=0, file=filename)
+            raise DatasetError(f"header (line 1): column {i} has a blank name; every column needs one",
+                               file=filename)
         if name.casefold() in seen:
-            raise DatasetError(f"duplicate column name (also column {seen[name.casefold()]})",
-                               row=0, column=name, file=filename)
+            raise DatasetError(f"header (line 1): duplicate column name (columns {seen[name.casefold()]} and {i})",
+                               column=name, file=filename)
         seen[name.casefold()] = i
         out.append(name)
     return out
@@ -269,8 +203,8 @@ def _parse_csv(text: str, delimiter: str, filename: str, max_rows: int) -> tuple
                 continue  # blank line (e.g. a trailing newline)
             n = len(rows) + 1
             if len(rec) != width:
-                col = columns[-1] if len(rec) < width else f"(extra field {width + 1})"
-                raise DatasetError(f"has {len(rec)} fields but the header has {width} (line {reader.line_num}); "
+                col = columns[len(rec)] if len(rec) < width else f"(extra field {width + 1})"
+                raise DatasetError(f"has {len(rec)} field(s) but the header has {width} (line {reader.line_num}); "
                                    "check the delimiter and quoting", row=n, column=col, file=filename)
             if n > max_rows:
                 raise DatasetError(f"more than {max_rows:,} rows (the row cap)", row=n, file=filename)
@@ -374,7 +308,7 @@ def read_file(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_row
         specials = [c for c in all_columns if is_special(c)]
         columns = [c for c in all_columns if not is_special(c)]
         if not columns:
-            raise DatasetError("no variable columns: only promptfoo __ columns", row=0, file=name)
+            raise DatasetError("header (line 1): no variable columns, only promptfoo __ columns", file=name)
         if not raw_rows:
             raise DatasetError("the file has a header but no data rows", row=1, file=name)
         asserts, descriptions, metadata = [], [], []

@@ -105,6 +105,10 @@ def get_prompt(*, session: Session, name: str) -> Prompt:
     return p
 
 
+def prompt_exists(*, session: Session, name: str) -> bool:
+    return session.exec(select(Prompt.id).where(Prompt.name == name)).first() is not None
+
+
 def list_versions(*, session: Session, name: str) -> list[PromptVersion]:
     """Every version of a prompt, oldest first."""
     p = get_prompt(session=session, name=name)

@@ -150,10 +150,11 @@ def error_for_status(status: int, body: str, headers: httpx.Headers | dict | Non
 class Provider:
     """Base class: one pooled HTTP client per endpoint; subclasses implement the protocol."""
 
-    def __init__(self, config: EndpointConfig, *, api_key: str | None = None,
+    def __init__(self, config: EndpointConfig, *, api_key: Callable[[], str | None] | str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
-        self._api_key = api_key
+        # The key is looked up per request (a function), so it is never kept in the pooled client.
+        self._key_fn: Callable[[], str | None] = api_key if callable(api_key) else (lambda: api_key)  # type: ignore
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
 
@@ -175,8 +176,23 @@ class Provider:
         return self._http
 
     def base_headers(self) -> dict[str, str]:
-        """Headers sent with every request (auth added by subclasses)."""
+        """Non-secret headers sent with every request."""
         return dict(self.config.headers or {})
+
+    def api_key(self) -> str | None:
+        """The key, read now; AuthenticationError (naming the variable, never a value) if it is missing."""
+        key = self._key_fn()
+        if not key and self.config.api_key_env:
+            from ..errors import AuthenticationError
+
+            raise AuthenticationError(
+                f"{self.config.name}: no API key: set the environment variable {self.config.api_key_env} "
+                "or add it to .streamlit/secrets.toml")
+        return key
+
+    def auth_headers(self) -> dict[str, str]:
+        """Per-request auth headers (subclasses)."""
+        return {}
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One non-streaming call."""

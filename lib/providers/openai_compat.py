@@ -45,12 +45,10 @@ def prompt_of(messages: list[dict]) -> str:
 class OpenAICompatProvider(Provider):
     """Chat completions (default) or legacy completions (`mode="completion"`)."""
 
-    def base_headers(self) -> dict[str, str]:
-        """Extra headers, plus the Bearer key when there is one."""
-        h = super().base_headers()
-        if self._api_key:
-            h["Authorization"] = f"Bearer {self._api_key}"
-        return h
+    def auth_headers(self) -> dict[str, str]:
+        """The Bearer key when there is one (read per request)."""
+        key = self.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
     @property
     def root(self) -> str:
@@ -97,7 +95,7 @@ class OpenAICompatProvider(Provider):
         url, payload = self._payload(request, stream=False)
         try:
             resp = await self.http().post(url, content=json.dumps(payload).encode(),
-                                          headers={"content-type": "application/json"})
+                                          headers={"content-type": "application/json", **self.auth_headers()})
             raw = resp.content
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
@@ -117,7 +115,7 @@ class OpenAICompatProvider(Provider):
         try:
             async with self.http().stream("POST", url, content=json.dumps(payload).encode(),
                                           headers={"content-type": "application/json",
-                                                   "accept": "text/event-stream"}) as resp:
+                                                   "accept": "text/event-stream", **self.auth_headers()}) as resp:
                 headers = resp.headers
                 if resp.status_code >= 400:
                     body = (await resp.aread()).decode("utf-8", "replace")
@@ -173,7 +171,7 @@ class OpenAICompatProvider(Provider):
     async def list_models(self) -> list[str]:
         """GET /models (falls back to the endpoint's static list on 404)."""
         try:
-            resp = await self.http().get(f"{self.root}/models")
+            resp = await self.http().get(f"{self.root}/models", headers=self.auth_headers())
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
         if resp.status_code == 404 and self.config.models:
@@ -187,7 +185,8 @@ class OpenAICompatProvider(Provider):
     async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
         """POST /embeddings: one vector per input."""
         try:
-            resp = await self.http().post(f"{self.root}/embeddings", json={"model": model, "input": inputs})
+            resp = await self.http().post(f"{self.root}/embeddings", json={"model": model, "input": inputs},
+                                          headers=self.auth_headers())
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
         if resp.status_code >= 400:

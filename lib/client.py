@@ -1,0 +1,599 @@
+"""The one model client every screen uses: generate() and stream(), with sync wrappers.
+
+One `ModelClient` per process and engine (`get_client()`).  It owns a background
+event loop thread where all provider I/O, limits and retries run, so async callers on
+any loop, the CLI and the Streamlit script thread (several at once) share the same
+pooled connections and per-endpoint limits.  Bad input (unknown endpoint, missing
+variables, empty messages) raises a WorkbenchError before any call; provider failures
+never raise: they come back as a RunResult with status "error" or "incomplete".
+Every call is recorded as one Run row (batched by `lib.runlog`) unless record=False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import random
+import threading
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from . import cache as response_cache
+from . import endpoints as endpoints_mod
+from . import pricing, tokens
+from .client_types import CallSpec, ClientStats, RunResult, StreamEvent
+from .errors import (IncompleteStreamError, ProviderError, ProviderTimeoutError, RateLimitError, ValidationError,
+                     WorkbenchError)
+from .limits import EndpointLimiter
+from .models import Run
+from .providers import make_provider
+from .providers.base import ChatRequest, ChatResponse, EndpointConfig, Provider
+from .retry import DEFAULT_POLICY, RetryPolicy, next_delay
+from .runlog import RunLogWriter
+from .secrets import get_secret
+
+__all__ = ["ModelClient", "RunResult", "StreamEvent", "SyncStream", "get_client", "reset_clients"]
+
+log = logging.getLogger(__name__)
+ROLES = ("system", "user", "assistant", "developer", "tool")
+CONFIG_TTL_S = 3.0
+_END = object()
+
+TransportArg = httpx.AsyncBaseTransport | Callable[[EndpointConfig], httpx.AsyncBaseTransport | None] | None
+
+
+class ModelClient:
+    """Providers, retries, limits, cost, cache and the run log behind generate()/stream()."""
+
+    def __init__(self, engine: Engine | None = None, *, policy: RetryPolicy = DEFAULT_POLICY,
+                 transport: TransportArg = None, sleep: Callable[[float], Awaitable[None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        from .db import get_engine
+
+        self.engine = engine or get_engine()
+        self.policy = policy
+        self._transport = transport
+        self._sleep = sleep or asyncio.sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.stats = ClientStats()
+        self.runlog = RunLogWriter(self.engine)
+        self._configs: dict[str, tuple[float, EndpointConfig]] = {}
+        self._providers: dict[str, Provider] = {}
+        self._limiters: dict[str, EndpointLimiter] = {}
+        self._prompt_names: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- the client's event loop ------------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The client's own event loop (started on first use, in a daemon thread)."""
+        if self._loop is None:
+            with self._lock:
+                if self._loop is None:
+                    loop = asyncio.new_event_loop()
+                    ready = threading.Event()
+
+                    def run() -> None:
+                        asyncio.set_event_loop(loop)
+                        loop.call_soon(ready.set)
+                        loop.run_forever()
+
+                    self._thread = threading.Thread(target=run, name="model-client", daemon=True)
+                    self._thread.start()
+                    ready.wait(10)
+                    self._loop = loop
+        return self._loop
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def run(self, coro: Awaitable[Any], timeout: float | None = None) -> Any:
+        """Run a coroutine on the client's loop from a sync caller and return its result."""
+        if self._on_loop():
+            raise RuntimeError("ModelClient.run() called from the client's own loop; await instead")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close pooled connections, flush the run log and stop the loop thread."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            async def _close() -> None:
+                for p in list(self._providers.values()):
+                    try:
+                        await p.aclose()
+                    except Exception:  # noqa: BLE001 - closing is best effort
+                        pass
+                self._providers.clear()
+
+            try:
+                asyncio.run_coroutine_threadsafe(_close(), self._loop).result(10)
+            except Exception:  # noqa: BLE001
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+        self._loop = None
+        self.runlog.close()
+
+    # -- configuration ----------------------------------------------------------------------
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        """The endpoint's config, re-read from the database every few seconds."""
+        now = time.monotonic()
+        hit = self._configs.get(name)
+        if hit and now - hit[0] < CONFIG_TTL_S:
+            return hit[1]
+        from .db import session_scope
+
+        with session_scope(self.engine) as s:
+            cfg = endpoints_mod.load_config(session=s, name=name)
+        self._configs[name] = (now, cfg)
+        return cfg
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget cached endpoint configs (after an edit) so the next call re-reads them."""
+        if name is None:
+            self._configs.clear()
+        else:
+            self._configs.pop(name, None)
+
+    def _provider(self, cfg: EndpointConfig) -> Provider:
+        prov = self._providers.get(cfg.name)
+        if prov is not None and prov.config == cfg:
+            return prov
+        if prov is not None:  # the endpoint changed: close the old pool on the loop
+            asyncio.ensure_future(prov.aclose())
+        transport = self._transport
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            transport = transport(cfg)
+        env = cfg.api_key_env
+        prov = make_provider(cfg, api_key=(lambda: get_secret(env)) if env else None,
+                             transport=transport)  # type: ignore[arg-type]
+        self._providers[cfg.name] = prov
+        return prov
+
+    def _limiter(self, cfg: EndpointConfig) -> EndpointLimiter:
+        lim = self._limiters.get(cfg.name)
+        if lim is None:
+            lim = self._limiters[cfg.name] = EndpointLimiter(cfg.max_concurrency, cfg.rpm, cfg.tpm, self._clock)
+        elif (lim.max_concurrency, lim.rpm_value, lim.tpm_value) != (cfg.max_concurrency, cfg.rpm, cfg.tpm):
+            lim.reconfigure(cfg.max_concurrency, cfg.rpm, cfg.tpm)
+        return lim
+
+    def _prompt_name(self, prompt_id: int | None) -> str | None:
+        if prompt_id is None:
+            return None
+        if prompt_id not in self._prompt_names:
+            from sqlmodel import Session
+
+            from .models import Prompt
+
+            with Session(self.engine) as s:
+                p = s.get(Prompt, prompt_id)
+            self._prompt_names[prompt_id] = p.name if p else ""
+        return self._prompt_names[prompt_id] or None
+
+    def prepare(self, *, model: str | None = None, messages: list[dict] | None = None, version: Any = None,
+                variables: dict | None = None, params: dict | None = None, source: str = "cli",
+                cache: bool = False, deadline_s: float | None = None, record: bool = True,
+                batch_job_id: int | None = None, compare_id: str | None = None,
+                cache_ttl_s: float | None = None) -> CallSpec:
+        """Resolve model, render messages and merge params (raises WorkbenchError on bad input)."""
+        from . import templating
+
+        variables = dict(variables or {})
+        merged: dict[str, Any] = {}
+        if version is not None:
+            model = model or version.model
+            merged.update(version.params or {})
+            if model and (version.model_overrides or {}).get(model):
+                merged.update(version.model_overrides[model])
+            rendered = templating.render(version, variables)
+        elif messages is not None:
+            rendered = (templating.render_messages(messages, variables) if variables
+                        else [dict(m) for m in messages])
+        else:
+            raise ValidationError("nothing to send: give messages or a prompt version")
+        merged.update(params or {})
+        if not model:
+            raise ValidationError("no model: pass model='endpoint/model' (e.g. echo/echo)")
+        if not rendered:
+            raise ValidationError("no messages to send")
+        for i, m in enumerate(rendered, 1):
+            if not isinstance(m, dict) or m.get("role") not in ROLES:
+                raise ValidationError(f"message {i}: role must be one of {', '.join(ROLES)}")
+        mode = str(merged.pop("mode", "chat"))
+        if mode not in ("chat", "completion"):
+            raise ValidationError(f"mode {mode!r}: expected chat or completion")
+        ep, model_name = endpoints_mod.split_model_ref(model)
+        cfg = self.endpoint_config(ep)
+        spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=rendered, params=merged,
+                        variables=variables, mode=mode, source=source, cache=cache,
+                        deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
+                        batch_job_id=batch_job_id, compare_id=compare_id)
+        if cache_ttl_s:
+            spec.cache_ttl_s = cache_ttl_s
+        if version is not None:
+            spec.version_id, spec.prompt_id, spec.version_number = version.id, version.prompt_id, version.number
+            spec.prompt_name = self._prompt_name(version.prompt_id)
+        return spec
+
+    # -- public API ---------------------------------------------------------------------------
+    async def generate(self, **kw: Any) -> RunResult:
+        """One call (see the module docstring); usable from any event loop."""
+        spec = self.prepare(**kw)
+        if self._on_loop():
+            return await self._execute(spec)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._execute(spec), self.loop))
+
+    def generate_sync(self, **kw: Any) -> RunResult:
+        """generate() for sync callers (CLI, Streamlit script thread, worker threads)."""
+        spec = self.prepare(**kw)
+        return self.run(self._execute(spec))
+
+    async def stream(self, **kw: Any) -> AsyncIterator[StreamEvent]:
+        """Text deltas, then one `done` event with the RunResult; usable from any event loop."""
+        spec = self.prepare(**kw)
+        if self._on_loop():
+            async for ev in self._stream(spec):
+                yield ev
+            return
+        caller = asyncio.get_running_loop()
+        q: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for ev in self._stream(spec):
+                    caller.call_soon_threadsafe(q.put_nowait, ev)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                caller.call_soon_threadsafe(q.put_nowait, exc)
+            finally:
+                caller.call_soon_threadsafe(q.put_nowait, _END)
+
+        cf = asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        try:
+            while True:
+                item = await q.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not cf.done():
+                cf.cancel()
+
+    def stream_sync(self, **kw: Any) -> "SyncStream":
+        """A sync iterator of text chunks; `.result` holds the RunResult once it is exhausted."""
+        return SyncStream(self, self.prepare(**kw))
+
+    def health(self, name: str, timeout_s: float = 10.0) -> dict:
+        """Check an endpoint: its models, the latency of the check, and whether its key is set."""
+        self.invalidate(name)
+        cfg = self.endpoint_config(name)
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {"endpoint": name, "kind": cfg.kind, "base_url": cfg.base_url,
+                               "api_key_env": cfg.api_key_env,
+                               "key_present": (get_secret(cfg.api_key_env) is not None) if cfg.api_key_env else None}
+
+        async def check() -> list[str]:
+            return await asyncio.wait_for(self._provider(cfg).list_models(), timeout_s)
+
+        try:
+            models = self.run(check(), timeout_s + 5)
+            out.update(ok=True, models=models, error=None)
+        except (ProviderError, asyncio.TimeoutError, TimeoutError) as exc:
+            kind = getattr(exc, "kind", "timeout")
+            msg = str(exc) or f"no answer within {timeout_s:.0f}s"
+            out.update(ok=False, models=[], error=f"{kind}: {msg}")
+        out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        return out
+
+    def client_stats(self) -> dict[str, dict[str, Any]]:
+        """Per-endpoint requests, success rate, mean/p95 latency, cache hit rate."""
+        return self.stats.snapshot()
+
+    # -- execution (on the client loop) -----------------------------------------------------
+    async def _cached(self, spec: CallSpec) -> tuple[str | None, dict | None]:
+        if not spec.cache:
+            return None, None
+        key = response_cache.cache_key(spec.endpoint, spec.model, spec.messages, spec.params, spec.mode)
+        try:
+            return key, await asyncio.to_thread(response_cache.get, self.engine, key)
+        except Exception as exc:  # noqa: BLE001 - a broken cache must not break calls
+            log.warning("response cache read failed: %s", type(exc).__name__)
+            return key, None
+
+    async def _execute(self, spec: CallSpec) -> RunResult:
+        key, hit = await self._cached(spec)
+        if hit is not None:
+            return await self._finish(spec, ChatResponse(**hit), None, attempts=0, t_start=self._clock(),
+                                      ttft=None, cached=True)
+        provider, limiter = self._provider(spec.config), self._limiter(spec.config)
+        req = ChatRequest(model=spec.model, messages=spec.messages, params=spec.params, mode=spec.mode)  # type: ignore
+        est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
+        attempts, deadline_at, t_start = 0, None, self._clock()
+        while True:
+            await limiter.acquire(est)
+            if deadline_at is None:
+                t_start = self._clock()
+                deadline_at = t_start + spec.deadline_s
+            attempts += 1
+            err: ProviderError | None = None
+            resp: ChatResponse | None = None
+            try:
+                remaining = deadline_at - self._clock()
+                if remaining <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(remaining):
+                    resp = await provider.complete(req)
+            except TimeoutError:
+                err = ProviderTimeoutError(f"{spec.endpoint}: no complete answer within the "
+                                           f"{spec.deadline_s:g}s deadline (attempt {attempts})")
+            except ProviderError as exc:
+                err = exc
+            finally:
+                limiter.release()
+            if resp is not None:
+                limiter.on_success()
+                limiter.debit_tokens(resp.completion_tokens or 0)
+                break
+            assert err is not None
+            if isinstance(err, RateLimitError):
+                limiter.on_rate_limited()
+            if isinstance(err, ProviderTimeoutError) and deadline_at - self._clock() <= 0:
+                break
+            delay, why = next_delay(self.policy, err, attempts, deadline_at - self._clock(), self._rng)
+            if delay is None:
+                if attempts > 1 or "server asked" in why:
+                    err.message = f"{err.message} ({why})"
+                break
+            log.info("%s: %s on attempt %d, retrying in %.2fs", spec.endpoint, err.kind, attempts, delay)
+            await self._sleep(delay)
+        result = await self._finish(spec, resp, err, attempts=attempts, t_start=t_start, ttft=None)
+        if key and result.status == "ok" and resp is not None:
+            try:
+                await asyncio.to_thread(response_cache.put, self.engine, key, resp.model_dump(), spec.cache_ttl_s)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("response cache write failed: %s", type(exc).__name__)
+        return result
+
+    async def _stream(self, spec: CallSpec) -> AsyncIterator[StreamEvent]:
+        key, hit = await self._cached(spec)
+        if hit is not None:
+            resp = ChatResponse(**hit)
+            t0 = self._clock()
+            yield StreamEvent(type="delta", text=resp.text)
+            yield StreamEvent(type="done", result=await self._finish(spec, resp, None, attempts=0, t_start=t0,
+                                                                      ttft=0.0, cached=True))
+            return
+        provider, limiter = self._provider(spec.config), self._limiter(spec.config)
+        req = ChatRequest(model=spec.model, messages=spec.messages, params=spec.params, mode=spec.mode)  # type: ignore
+        est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
+        attempts, deadline_at, t_start = 0, None, self._clock()
+        parts: list[str] = []
+        ttft: float | None = None
+        resp: ChatResponse | None = None
+        err: ProviderError | None = None
+        finished = False
+        try:
+            while True:
+                await limiter.acquire(est)
+                if deadline_at is None:
+                    t_start = self._clock()
+                    deadline_at = t_start + spec.deadline_s
+                attempts += 1
+                err = None
+                agen = provider.stream(req)
+                try:
+                    while True:
+                        remaining = deadline_at - self._clock()
+                        if remaining <= 0:
+                            raise TimeoutError
+                        try:
+                            ev = await asyncio.wait_for(agen.__anext__(), remaining)
+                        except StopAsyncIteration:
+                            raise IncompleteStreamError(f"{spec.endpoint}: stream ended without a final event",
+                                                        partial_text="".join(parts)) from None
+                        if ev.type == "delta":
+                            if ttft is None:
+                                ttft = (self._clock() - t_start) * 1000
+                            parts.append(ev.text)
+                            yield StreamEvent(type="delta", text=ev.text)
+                        else:
+                            resp = ev.response
+                            break
+                except TimeoutError:
+                    err = ProviderTimeoutError(f"{spec.endpoint}: stream not finished within the "
+                                               f"{spec.deadline_s:g}s deadline (attempt {attempts})")
+                except ProviderError as exc:
+                    err = exc
+                finally:
+                    limiter.release()
+                    try:
+                        await agen.aclose()
+                    except Exception:  # noqa: BLE001 - the stream is already broken
+                        pass
+                if resp is not None:
+                    limiter.on_success()
+                    limiter.debit_tokens(resp.completion_tokens or 0)
+                    break
+                if isinstance(err, RateLimitError):
+                    limiter.on_rate_limited()
+                if parts or (isinstance(err, ProviderTimeoutError) and deadline_at - self._clock() <= 0):
+                    break  # text already went out: never retry a half-shown answer
+                delay, _why = next_delay(self.policy, err, attempts, deadline_at - self._clock(), self._rng)
+                if delay is None:
+                    break
+                await self._sleep(delay)
+            result = await self._finish(spec, resp, err, attempts=attempts, t_start=t_start, ttft=ttft,
+                                        partial="".join(parts))
+            finished = True
+            if key and result.status == "ok" and resp is not None:
+                try:
+                    await asyncio.to_thread(response_cache.put, self.engine, key, resp.model_dump(),
+                                            spec.cache_ttl_s)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("response cache write failed: %s", type(exc).__name__)
+            yield StreamEvent(type="done", result=result)
+        finally:
+            if not finished:  # the consumer went away (rerun, closed tab): keep what arrived as incomplete
+                abandoned = IncompleteStreamError(f"{spec.endpoint}: stream abandoned by the caller",
+                                                  partial_text="".join(parts))
+                result = self._build(spec, None, abandoned, attempts, t_start, ttft, "".join(parts))
+                self.stats.record(result)
+                if spec.record:
+                    self.runlog.write_nowait(result.run)
+
+    async def _finish(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, *,
+                      attempts: int, t_start: float, ttft: float | None, cached: bool = False,
+                      partial: str = "") -> RunResult:
+        result = self._build(spec, resp, err, attempts, t_start, ttft, partial, cached)
+        self.stats.record(result)
+        if spec.record:
+            run = await self.runlog.write(result.run)
+            result.run, result.run_id = run, run.id
+        return result
+
+    def _build(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, attempts: int,
+               t_start: float, ttft: float | None, partial: str = "", cached: bool = False) -> RunResult:
+        latency = (self._clock() - t_start) * 1000
+        if resp is not None:
+            status, text = "ok", resp.text
+        elif isinstance(err, IncompleteStreamError):
+            status, text = "incomplete", err.partial_text or partial
+        else:
+            status, text = "error", partial
+        pt = resp.prompt_tokens if resp is not None else None
+        ct = resp.completion_tokens if resp is not None else None
+        estimated = False
+        if status != "error" and (pt is None or ct is None):
+            estimated = True
+            pt = pt if pt is not None else tokens.count_messages(spec.messages)
+            ct = ct if ct is not None else tokens.count_text(text)
+        price = None if status == "error" else pricing.price_for(spec.config, spec.model, self.engine)
+        cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
+                                                                       resp.cached_tokens if resp else None)
+        err_msg = str(err)[:2000] if err is not None else None
+        run = Run(source=spec.source, prompt_id=spec.prompt_id, version_id=spec.version_id,
+                  prompt_name=spec.prompt_name, version_number=spec.version_number, endpoint=spec.endpoint,
+                  model=spec.model, params=spec.params, variables=spec.variables, messages=spec.messages,
+                  output=text, finish_reason=resp.finish_reason if resp else None, status=status,
+                  error_kind=err.kind if err is not None else None, error_message=err_msg,
+                  http_status=(resp.http_status if resp else getattr(err, "status_code", None)),
+                  request_id=(resp.request_id if resp else getattr(err, "request_id", None)),
+                  prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated,
+                  usage_raw=resp.usage_raw if resp else None, cost_usd=cost, latency_ms=round(latency, 2),
+                  ttft_ms=round(ttft, 2) if ttft is not None else None, attempts=attempts, cache_hit=cached,
+                  compare_id=spec.compare_id, batch_job_id=spec.batch_job_id)
+        return RunResult(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
+                         finish_reason=run.finish_reason, status=status, error_kind=run.error_kind,
+                         error_message=err_msg, http_status=run.http_status, request_id=run.request_id,
+                         prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated, cost_usd=cost,
+                         latency_ms=run.latency_ms, ttft_ms=run.ttft_ms, attempts=attempts, cached=cached,
+                         retryable=bool(err.retryable) if err is not None else False, run=run)
+
+
+class SyncStream:
+    """A stream for sync callers: iterate for text chunks; `.result` is the RunResult afterwards.
+
+    Several can run at once from different threads (the Compare page); closing one early
+    (or a Streamlit rerun interrupting the iteration) records the run as incomplete.
+    """
+
+    def __init__(self, client: ModelClient, spec: CallSpec) -> None:
+        self._q: queue.Queue = queue.Queue()
+        self.result: RunResult | None = None
+        self._spec = spec
+        self._wait_s = spec.deadline_s * max(1, client.policy.max_attempts) + 120
+
+        async def pump() -> None:
+            try:
+                async for ev in client._stream(spec):
+                    self._q.put(ev)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
+                self._q.put(exc)
+            finally:
+                self._q.put(_END)
+
+        self._cf = asyncio.run_coroutine_threadsafe(pump(), client.loop)
+
+    def events(self) -> Iterator[StreamEvent]:
+        """Every StreamEvent (deltas, then `done`)."""
+        try:
+            while True:
+                item = self._q.get(timeout=self._wait_s)
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    if isinstance(item, asyncio.CancelledError):
+                        return
+                    raise item
+                if item.type == "done":
+                    self.result = item.result
+                yield item
+        finally:
+            self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        for ev in self.events():
+            if ev.type == "delta" and ev.text:
+                yield ev.text
+
+    def text(self) -> str:
+        """Consume the stream and return the full text."""
+        return "".join(self)
+
+    def close(self) -> None:
+        """Stop the stream if it is still running."""
+        if not self._cf.done():
+            self._cf.cancel()
+
+    def __enter__(self) -> "SyncStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_clients: dict[str, ModelClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(engine: Engine | None = None) -> ModelClient:
+    """The process-wide client for `engine` (default: the configured database)."""
+    from .db import get_engine
+
+    engine = engine or get_engine()
+    key = str(engine.url)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None or client.engine is not engine:
+            if client is not None:
+                client.close()
+            client = _clients[key] = ModelClient(engine)
+        return client
+
+
+def reset_clients() -> None:
+    """Close every process-wide client (tests, forked workers)."""
+    with _clients_lock:
+        for c in _clients.values():
+            c.close()
+        _clients.clear()
+
+
+def generate_sync(**kw: Any) -> RunResult:
+    """Shortcut: `get_client().generate_sync(...)`."""
+    return get_client().generate_sync(**kw)
+
+
+_ = WorkbenchError  # re-exported for callers that catch input errors from prepare()

@@ -1,0 +1,166 @@
+"""Endpoints: stored rows (name, kind, base URL, the NAME of the key's env var, limits, timeout).
+
+The key itself is never stored: it is looked up by name at call time (`lib.secrets`).
+Changing an endpoint's host requires naming the key again, so a key is never sent to a
+new host by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, select
+
+from .errors import NotFoundError, ValidationError
+from .models import Endpoint, utcnow
+from .providers.base import EndpointConfig
+
+KINDS = ("openai", "anthropic", "echo")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+ECHO_CONFIG = EndpointConfig(name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
+
+
+def split_model_ref(ref: str) -> tuple[str, str]:
+    """'endpoint/model' -> (endpoint, model); the model may itself contain '/'."""
+    if not ref or "/" not in ref:
+        raise ValidationError(f"model {ref!r}: expected ENDPOINT/MODEL, e.g. echo/echo")
+    endpoint, model = ref.split("/", 1)
+    if not endpoint or not model:
+        raise ValidationError(f"model {ref!r}: expected ENDPOINT/MODEL, e.g. echo/echo")
+    return endpoint, model
+
+
+def host_of(url: str) -> str:
+    """The host[:port] of a base URL ('' for none)."""
+    return (urlsplit(url).netloc or "").lower() if url else ""
+
+
+def to_config(row: Endpoint) -> EndpointConfig:
+    """A detached, immutable config from a row (what providers and the client use)."""
+    return EndpointConfig(name=row.name, kind=row.kind, base_url=row.base_url or "", api_key_env=row.api_key_env,
+                          headers=dict(row.headers or {}), models=list(row.models or []), rpm=row.rpm, tpm=row.tpm,
+                          max_concurrency=row.max_concurrency or 8, timeout_s=row.timeout_s or 60.0,
+                          options=dict(row.options or {}))
+
+
+def _validate(name: str, kind: str, base_url: str, rpm, tpm, max_concurrency, timeout_s, api_key_env) -> None:
+    if not _NAME_RE.match(name or ""):
+        raise ValidationError(f"endpoint name {name!r}: use letters, digits, '-', '_' or '.' (no '/')")
+    if kind not in KINDS:
+        raise ValidationError(f"endpoint kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if base_url and urlsplit(base_url).scheme not in ("http", "https"):
+        raise ValidationError(f"base URL {base_url!r}: expected http:// or https://")
+    for label, val in (("rpm", rpm), ("tpm", tpm), ("max_concurrency", max_concurrency)):
+        if val is not None and (not isinstance(val, int) or val < 1):
+            raise ValidationError(f"{label} must be a positive integer, got {val!r}")
+    if timeout_s is not None and (not isinstance(timeout_s, (int, float)) or timeout_s <= 0):
+        raise ValidationError(f"timeout must be positive seconds, got {timeout_s!r}")
+    if api_key_env is not None and api_key_env != "" and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", api_key_env):
+        raise ValidationError("api_key_env must be the NAME of an environment variable or secret "
+                              "(letters, digits, underscore), not the key itself")
+
+
+def add_endpoint(*, session: Session, name: str, kind: str, base_url: str = "", api_key_env: str | None = None,
+                 headers: dict | None = None, models: list | None = None, rpm: int | None = None,
+                 tpm: int | None = None, max_concurrency: int = 8, timeout_s: float = 60.0,
+                 options: dict | None = None) -> Endpoint:
+    """Create an endpoint row (name must be new)."""
+    _validate(name, kind, base_url, rpm, tpm, max_concurrency, timeout_s, api_key_env)
+    if session.exec(select(Endpoint).where(Endpoint.name == name)).first():
+        from .errors import ConflictError
+
+        raise ConflictError(f"endpoint {name!r} already exists")
+    row = Endpoint(name=name, kind=kind, base_url=base_url or "", api_key_env=api_key_env or None,
+                   headers=dict(headers or {}), models=list(models or (["echo"] if kind == "echo" else [])),
+                   rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, timeout_s=float(timeout_s),
+                   options=dict(options or {}))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_endpoint(*, session: Session, name: str) -> Endpoint:
+    """The endpoint named `name` (NotFoundError lists the known ones)."""
+    row = session.exec(select(Endpoint).where(Endpoint.name == name)).first()
+    if row is None:
+        known = ", ".join(e.name for e in list_endpoints(session=session)) or "none"
+        raise NotFoundError(f"unknown endpoint {name!r} (known: {known})")
+    return row
+
+
+def list_endpoints(*, session: Session) -> list[Endpoint]:
+    """Every endpoint, by name."""
+    return list(session.exec(select(Endpoint).order_by(Endpoint.name)))
+
+
+_UPDATABLE = ("kind", "base_url", "api_key_env", "headers", "models", "rpm", "tpm", "max_concurrency", "timeout_s",
+              "options")
+
+
+def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
+    """Change fields of an endpoint; a new host is refused unless api_key_env is given in the same call."""
+    row = get_endpoint(session=session, name=name)
+    unknown = set(changes) - set(_UPDATABLE)
+    if unknown:
+        raise ValidationError(f"cannot change {', '.join(sorted(unknown))} of an endpoint")
+    new = {k: getattr(row, k) for k in _UPDATABLE}
+    new.update(changes)
+    _validate(name, new["kind"], new["base_url"], new["rpm"], new["tpm"], new["max_concurrency"], new["timeout_s"],
+              new["api_key_env"])
+    if "base_url" in changes and host_of(changes["base_url"] or "") != host_of(row.base_url or ""):
+        if "api_key_env" not in changes and row.api_key_env:
+            raise ValidationError(
+                f"endpoint {name!r}: the base URL's host changes from {host_of(row.base_url) or '(none)'} to "
+                f"{host_of(changes['base_url']) or '(none)'}; name the key again (api_key_env) in the same change "
+                "so a key is never sent to a new host by accident")
+    for k, v in changes.items():
+        setattr(row, k, v)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_endpoint(*, session: Session, name: str) -> None:
+    """Remove an endpoint (its runs keep the name)."""
+    session.delete(get_endpoint(session=session, name=name))
+    session.flush()
+
+
+def load_config(*, session: Session, name: str) -> EndpointConfig:
+    """The config of endpoint `name`; the built-in `echo` exists even without a row."""
+    row = session.exec(select(Endpoint).where(Endpoint.name == name)).first()
+    if row is None:
+        if name == "echo":
+            return ECHO_CONFIG
+        raise NotFoundError(f"unknown endpoint {name!r}: add it with `python -m lib endpoints add {name} ...`")
+    return to_config(row)
+
+
+def ensure_defaults(session: Session) -> list[str]:
+    """Create `echo` (and `openai` / `anthropic` when their keys are in the environment); returns names created."""
+    existing = {e.name for e in list_endpoints(session=session)}
+    created: list[str] = []
+    if "echo" not in existing:
+        add_endpoint(session=session, name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
+        created.append("echo")
+    if "openai" not in existing and os.environ.get("OPENAI_API_KEY"):
+        add_endpoint(session=session, name="openai", kind="openai",
+                     base_url=os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+                     api_key_env="OPENAI_API_KEY")
+        created.append("openai")
+    if "anthropic" not in existing and os.environ.get("ANTHROPIC_API_KEY"):
+        add_endpoint(session=session, name="anthropic", kind="anthropic", base_url="https://api.anthropic.com",
+                     api_key_env="ANTHROPIC_API_KEY")
+        created.append("anthropic")
+    return created
+
+
+def health(name: str, engine=None, timeout_s: float = 10.0) -> dict:
+    """Check an endpoint: reachable, key present, its models and the latency of the check."""
+    from .client import get_client
+
+    return get_client(engine).health(name, timeout_s=timeout_s)
