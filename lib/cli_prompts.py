@@ -27,7 +27,6 @@ from .prompts import (
 
 
 def _session():
-    db.upgrade()
     return db.session_scope()
 
 
