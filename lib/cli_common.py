@@ -6,7 +6,8 @@ import functools
 import json
 import sys
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import typer
 
@@ -52,7 +53,7 @@ def handle_errors(fn: Callable) -> Callable:
             fail("interrupted", 130)
         except Exception as exc:  # last resort: one line, no traceback, no secrets in the type name
             print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
 
     return wrapper
 

@@ -127,7 +127,8 @@ def register(app: typer.Typer) -> None:
     def diff(name: str, v1: int, v2: int, as_json: bool = JsonOpt) -> None:
         """Differences between two versions."""
         with _session() as s:
-            d = diff_versions(get_version(session=s, name=name, number=v1), get_version(session=s, name=name, number=v2))
+            d = diff_versions(get_version(session=s, name=name, number=v1),
+                              get_version(session=s, name=name, number=v2))
         emit({"summary": d.summary(), "identical": d.identical, "template_format": d.template_format,
               "model": d.model, "params": d.params, "messages": [m.__dict__ for m in d.messages], "text": d.text},
              as_json, lambda: d.summary() + ("\n" + d.text if d.text else ""))

@@ -11,7 +11,7 @@ import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url

@@ -73,9 +73,11 @@ def diff_versions(a: Any, b: Any) -> VersionDiff:
         x = ma[i] if i < len(ma) else None
         y = mb[i] if i < len(mb) else None
         if x is None:
-            d.messages.append(MessageDiff(i + 1, "added", None, y["role"], _unified("", y["content"], "", f"v{b.number}")))
+            d.messages.append(MessageDiff(i + 1, "added", None, y["role"],
+                                          _unified("", y["content"], "", f"v{b.number}")))
         elif y is None:
-            d.messages.append(MessageDiff(i + 1, "removed", x["role"], None, _unified(x["content"], "", f"v{a.number}", "")))
+            d.messages.append(MessageDiff(i + 1, "removed", x["role"], None,
+                                          _unified(x["content"], "", f"v{a.number}", "")))
         elif x == y:
             d.messages.append(MessageDiff(i + 1, "same", x["role"], y["role"], ""))
         else:

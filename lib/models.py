@@ -7,8 +7,8 @@ JSON columns hold lists/dicts; never an API key.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import datetime, UTC
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """Current time, aware, in UTC (what every table stores)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _json(default: Any = None, nullable: bool = False):
@@ -25,7 +25,7 @@ def _json(default: Any = None, nullable: bool = False):
 
 
 class Prompt(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=200)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     tags: list = _json([])
@@ -37,13 +37,13 @@ class Prompt(SQLModel, table=True):
 class PromptVersion(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("prompt_id", "number", name="uq_version_prompt_number"),
                       Index("ix_version_prompt_hash", "prompt_id", "content_hash"))
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
     number: int
     messages: list = _json([])
     template_format: str = Field(default="mustache", max_length=20)
     variables: list = _json([])
-    model: Optional[str] = Field(default=None, max_length=300)  # "endpoint/model"
+    model: str | None = Field(default=None, max_length=300)  # "endpoint/model"
     params: dict = _json({})
     model_overrides: dict = _json({})
     commit_message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -54,7 +54,7 @@ class PromptVersion(SQLModel, table=True):
 
 class Label(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("prompt_id", "name", name="uq_label_prompt_name"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
     name: str = Field(max_length=100)
     version_id: int = Field(foreign_key="promptversion.id")
@@ -64,25 +64,25 @@ class Label(SQLModel, table=True):
 class LabelEvent(SQLModel, table=True):
     """History of label moves: how a promote or a rollback is audited."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
     label: str = Field(max_length=100)
-    from_version: Optional[int] = None  # version numbers, not ids: readable in exports
-    to_version: Optional[int] = None  # None = label removed
+    from_version: int | None = None  # version numbers, not ids: readable in exports
+    to_version: int | None = None  # None = label removed
     author: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Endpoint(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=100)
     kind: str = Field(max_length=20)  # openai | anthropic | echo
     base_url: str = Field(default="", max_length=500)
-    api_key_env: Optional[str] = Field(default=None, max_length=200)  # NAME of env var / secret
+    api_key_env: str | None = Field(default=None, max_length=200)  # NAME of env var / secret
     headers: dict = _json({})  # extra non-secret headers
     models: list = _json([])  # static model list (used when /models is unavailable)
-    rpm: Optional[int] = None
-    tpm: Optional[int] = None
+    rpm: int | None = None
+    tpm: int | None = None
     max_concurrency: int = 8
     timeout_s: float = 60.0
     options: dict = _json({})  # kind-specific: anthropic_version, echo latency_ms / failure_rate
@@ -95,38 +95,38 @@ class Run(SQLModel, table=True):
 
     __table_args__ = (Index("ix_run_created_model", "created_at", "model"),
                       Index("ix_run_version_created", "version_id", "created_at"))
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
     source: str = Field(default="cli", max_length=20, index=True)  # playground|compare|batch|cli|api
-    prompt_id: Optional[int] = Field(default=None, foreign_key="prompt.id", index=True)
-    version_id: Optional[int] = Field(default=None, foreign_key="promptversion.id")
-    prompt_name: Optional[str] = Field(default=None, max_length=200)
-    version_number: Optional[int] = None
+    prompt_id: int | None = Field(default=None, foreign_key="prompt.id", index=True)
+    version_id: int | None = Field(default=None, foreign_key="promptversion.id")
+    prompt_name: str | None = Field(default=None, max_length=200)
+    version_number: int | None = None
     endpoint: str = Field(default="", max_length=100, index=True)
     model: str = Field(default="", max_length=200, index=True)
     params: dict = _json({})
     variables: dict = _json({})
     messages: list = _json([])
     output: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    finish_reason: Optional[str] = Field(default=None, max_length=50)
+    finish_reason: str | None = Field(default=None, max_length=50)
     status: str = Field(default="ok", max_length=20, index=True)  # ok | error | incomplete
-    error_kind: Optional[str] = Field(default=None, max_length=50)
-    error_message: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    http_status: Optional[int] = None
-    request_id: Optional[str] = Field(default=None, max_length=200)
-    prompt_tokens: Optional[int] = None
-    completion_tokens: Optional[int] = None
+    error_kind: str | None = Field(default=None, max_length=50)
+    error_message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    http_status: int | None = None
+    request_id: str | None = Field(default=None, max_length=200)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     usage_estimated: bool = False
-    usage_raw: Optional[dict] = _json(None, nullable=True)
-    cost_usd: Optional[float] = None  # NULL = unknown price, never 0 for unknown
-    latency_ms: Optional[float] = None
-    ttft_ms: Optional[float] = None
+    usage_raw: dict | None = _json(None, nullable=True)
+    cost_usd: float | None = None  # NULL = unknown price, never 0 for unknown
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
     attempts: int = 1
     cache_hit: bool = False
-    rating: Optional[int] = None  # +1 / -1 from a human
-    note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    compare_id: Optional[str] = Field(default=None, max_length=40, index=True)
-    batch_job_id: Optional[int] = Field(default=None, index=True)
+    rating: int | None = None  # +1 / -1 from a human
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    compare_id: str | None = Field(default=None, max_length=40, index=True)
+    batch_job_id: int | None = Field(default=None, index=True)
 
 
 class Comparison(SQLModel, table=True):
@@ -144,8 +144,8 @@ class Comparison(SQLModel, table=True):
 class ArenaVote(SQLModel, table=True):
     """A pairwise preference from a (blind) comparison: winner is 'a', 'b' or 'tie'."""
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    compare_id: Optional[str] = Field(default=None, max_length=40, index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    compare_id: str | None = Field(default=None, max_length=40, index=True)
     run_a_id: int = Field(foreign_key="run.id")
     run_b_id: int = Field(foreign_key="run.id")
     winner: str = Field(max_length=4)
@@ -154,7 +154,7 @@ class ArenaVote(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=200)
     format: str = Field(max_length=10)  # csv | tsv | jsonl | json
     filename: str = Field(default="", max_length=300)
@@ -168,17 +168,17 @@ class Dataset(SQLModel, table=True):
 
 class DatasetRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("dataset_id", "idx", name="uq_datasetrow_idx"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     dataset_id: int = Field(foreign_key="dataset.id", index=True)
     idx: int  # 1-based data row number as the user sees it
     data: dict = _json({})  # column -> text
     asserts: list = _json([])  # promptfoo-style assertions [{type, value}]
-    description: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     meta: dict = _json({})
 
 
 class BatchJob(SQLModel, table=True):
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(default="", max_length=200)
     dataset_id: int = Field(foreign_key="dataset.id", index=True)
     version_ids: list = _json([])
@@ -188,19 +188,19 @@ class BatchJob(SQLModel, table=True):
     params: dict = _json({})
     repeats: int = 1
     concurrency: int = 8
-    rpm: Optional[int] = None
-    tpm: Optional[int] = None
-    budget_usd: Optional[float] = None
+    rpm: int | None = None
+    tpm: int | None = None
+    budget_usd: float | None = None
     spent_usd: float = 0.0
     mode: str = Field(default="live", max_length=20)  # live | provider
     provider_batch: dict = _json({})  # provider batch ids and status per model
     status: str = Field(default="pending", max_length=20, index=True)
     # pending | running | paused | done | cancelled | failed
-    pause_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    pause_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     total_items: int = 0
     created_at: datetime = Field(default_factory=utcnow)
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -209,7 +209,7 @@ class BatchItem(SQLModel, table=True):
         UniqueConstraint("job_id", "row_id", "version_id", "model", "repeat", name="uq_batchitem"),
         Index("ix_batchitem_job_state", "job_id", "state"),
     )
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="batchjob.id")
     row_id: int = Field(foreign_key="datasetrow.id")
     row_idx: int
@@ -217,25 +217,25 @@ class BatchItem(SQLModel, table=True):
     model: str = Field(max_length=300)
     repeat: int = 0
     state: str = Field(default="pending", max_length=20)  # pending|running|done|error|incomplete
-    lease_owner: Optional[str] = Field(default=None, max_length=100)
-    lease_expires: Optional[datetime] = None
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires: datetime | None = None
     attempts: int = 0
-    run_id: Optional[int] = Field(default=None, foreign_key="run.id")
-    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    passed: Optional[bool] = None  # all evaluators passed (None = no evaluators / not scored)
-    score: Optional[float] = None  # mean evaluator score
-    cost_usd: Optional[float] = None
+    run_id: int | None = Field(default=None, foreign_key="run.id")
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    passed: bool | None = None  # all evaluators passed (None = no evaluators / not scored)
+    score: float | None = None  # mean evaluator score
+    cost_usd: float | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Score(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("run_id", "evaluator", name="uq_score_run_evaluator"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     evaluator: str = Field(max_length=200)
-    passed: Optional[bool] = None
-    score: Optional[float] = None
-    reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    passed: bool | None = None
+    score: float | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -243,14 +243,14 @@ class Price(SQLModel, table=True):
     """A per-model price override (USD per 1M tokens); bundled prices come from genai-prices."""
 
     __table_args__ = (UniqueConstraint("provider", "model", name="uq_price_provider_model"),)
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(default="", max_length=100)  # endpoint name or provider id; "" = any
     model: str = Field(max_length=200)
-    input_per_mtok: Optional[float] = None
-    output_per_mtok: Optional[float] = None
-    cached_per_mtok: Optional[float] = None
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+    cached_per_mtok: float | None = None
     source: str = Field(default="manual", max_length=300)
-    effective_date: Optional[datetime] = None
+    effective_date: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -261,3 +261,39 @@ class ResponseCache(SQLModel, table=True):
     response: dict = _json({})
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
+
+
+class RunRollup(SQLModel, table=True):
+    """Hourly totals of runs per dimension, kept current from Run by `lib.metrics_rollup.refresh` (metrics speed).
+
+    Empty dimension values are '' and a run without a version has version_id 0, so the unique key stays exact.
+    """
+
+    __table_args__ = (UniqueConstraint("hour", "endpoint", "model", "version_id", "source", "status", "error_kind",
+                                       name="uq_runrollup_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime  # leads the unique key, whose index serves range scans
+    endpoint: str = Field(default="", max_length=100)
+    model: str = Field(default="", max_length=200)
+    version_id: int = 0
+    source: str = Field(default="", max_length=20)
+    status: str = Field(default="", max_length=20)
+    error_kind: str = Field(default="", max_length=50)
+    calls: int = 0
+    retried: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    http_429: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0  # over priced runs only; `priced` = how many had a known cost
+    priced: int = 0
+    latency_sum: float = 0.0
+    latency_n: int = 0
+
+
+class MetricsState(SQLModel, table=True):
+    """Small key/value state of the metrics rollup (e.g. the last run id folded in)."""
+
+    key: str = Field(primary_key=True, max_length=50)
+    value: int = 0

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from . import templating
 from .errors import ConflictError, NotFoundError, ValidationError
-from .models import Label, LabelEvent, Prompt, PromptVersion, utcnow
+from .models import Label, Prompt, PromptVersion, utcnow
 from .settings import get_settings
 
 ROLES = ("system", "user", "assistant")

@@ -18,7 +18,8 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from .errors import MissingVariablesError, TemplateError, ValidationError
 

@@ -114,3 +114,4 @@ def pg_engine(monkeypatch, pg_server):
     yield eng
     db.dispose_engines()
     get_settings.cache_clear()
+from tests.fakeserver import fake_server  # noqa: F401,E402
