@@ -15,7 +15,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="Prompt Workbench command line.")
 
 # Modules that contribute commands; each has `register(app: typer.Typer)`.
-_COMMAND_MODULES = ("lib.cli_db", "lib.cli_prompts", "lib.cli_client", "lib.cli_batch", "lib.cli_metrics")
+_COMMAND_MODULES = ("lib.cli_db", "lib.cli_prompts", "lib.cli_client", "lib.cli_datasets", "lib.cli_batch",
+                    "lib.cli_metrics")
 
 
 _built = False

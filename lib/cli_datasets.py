@@ -40,7 +40,8 @@ def register(app: typer.Typer) -> None:
 
         def human() -> str:
             lines = [f"dataset {info['name']} (id {info['id']}): {info['rows']} rows, {len(info['columns'])} columns",
-                     f"columns: {', '.join(info['columns'])}", f"format: {info['format']}, encoding: {info['encoding']}"]
+                     f"columns: {', '.join(info['columns'])}",
+                     f"format: {info['format']}, encoding: {info['encoding']}"]
             lines += [f"warning: {w}" for w in info["warnings"]]
             return "\n".join(lines)
 

@@ -106,7 +106,8 @@ def sniff_delimiter(text: str, fmt: str = "csv") -> str:
     best, best_key = ",", (False, 1)
     for delim in DELIMITERS:
         try:
-            records = [r for _, r in zip(range(50), csv.reader(io.StringIO(sample), delimiter=delim)) if r]
+            reader = csv.reader(io.StringIO(sample), delimiter=delim)
+            records = [r for _, r in zip(range(50), reader, strict=False) if r]
         except csv.Error:
             continue
         if not records:
@@ -208,7 +209,7 @@ def _parse_csv(text: str, delimiter: str, filename: str, max_rows: int) -> tuple
                                    "check the delimiter and quoting", row=n, column=col, file=filename)
             if n > max_rows:
                 raise DatasetError(f"more than {max_rows:,} rows (the row cap)", row=n, file=filename)
-            rows.append(dict(zip(columns, rec)))
+            rows.append(dict(zip(columns, rec, strict=True)))
     except csv.Error as exc:
         raise DatasetError(f"malformed CSV near line {reader.line_num}: {exc}", file=filename) from None
     return columns, rows
@@ -287,11 +288,18 @@ def _parse_json(text: str, filename: str, max_rows: int) -> list[Any]:
 
 # ---------------------------------------------------------------- entry point
 
+def human_size(n: int) -> str:
+    """Bytes as '25 MB', '1.5 KB' or '900 bytes'."""
+    if n >= 2**20:
+        return f"{n / 2**20:.3g} MB"
+    return f"{n / 2**10:.3g} KB" if n >= 2**10 else f"{n} bytes"
+
+
 def read_file(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> ParsedDataset:
     """Parse an uploaded file (CSV/TSV/JSONL/JSON) into text rows; DatasetError names file, row, column."""
     name = PurePath(filename or "upload").name
     if len(data) > max_bytes:
-        raise DatasetError(f"file is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB cap", file=name)
+        raise DatasetError(f"file is {human_size(len(data))}, over the {human_size(max_bytes)} cap", file=name)
     if not data.strip():
         raise DatasetError("the file is empty", file=name)
     text, encoding, warnings = decode(data, name)
@@ -300,7 +308,11 @@ def read_file(data: bytes, filename: str, *, max_bytes: int = MAX_BYTES, max_row
     fmt = detect_format(name, text)
     delimiter = None
     if fmt in ("csv", "tsv"):
-        delimiter = sniff_delimiter(text, fmt)
+        hint = re.match(r"sep=(.)\r?\n", text)  # Excel's "sep=;" first line
+        if hint:
+            delimiter, text = hint.group(1), text[hint.end():]
+        else:
+            delimiter = sniff_delimiter(text, fmt)
         if delimiter == "\t":
             fmt = "tsv"
         all_columns, raw_rows = _parse_csv(text, delimiter, name, max_rows)

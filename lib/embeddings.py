@@ -35,7 +35,8 @@ async def embed(model_ref: str, texts: list[str], *, client: Any = None, engine:
     if config.kind == "echo":
         return [_echo_vector(t) for t in texts]
     if config.kind != "openai":
-        raise ValidationError(f"endpoint {endpoint!r} ({config.kind}) has no embeddings API; use an OpenAI-compatible one")
+        raise ValidationError(f"endpoint {endpoint!r} ({config.kind}) has no embeddings API; "
+                              "use an OpenAI-compatible one")
     from .providers import make_provider
     from .secrets import get_secret
 

@@ -108,7 +108,8 @@ def _parse(text: str, *, strict: bool) -> EvaluatorSpec | None:
     m = re.match(r"^\s*([A-Za-z][A-Za-z_-]*)(?:\((\d*\.?\d+)\))?(?::|$)", raw)
     if not m:
         if strict:
-            raise ValueError(f"evaluator {text!r}: expected TYPE[:VALUE], e.g. contains:foo; types: {', '.join(TYPES[:-1])}")
+            raise ValueError(f"evaluator {text!r}: expected TYPE[:VALUE], e.g. contains:foo; "
+                             f"types: {', '.join(TYPES[:-1])}")
         return None
     kind, negate = _canon(m.group(1))
     if kind not in TYPES:
@@ -137,6 +138,8 @@ def _parse(text: str, *, strict: bool) -> EvaluatorSpec | None:
         if "/" in rest.split(":", 1)[0] and ":" in rest:
             model, rubric = _split_model(rest, kind)
         else:
+            if strict:
+                raise ValueError("judge: expected judge:ENDPOINT/MODEL:RUBRIC, e.g. judge:echo/echo:Is it polite?")
             model, rubric = None, rest  # promptfoo llm-rubric: no model; the caller supplies a default
         return _checked(EvaluatorSpec(kind, rubric, paren, model, negate))
     if kind in ("contains-any", "contains-all"):

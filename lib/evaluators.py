@@ -158,7 +158,7 @@ def judge_messages(rubric: str, output: str) -> list[dict]:
 
 
 def parse_judge(reply: str, threshold: float | None = None) -> EvalResult:
-    """Read a judge's reply: the last JSON object with a score or pass; else a PASS/FAIL word."""
+    """Read a judge's reply: the last JSON object with a score or pass; else PASS/FAIL on the last line."""
     threshold = DEFAULT_JUDGE_PASS if threshold is None else threshold
     decoder = json.JSONDecoder()
     found: dict | None = None
@@ -186,8 +186,9 @@ def parse_judge(reply: str, threshold: float | None = None) -> EvalResult:
             score = _b(passed)
         return EvalResult(passed, None if score is None else round(max(0.0, min(1.0, score)), 6),
                           str(found.get("reason") or "")[:2000])
-    words = re.findall(r"\b(PASS|FAIL)\b", reply.upper())
-    if words:
+    lines = [ln for ln in reply.strip().splitlines() if ln.strip()]
+    words = re.findall(r"\b(PASS|FAIL)\b", lines[-1].upper()) if lines else []
+    if words:  # only a verdict on the last line counts (the rubric itself may say "pass")
         ok = words[-1] == "PASS"
         return EvalResult(ok, _b(ok), _short(reply.strip(), 500))
     return EvalResult(None, None, f"could not read the judge's reply: {_short(reply.strip(), 200)!r}")
@@ -212,7 +213,7 @@ def _astuple(r: EvalResult) -> tuple:
 
 def cosine(a: list[float], b: list[float]) -> float:
     """Cosine similarity of two vectors (0.0 if either is all zeros)."""
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=True))  # different sizes: ValueError
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0

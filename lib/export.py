@@ -98,9 +98,10 @@ class _NoClose:
 
 
 def write_csv(data: pd.DataFrame | Iterable[dict], dest: Dest) -> None:
-    """CSV in utf-8-sig (Excel opens it as UTF-8), CRLF-free, formulas neutralised."""
+    """CSV in utf-8-sig (Excel opens it as UTF-8), CRLF rows (RFC 4180), formulas neutralised."""
     frame = _safe_frame(data)
-    text = frame.to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    # CRLF also makes the writer quote cells holding a bare CR, which "\n" alone would not
+    text = frame.to_csv(index=False, lineterminator="\r\n", date_format="%Y-%m-%dT%H:%M:%S.%f%z")
     with _open(dest) as f:
         f.write(text.encode("utf-8-sig"))
 
@@ -119,7 +120,7 @@ def write_jsonl(data: pd.DataFrame | Iterable[dict], dest: Dest) -> None:
     cols = list(frame.columns)
     with _open(dest) as f:
         for rec in frame.itertuples(index=False, name=None):
-            obj = {c: _clean(v) for c, v in zip(cols, rec)}
+            obj = {c: _clean(v) for c, v in zip(cols, rec, strict=True)}
             f.write((json.dumps(obj, ensure_ascii=False, default=_json_default) + "\n").encode("utf-8"))
 
 
@@ -173,7 +174,10 @@ def read_back(path: str | Path | IO[bytes], fmt: str | None = None) -> pd.DataFr
     """Read an export (csv | jsonl | parquet) into a DataFrame, undoing the neutralisation."""
     fmt = _fmt_of(path if not hasattr(path, "read") else "", fmt)
     if fmt == "csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except pd.errors.EmptyDataError:  # an export of no rows and no columns
+            return pd.DataFrame()
         frame.columns = [restore(c) for c in frame.columns]
         for col in frame.columns:
             frame[col] = _typed_text_column(frame[col].map(restore))

@@ -96,7 +96,8 @@ def test_promptfoo_csv_columns():
     assert p.columns == ["language", "input"]
     assert p.asserts[0] == [{"type": "icontains", "value": "bonjour"},
                             {"type": "similar", "value": "Bonjour le monde", "threshold": 0.7}]
-    assert p.asserts[1] == [{"type": "equals", "value": "Danke"}, {"type": "contains", "value": "merci", "negate": True}]
+    assert p.asserts[1] == [{"type": "equals", "value": "Danke"},
+                            {"type": "contains", "value": "merci", "negate": True}]
     assert p.asserts[2] == [{"type": "is-json"}, {"type": "regex", "value": "^\\{"}]
     assert p.descriptions == ["greeting", "thanks", "json"]
     assert p.metadata == [{"topic": "small talk"}, {"topic": ""}, {"topic": "format"}]
@@ -108,7 +109,8 @@ def test_promptfoo_jsonl_and_flat_objects():
     assert p.rows[0] == {"q": "2+2", "ctx": '{"user": {"name": "Ann"}}'}
     assert p.rows[1] == {"q": "json please", "ctx": ""}
     assert p.asserts[0] == [{"type": "equals", "value": "4"}]
-    assert p.asserts[1] == [{"type": "json-schema", "value": {"type": "object"}}, {"type": "judge", "value": "is polite"}]
+    assert p.asserts[1] == [{"type": "json-schema", "value": {"type": "object"}},
+                            {"type": "judge", "value": "is polite"}]
     assert p.asserts[2] == [{"type": "contains", "value": "fl"}]
     assert p.descriptions[0] == "math" and p.metadata[1] == {"k": "1"}
     assert any("lack some keys" in w for w in p.warnings)
@@ -146,6 +148,11 @@ def test_single_column_csv_and_trailing_blank_lines():
     p = read_file(b"question\r\n\"hello, world?\"\r\nbye\r\n\r\n\r\n", "one.csv")
     assert p.columns == ["question"] and p.delimiter == ","
     assert p.rows == [{"question": "hello, world?"}, {"question": "bye"}]
+
+
+def test_excel_sep_hint_line():
+    p = read_file(b"sep=;\r\na;b,c\r\n1;2,3\r\n", "hint.csv")
+    assert p.delimiter == ";" and p.rows == [{"a": "1", "b,c": "2,3"}]
 
 
 def test_content_hash_is_of_bytes():
