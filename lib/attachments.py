@@ -16,6 +16,7 @@ from .errors import ValidationError
 
 MAX_BYTES = 512 * 1024
 MAX_FILES = 10
+CONTEXT_NAMES = ("code", "context", "text", "document", "file", "files", "source", "input")
 _LANGS = {
     ".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "tsx", ".jsx": "jsx", ".java": "java",
     ".go": "go", ".rs": "rust", ".c": "c", ".h": "c", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",

@@ -68,6 +68,14 @@ def submit(*, session: Session, dataset_id: int, version_ids: list[int], models:
     mapping = complete_mapping(session=session, dataset=dataset, version_ids=version_ids, mapping=mapping)
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "provider":
+        from . import endpoints
+
+        for m in models:
+            cfg = endpoints.load_config(session=session, name=endpoints.split_model_ref(m)[0])
+            if cfg.kind != "openai":
+                raise ValidationError(f"model {m!r}: endpoint {cfg.name!r} ({cfg.kind}) has no OpenAI-compatible "
+                                      "Batch API; run the job live instead")
     if not isinstance(repeats, int) or repeats < 1 or repeats > 100:
         raise ValidationError(f"repeats must be 1..100, got {repeats!r}")
     if not isinstance(concurrency, int) or concurrency < 1 or concurrency > 1024:

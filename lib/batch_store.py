@@ -9,11 +9,12 @@ lease owner, so a worker whose lease expired cannot overwrite another worker's r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, UTC
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from .models import BatchItem, BatchJob, DatasetRow, PromptVersion, Run, Score, utcnow
@@ -73,10 +74,11 @@ def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> li
     return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
 
 
-def renew(engine: Engine, owner: str, lease_s: float) -> int:
-    """Extend the leases this worker holds; returns how many."""
+def renew(engine: Engine, job_id: int, owner: str, lease_s: float) -> int:
+    """Extend the leases this worker holds on a job's items; returns how many."""
     with engine.begin() as conn:
-        res = conn.execute(update(BatchItem).where(BatchItem.lease_owner == owner, BatchItem.state == "running")
+        res = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
+                                                   BatchItem.lease_owner == owner)
                            .values(lease_expires=utcnow() + timedelta(seconds=lease_s)))
     return int(res.rowcount or 0)
 
@@ -93,11 +95,70 @@ def release(engine: Engine, owner: str, item_ids: list[int]) -> int:
     return int(res.rowcount or 0)
 
 
+def _sqlite_time(value: Any) -> Any:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _converter(col) -> Any:
+    """How SQLAlchemy would bind a value of this column on SQLite (JSON text, UTC text, 0/1)."""
+    if isinstance(col.type, JSON):
+        return lambda v: None if v is None else json.dumps(v)
+    if isinstance(col.type, TypeDecorator) and isinstance(col.type.impl, DateTime) or isinstance(col.type, DateTime):
+        return _sqlite_time
+    if isinstance(col.type, Boolean):
+        return lambda v: None if v is None else int(bool(v))
+    return None
+
+
+_RUN_CONV = [(c, _converter(_RUN.c[c])) for c in _RUN_COLUMNS]
+_RUN_SQL = f"INSERT INTO run ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
+
+
+def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now) -> None:
+    """The same writes through the DBAPI's executemany: several times faster than compiled statements.
+
+    Run ids: SQLite gives a rowid table max(id)+1 per insert, and the write lock is held for the
+    whole transaction, so the n rows just inserted have the ids max-n+1..max.
+    """
+    cur = conn.connection.driver_connection.cursor()
+    with_run = [r for r in results if r.run is not None]
+    by_item: dict[int, int] = {}
+    if with_run:
+        rows = [tuple(conv(r.run.get(c)) if conv else r.run.get(c) for c, conv in _RUN_CONV) for r in with_run]
+        cur.executemany(_RUN_SQL, rows)
+        if cur.rowcount != len(rows):
+            raise RuntimeError("run insert count mismatch")
+        last = cur.execute("SELECT max(id) FROM run").fetchone()[0]
+        by_item = {r.item_id: last - len(rows) + 1 + i for i, r in enumerate(with_run)}
+    stamp = _sqlite_time(now)
+    scores = [(by_item[r.item_id], s["evaluator"], None if s["passed"] is None else int(s["passed"]), s["score"],
+               s["reason"], stamp) for r in with_run for s in r.scores]
+    if scores:
+        cur.executemany("INSERT INTO score (run_id, evaluator, passed, score, reason, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", scores)
+    cur.executemany(
+        "UPDATE batchitem SET state = ?, run_id = ?, error = ?, passed = ?, score = ?, cost_usd = ?, "
+        "lease_owner = NULL, lease_expires = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?",
+        [(r.state, by_item.get(r.item_id) if r.state != "pending" else None, r.error,
+          None if r.passed is None else int(r.passed), r.score, r.cost_usd, stamp, r.item_id, owner)
+         for r in results])
+    cur.execute("UPDATE batchjob SET spent_usd = spent_usd + ?, updated_at = ? WHERE id = ?",
+                (sum(r.cost_usd or 0.0 for r in results), stamp, job_id))
+    cur.close()
+
+
 def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> float:
     """Write runs, scores, item states and the job's spend in one transaction; returns spend added."""
     if not results:
         return 0.0
     now = utcnow()
+    spend = sum(r.cost_usd or 0.0 for r in results)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            _persist_sqlite(conn, job_id, owner, results, now)
+        return spend
     with_run = [r for r in results if r.run is not None]
     with engine.begin() as conn:
         run_ids: list[int] = []
@@ -105,7 +166,7 @@ def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) ->
             rows = [{c: r.run.get(c) for c in _RUN_COLUMNS} for r in with_run]
             res = conn.execute(insert(Run).returning(Run.id, sort_by_parameter_order=True), rows)
             run_ids = [r[0] for r in res.all()]
-        by_item = {r.item_id: rid for r, rid in zip(with_run, run_ids)}
+        by_item = {r.item_id: rid for r, rid in zip(with_run, run_ids, strict=True)}
         scores = [dict(s, run_id=by_item[r.item_id], created_at=now)
                   for r in with_run for s in r.scores]
         if scores:
@@ -118,7 +179,6 @@ def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) ->
             [{"b_id": r.item_id, "b_state": r.state, "b_run": by_item.get(r.item_id) if r.state != "pending" else None,
               "b_error": r.error, "b_passed": r.passed, "b_score": r.score, "b_cost": r.cost_usd}
              for r in results])
-        spend = sum(r.cost_usd or 0.0 for r in results)
         conn.execute(update(BatchJob).where(BatchJob.id == job_id)
                      .values(spent_usd=BatchJob.spent_usd + spend, updated_at=now))
     return spend

@@ -12,12 +12,14 @@ Every call is recorded as one Run row (batched by `lib.runlog`) unless record=Fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import random
 import threading
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -26,10 +28,16 @@ from . import cache as response_cache
 from . import endpoints as endpoints_mod
 from . import pricing, tokens
 from .client_types import CallSpec, ClientStats, RunResult, StreamEvent
-from .errors import (IncompleteStreamError, ProviderError, ProviderTimeoutError, RateLimitError, ValidationError,
-                     WorkbenchError)
+from .errors import (
+    IncompleteStreamError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ValidationError,
+    WorkbenchError,
+)
 from .limits import EndpointLimiter
-from .models import Run
+from .models import utcnow
 from .providers import make_provider
 from .providers.base import ChatRequest, ChatResponse, EndpointConfig, Provider
 from .retry import DEFAULT_POLICY, RetryPolicy, next_delay
@@ -87,6 +95,8 @@ class ModelClient:
 
                     self._thread = threading.Thread(target=run, name="model-client", daemon=True)
                     self._thread.start()
+                    # Load the token encoding off the loop now, so the first call's latency is not skewed.
+                    threading.Thread(target=tokens.count_text, args=("warm up",), daemon=True).start()
                     ready.wait(10)
                     self._loop = loop
         return self._loop
@@ -107,17 +117,19 @@ class ModelClient:
         """Close pooled connections, flush the run log and stop the loop thread."""
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             async def _close() -> None:
+                me = asyncio.current_task()
+                pending = [t for t in asyncio.all_tasks() if t is not me]
+                for t in pending:
+                    t.cancel()
+                if pending:  # let streams in flight record themselves before the loop stops
+                    await asyncio.wait(pending, timeout=5)
                 for p in list(self._providers.values()):
-                    try:
+                    with contextlib.suppress(Exception):  # closing is best effort
                         await p.aclose()
-                    except Exception:  # noqa: BLE001 - closing is best effort
-                        pass
                 self._providers.clear()
 
-            try:
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(_close(), self._loop).result(10)
-            except Exception:  # noqa: BLE001
-                pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop.close()
@@ -147,7 +159,7 @@ class ModelClient:
 
     def _provider(self, cfg: EndpointConfig) -> Provider:
         prov = self._providers.get(cfg.name)
-        if prov is not None and prov.config == cfg:
+        if prov is not None and (prov.config is cfg or prov.config == cfg):
             return prov
         if prov is not None:  # the endpoint changed: close the old pool on the loop
             asyncio.ensure_future(prov.aclose())
@@ -271,7 +283,7 @@ class ModelClient:
             if not cf.done():
                 cf.cancel()
 
-    def stream_sync(self, **kw: Any) -> "SyncStream":
+    def stream_sync(self, **kw: Any) -> SyncStream:
         """A sync iterator of text chunks; `.result` holds the RunResult once it is exhausted."""
         return SyncStream(self, self.prepare(**kw))
 
@@ -290,7 +302,7 @@ class ModelClient:
         try:
             models = self.run(check(), timeout_s + 5)
             out.update(ok=True, models=models, error=None)
-        except (ProviderError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (ProviderError, TimeoutError) as exc:
             kind = getattr(exc, "kind", "timeout")
             msg = str(exc) or f"no answer within {timeout_s:.0f}s"
             out.update(ok=False, models=[], error=f"{kind}: {msg}")
@@ -318,7 +330,8 @@ class ModelClient:
             return await self._finish(spec, ChatResponse(**hit), None, attempts=0, t_start=self._clock(),
                                       ttft=None, cached=True)
         provider, limiter = self._provider(spec.config), self._limiter(spec.config)
-        req = ChatRequest(model=spec.model, messages=spec.messages, params=spec.params, mode=spec.mode)  # type: ignore
+        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
+                                          mode=spec.mode)
         est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
         attempts, deadline_at, t_start = 0, None, self._clock()
         while True:
@@ -376,7 +389,8 @@ class ModelClient:
                                                                       ttft=0.0, cached=True))
             return
         provider, limiter = self._provider(spec.config), self._limiter(spec.config)
-        req = ChatRequest(model=spec.model, messages=spec.messages, params=spec.params, mode=spec.mode)  # type: ignore
+        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
+                                          mode=spec.mode)
         est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
         attempts, deadline_at, t_start = 0, None, self._clock()
         parts: list[str] = []
@@ -418,10 +432,8 @@ class ModelClient:
                     err = exc
                 finally:
                     limiter.release()
-                    try:
+                    with contextlib.suppress(Exception):  # the stream is already broken
                         await agen.aclose()
-                    except Exception:  # noqa: BLE001 - the stream is already broken
-                        pass
                 if resp is not None:
                     limiter.on_success()
                     limiter.debit_tokens(resp.completion_tokens or 0)
@@ -451,7 +463,7 @@ class ModelClient:
                 result = self._build(spec, None, abandoned, attempts, t_start, ttft, "".join(parts))
                 self.stats.record(result)
                 if spec.record:
-                    self.runlog.write_nowait(result.run)
+                    self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
 
     async def _finish(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, *,
                       attempts: int, t_start: float, ttft: float | None, cached: bool = False,
@@ -459,8 +471,7 @@ class ModelClient:
         result = self._build(spec, resp, err, attempts, t_start, ttft, partial, cached)
         self.stats.record(result)
         if spec.record:
-            run = await self.runlog.write(result.run)
-            result.run, result.run_id = run, run.id
+            result.run_id = await self.runlog.write(result.row)  # type: ignore[arg-type]
         return result
 
     def _build(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, attempts: int,
@@ -482,24 +493,34 @@ class ModelClient:
         price = None if status == "error" else pricing.price_for(spec.config, spec.model, self.engine)
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
-        err_msg = str(err)[:2000] if err is not None else None
-        run = Run(source=spec.source, prompt_id=spec.prompt_id, version_id=spec.version_id,
-                  prompt_name=spec.prompt_name, version_number=spec.version_number, endpoint=spec.endpoint,
-                  model=spec.model, params=spec.params, variables=spec.variables, messages=spec.messages,
-                  output=text, finish_reason=resp.finish_reason if resp else None, status=status,
-                  error_kind=err.kind if err is not None else None, error_message=err_msg,
-                  http_status=(resp.http_status if resp else getattr(err, "status_code", None)),
-                  request_id=(resp.request_id if resp else getattr(err, "request_id", None)),
-                  prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated,
-                  usage_raw=resp.usage_raw if resp else None, cost_usd=cost, latency_ms=round(latency, 2),
-                  ttft_ms=round(ttft, 2) if ttft is not None else None, attempts=attempts, cache_hit=cached,
-                  compare_id=spec.compare_id, batch_job_id=spec.batch_job_id)
-        return RunResult(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
-                         finish_reason=run.finish_reason, status=status, error_kind=run.error_kind,
-                         error_message=err_msg, http_status=run.http_status, request_id=run.request_id,
-                         prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated, cost_usd=cost,
-                         latency_ms=run.latency_ms, ttft_ms=run.ttft_ms, attempts=attempts, cached=cached,
-                         retryable=bool(err.retryable) if err is not None else False, run=run)
+        err_msg = _scrub(str(err)[:2000], spec.config) if err is not None else None
+        row = {"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
+               "version_id": spec.version_id, "prompt_name": spec.prompt_name,
+               "version_number": spec.version_number, "endpoint": spec.endpoint, "model": spec.model,
+               "params": spec.params, "variables": spec.variables, "messages": spec.messages, "output": text,
+               "finish_reason": resp.finish_reason if resp else None, "status": status,
+               "error_kind": err.kind if err is not None else None, "error_message": err_msg,
+               "http_status": resp.http_status if resp else getattr(err, "status_code", None),
+               "request_id": resp.request_id if resp else getattr(err, "request_id", None),
+               "prompt_tokens": pt, "completion_tokens": ct, "usage_estimated": estimated,
+               "usage_raw": resp.usage_raw if resp else None, "cost_usd": cost, "latency_ms": round(latency, 2),
+               "ttft_ms": round(ttft, 2) if ttft is not None else None, "attempts": attempts, "cache_hit": cached,
+               "rating": None, "note": None, "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id}
+        # model_construct: every value here is already typed; validation would cost more than the call
+        result = RunResult.model_construct(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
+                           finish_reason=row["finish_reason"], status=status, error_kind=row["error_kind"],
+                           error_message=err_msg, http_status=row["http_status"], request_id=row["request_id"],
+                           prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated, cost_usd=cost,
+                           latency_ms=row["latency_ms"], ttft_ms=row["ttft_ms"], attempts=attempts, cached=cached,
+                           retryable=bool(err.retryable) if err is not None else False)
+        result._row = row
+        return result
+
+
+def _scrub(text: str, cfg: EndpointConfig) -> str:
+    """Mask the endpoint's key if a provider echoed it back in an error (some do, partially)."""
+    key = get_secret(cfg.api_key_env) if cfg.api_key_env else None
+    return text.replace(key, "***") if key and len(key) >= 8 and key in text else text
 
 
 class SyncStream:
@@ -515,6 +536,8 @@ class SyncStream:
         self._spec = spec
         self._wait_s = spec.deadline_s * max(1, client.policy.max_attempts) + 120
 
+        self._done = threading.Event()
+
         async def pump() -> None:
             try:
                 async for ev in client._stream(spec):
@@ -523,6 +546,7 @@ class SyncStream:
                 self._q.put(exc)
             finally:
                 self._q.put(_END)
+                self._done.set()
 
         self._cf = asyncio.run_coroutine_threadsafe(pump(), client.loop)
 
@@ -552,12 +576,13 @@ class SyncStream:
         """Consume the stream and return the full text."""
         return "".join(self)
 
-    def close(self) -> None:
-        """Stop the stream if it is still running."""
+    def close(self, wait_s: float = 2.0) -> None:
+        """Stop the stream if it is still running (waits briefly so the run is recorded as incomplete)."""
         if not self._cf.done():
             self._cf.cancel()
+        self._done.wait(wait_s)
 
-    def __enter__(self) -> "SyncStream":
+    def __enter__(self) -> SyncStream:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

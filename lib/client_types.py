@@ -5,38 +5,61 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from .providers.base import EndpointConfig
 
 
 class RunResult(BaseModel):
-    """The outcome of one call; `run` is the Run row (unsaved when record=False)."""
+    """The outcome of one call.
+
+    `run` is the Run row (unsaved, id None, when record=False), built on first access;
+    `row` is the same as a plain dict of column values (no id), cheap for bulk inserts.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    run_id: Optional[int] = None
+    run_id: int | None = None
     endpoint: str = ""
     model: str = ""
     text: str = ""
-    finish_reason: Optional[str] = None
+    finish_reason: str | None = None
     status: Literal["ok", "error", "incomplete"] = "ok"
-    error_kind: Optional[str] = None
-    error_message: Optional[str] = None
-    http_status: Optional[int] = None
-    request_id: Optional[str] = None
-    prompt_tokens: Optional[int] = None
-    completion_tokens: Optional[int] = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     usage_estimated: bool = False
-    cost_usd: Optional[float] = None
-    latency_ms: Optional[float] = None
-    ttft_ms: Optional[float] = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
     attempts: int = 0
     cached: bool = False
     retryable: bool = False
-    run: Any = None
+    _row: dict[str, Any] | None = PrivateAttr(default=None)
+    _run: Any = PrivateAttr(default=None)
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The Run row's column values (without id)."""
+        return self._row
+
+    @property
+    def run(self) -> Any:
+        """The Run row (a `lib.models.Run`; its id is set when the client recorded it)."""
+        if self._run is None and self._row is not None:
+            from .models import Run
+
+            self._run = Run(id=self.run_id, **self._row)
+        return self._run
+
+    @run.setter
+    def run(self, value: Any) -> None:
+        self._run = value
 
     @property
     def ok(self) -> bool:
@@ -61,7 +84,7 @@ class StreamEvent(BaseModel):
 
     type: Literal["delta", "done"]
     text: str = ""
-    result: Optional[RunResult] = None
+    result: RunResult | None = None
 
 
 @dataclass
@@ -80,12 +103,12 @@ class CallSpec:
     cache_ttl_s: float = 24 * 3600
     deadline_s: float = 60.0
     record: bool = True
-    batch_job_id: Optional[int] = None
-    compare_id: Optional[str] = None
-    prompt_id: Optional[int] = None
-    version_id: Optional[int] = None
-    prompt_name: Optional[str] = None
-    version_number: Optional[int] = None
+    batch_job_id: int | None = None
+    compare_id: str | None = None
+    prompt_id: int | None = None
+    version_id: int | None = None
+    prompt_name: str | None = None
+    version_number: int | None = None
 
 
 @dataclass
@@ -134,7 +157,7 @@ class ClientStats:
                 "requests": req, "ok": ok, "errors": err, "incomplete": inc, "attempts": att,
                 "success_rate": ok / req if req else None,
                 "mean_latency_ms": sum(lats) / len(lats) if lats else None,
-                "p95_latency_ms": lats[min(len(lats) - 1, int(round(0.95 * (len(lats) - 1))))] if lats else None,
+                "p95_latency_ms": lats[min(len(lats) - 1, round(0.95 * (len(lats) - 1)))] if lats else None,
                 "cache_hit_rate": hits / req if req else None,
             }
         return out

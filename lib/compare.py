@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from .compare_votes import arena_ratings, mark_best, record_vote, votes_of  # noqa: F401  (public API)
 from .db import session_scope
 from .errors import NotFoundError, ValidationError
 from .models import Comparison, PromptVersion, Run
@@ -253,4 +254,21 @@ def start(*, engine: Any, columns: list[ColumnSpec], variables: dict[str, Any], 
     return CompareJob(engine=engine, comparison=row, client=client, deadline_s=deadline_s).start()
 
 
-from .compare_votes import arena_ratings, mark_best, record_vote, votes_of  # noqa: F401  (public API)
+def column_labels(*, session: Session, comparison: Comparison) -> list[str]:
+    """A readable name per column: 'prompt:vN · endpoint/model · temperature=..'."""
+    from .models import Prompt
+
+    out = []
+    for c in comparison.columns:
+        v = session.get(PromptVersion, c["version_id"])
+        p = session.get(Prompt, v.prompt_id) if v is not None else None
+        head = f"{p.name}:v{v.number}" if p is not None and v is not None else f"version #{c['version_id']}"
+        params = ", ".join(f"{k}={val}" for k, val in sorted((c.get("params") or {}).items()))
+        out.append(f"{head} · {c['model']}" + (f" · {params}" if params else ""))
+    return out
+
+
+def blind_name(position: int) -> str:
+    """'Answer A', 'Answer B', ... for a display position."""
+    return f"Answer {chr(ord('A') + position)}"
+

@@ -99,20 +99,21 @@ def arena_ratings(*, session: Session, by: str = "model", limit: int = MAX_VOTES
             b.wins, a.losses = b.wins + 1, a.losses + 1
         else:
             a.ties, b.ties = a.ties + 1, b.ties + 1
-    return sorted(table.values(), key=lambda r: (-r.rating, r.key))
+    return sorted((r for r in table.values() if r.games), key=lambda r: (-r.rating, r.key))
 
 
-def _best(values: list[float | None]) -> set[int]:
+def _best(values: list[float | None], tolerance: float) -> set[int]:
     known = [(v, i) for i, v in enumerate(values) if v is not None]
     if len(known) < 2:
         return set()
     low = min(v for v, _ in known)
-    winners = {i for v, i in known if v == low}
+    # within `tolerance` (relative) of the best counts as a tie: 1,467 vs 1,468 ms is no "fastest"
+    winners = {i for v, i in known if v <= low * (1 + tolerance)}
     return set() if len(winners) == len(known) else winners  # everyone tied: no mark
 
 
-def mark_best(results: Sequence[Any]) -> dict[str, set[int]]:
+def mark_best(results: Sequence[Any], tolerance: float = 0.05) -> dict[str, set[int]]:
     """Column indices that are the fastest (latency) and the cheapest (known cost) among successful answers."""
     ok = [r if r is not None and getattr(r, "status", "ok") == "ok" else None for r in results]
-    return {"fastest": _best([getattr(r, "latency_ms", None) if r else None for r in ok]),
-            "cheapest": _best([getattr(r, "cost_usd", None) if r else None for r in ok])}
+    return {"fastest": _best([getattr(r, "latency_ms", None) if r else None for r in ok], tolerance),
+            "cheapest": _best([getattr(r, "cost_usd", None) if r else None for r in ok], tolerance)}

@@ -110,12 +110,12 @@ def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
     new.update(changes)
     _validate(name, new["kind"], new["base_url"], new["rpm"], new["tpm"], new["max_concurrency"], new["timeout_s"],
               new["api_key_env"])
-    if "base_url" in changes and host_of(changes["base_url"] or "") != host_of(row.base_url or ""):
-        if "api_key_env" not in changes and row.api_key_env:
-            raise ValidationError(
-                f"endpoint {name!r}: the base URL's host changes from {host_of(row.base_url) or '(none)'} to "
-                f"{host_of(changes['base_url']) or '(none)'}; name the key again (api_key_env) in the same change "
-                "so a key is never sent to a new host by accident")
+    if ("base_url" in changes and host_of(changes["base_url"] or "") != host_of(row.base_url or "")
+            and "api_key_env" not in changes and row.api_key_env):
+        raise ValidationError(
+            f"endpoint {name!r}: the base URL's host changes from {host_of(row.base_url) or '(none)'} to "
+            f"{host_of(changes['base_url']) or '(none)'}; name the key again (api_key_env) in the same change "
+            "so a key is never sent to a new host by accident")
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = utcnow()

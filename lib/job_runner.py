@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import deque
@@ -29,7 +30,7 @@ from . import batch_store as store
 from . import templating
 from .batch import ACTIVE
 from .errors import WorkbenchError
-from .models import Run
+from .models import utcnow
 
 log = logging.getLogger(__name__)
 Caller = Callable[..., Awaitable[Any]]
@@ -65,14 +66,18 @@ def row_values(data: dict, mapping: dict) -> dict:
 def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict) -> dict:
     """The Run row of a result as a dict (the client's unsaved row, tagged with the batch)."""
     run = getattr(res, "run", None)
-    if run is None:
-        run = Run(output=res.text or "", finish_reason=res.finish_reason, status=res.status,
-                  error_kind=res.error_kind, error_message=res.error_message, http_status=res.http_status,
-                  prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
-                  usage_estimated=bool(res.usage_estimated), cost_usd=res.cost_usd, latency_ms=res.latency_ms,
-                  ttft_ms=res.ttft_ms, attempts=res.attempts or 1, cache_hit=bool(res.cached))
-    d = run.model_dump()
-    d.pop("id", None)
+    if run is not None:
+        d = run.model_dump()
+        d.pop("id", None)
+    else:  # a caller that returns no row (a stand-in): build the dict without a model instance (cheaper)
+        d = {"created_at": utcnow(), "endpoint": (getattr(res, "endpoint", "") or ""), "model": res.model or "",
+             "params": {}, "messages": [], "output": res.text or "", "finish_reason": res.finish_reason,
+             "status": res.status, "error_kind": res.error_kind, "error_message": res.error_message,
+             "http_status": res.http_status, "request_id": res.request_id, "prompt_tokens": res.prompt_tokens,
+             "completion_tokens": res.completion_tokens, "usage_estimated": bool(res.usage_estimated),
+             "usage_raw": None, "cost_usd": res.cost_usd, "latency_ms": res.latency_ms, "ttft_ms": res.ttft_ms,
+             "attempts": res.attempts or 1, "cache_hit": bool(res.cached), "rating": None, "note": None,
+             "compare_id": None}
     d.update(source="batch", batch_job_id=job_id, version_id=version.id, prompt_id=version.prompt_id,
              version_number=version.number, prompt_name=prompt_name, variables=values)
     return d
@@ -83,7 +88,8 @@ class JobRunner:
 
     def __init__(self, engine: Engine, job_id: int, *, caller: Caller | None = None, client: Any = None,
                  owner: str | None = None, lease_s: float | None = None, executor: ThreadPoolExecutor | None = None,
-                 wait_for_others: bool = True, on_persist: Callable[[int], None] | None = None) -> None:
+                 wait_for_others: bool = True, on_persist: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.engine, self.job_id = engine, job_id
         self.client = client
         self.caller = caller
@@ -93,12 +99,14 @@ class JobRunner:
         self._own_pool = executor is None
         self.wait_for_others = wait_for_others
         self.on_persist = on_persist
+        self.stop_event = stop
         self.stop_reason: tuple[str, str] | None = None  # (status, reason)
         self.persisted = 0
         self._buf: list[store.Finished] = []
         self._wake = asyncio.Event()
         self._closing = False
         self._writing = False
+        self._outstanding = 0  # dispatched and not yet persisted
         self._avg_cost = 0.0
         self._n_cost = 0
 
@@ -210,6 +218,7 @@ class JobRunner:
                         self._avg_cost += (fin.cost_usd - self._avg_cost) / self._n_cost
                     self.spent += fin.cost_usd or 0.0
                     self._sem.release()
+                    self._outstanding -= 1
                 self._writing = False
                 self.persisted += len(batch)
                 if self.on_persist:
@@ -220,7 +229,7 @@ class JobRunner:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            await self._db(store.renew, self.engine, self.owner, self.lease_s)
+            await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
 
     def _over_budget(self, in_flight: int) -> bool:
         budget = self.job.budget_usd
@@ -261,12 +270,15 @@ class JobRunner:
         try:
             while self.stop_reason is None:
                 now = time.monotonic()
+                if self.stop_event is not None and self.stop_event.is_set():
+                    self._stop("yielded", "")
+                    break
                 if now - checked > 0.25:
                     checked = now
                     await self._check_job()
                     if self.stop_reason:
                         break
-                if self._over_budget(len(tasks)):
+                if self._over_budget(self._outstanding):
                     if tasks:
                         await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
                         continue
@@ -303,6 +315,7 @@ class JobRunner:
                     if delay > 0:
                         await asyncio.sleep(delay)
                     next_at = max(next_at, time.monotonic()) + interval
+                self._outstanding += 1
                 t = asyncio.create_task(self._one(queue.popleft()))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
@@ -339,3 +352,17 @@ class JobRunner:
 
     async def _db_sync(self, fn: Callable, *args: Any, **kw: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kw)
+
+
+async def run_on_client_loop(runner: JobRunner) -> str:
+    """Run a job on the model client's own loop (no thread hop per call); stand-in callers run here."""
+    if runner.caller is not None:
+        return await runner.run()
+    if runner.client is None:
+        from .client import get_client
+
+        runner.client = get_client(runner.engine)
+    loop = runner.client.loop
+    if asyncio.get_running_loop() is loop:
+        return await runner.run()
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(runner.run(), loop))

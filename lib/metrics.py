@@ -21,13 +21,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, literal, select, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from .models import Label, Prompt, PromptVersion, Run
 
 SAMPLE_MAX = 50_000
+KEYS = ("bucket", "endpoint", "model", "version_id", "source", "status", "error_kind")
 GRAINS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -84,7 +85,7 @@ def _where(f: Filters):
     if f.until is not None:
         conds.append(Run.created_at < f.until)
     if f.prompts:
-        conds.append(Run.prompt_name.in_(f.prompts))
+        conds.append(Run.prompt_id.in_(select(Prompt.id).where(Prompt.name.in_(f.prompts))))
     if f.version_ids:
         conds.append(Run.version_id.in_(f.version_ids))
     if f.labels:
@@ -110,17 +111,46 @@ def _to_time(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, utc=True, format="mixed") if len(s) else pd.Series([], dtype="datetime64[ns, UTC]")
 
 
-def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None) -> pd.DataFrame:
+def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None, keys: Iterable[str] | None = None,
+           use_rollup: bool = True) -> pd.DataFrame:
     """Counts and sums per (bucket, endpoint, model, prompt, version, source, status, error_kind): one scan.
 
     Columns: bucket, endpoint, model, prompt_name, version_number, version_id, source, status, error_kind,
     calls, retried, retries, cache_hits, http_429, prompt_tokens, completion_tokens, cost_usd, priced,
-    latency_sum, latency_n.  The other run charts are reshapes of this frame.
+    latency_sum, latency_n.  The other run charts are reshapes of this frame.  `keys` (a subset of
+    KEYS) groups by fewer dimensions: fewer rows when a chart needs only some (the others come back empty).
+    On SQLite, hour-aligned ranges read the hourly `runrollup` table (see lib.metrics_rollup); otherwise
+    `run` is grouped directly.
     """
+    from . import metrics_rollup
+
     engine = _engine(engine)
     grain = grain or grain_for(f.since, f.until)
-    b = _bucket(engine, grain)
-    keys = [b, Run.endpoint, Run.model, Run.version_id, Run.source, Run.status, Run.error_kind]
+    keys = [k for k in KEYS if keys is None or k in keys]
+    if use_rollup and metrics_rollup.usable(engine, f.since, f.until, grain):
+        metrics_rollup.refresh(engine)
+        df = metrics_rollup.query(engine, f, grain, keys)
+    else:
+        df = _rollup_raw(engine, f, grain, keys)
+    if df.empty:
+        return _empty_rollup()
+    for k in KEYS:
+        if k not in df:
+            df[k] = None
+    df["bucket"] = _to_time(df["bucket"])
+    df["version_id"] = df["version_id"].astype("float64")
+    df = df.merge(_version_names(engine, df["version_id"].dropna().unique().tolist()), on="version_id", how="left")
+    for c in ("calls", "retried", "retries", "cache_hits", "http_429", "prompt_tokens", "completion_tokens",
+              "priced", "latency_n"):
+        df[c] = df[c].fillna(0).astype("int64")
+    df["cost_usd"] = df["cost_usd"].astype("float64")
+    df["latency_sum"] = df["latency_sum"].astype("float64")
+    df["error_kind"] = df["error_kind"].where(df["error_kind"].notna(), None)
+    return df
+
+
+def _rollup_raw(engine: Engine, f: Filters, grain: str, names: list[str]) -> pd.DataFrame:
+    keys = [_bucket(engine, grain) if k == "bucket" else getattr(Run, k) for k in names]
     stmt = (select(*keys, func.count().label("calls"),
                    func.sum(case((Run.attempts > 1, 1), else_=0)).label("retried"),
                    func.sum(Run.attempts - 1).label("retries"),
@@ -131,18 +161,7 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
                    func.sum(Run.cost_usd).label("cost_usd"), func.count(Run.cost_usd).label("priced"),
                    func.sum(Run.latency_ms).label("latency_sum"), func.count(Run.latency_ms).label("latency_n"))
             .where(_where(f)).group_by(*keys))
-    df = _frame(engine, stmt)
-    if df.empty:
-        return _empty_rollup()
-    df["bucket"] = _to_time(df["bucket"])
-    df = df.merge(_version_names(engine, df["version_id"].dropna().unique().tolist()), on="version_id", how="left")
-    for c in ("calls", "retried", "retries", "cache_hits", "http_429", "prompt_tokens", "completion_tokens",
-              "priced", "latency_n"):
-        df[c] = df[c].fillna(0).astype("int64")
-    df["cost_usd"] = df["cost_usd"].astype("float64")
-    df["latency_sum"] = df["latency_sum"].astype("float64")
-    df["error_kind"] = df["error_kind"].where(df["error_kind"].notna(), None)
-    return df
+    return _frame(engine, stmt)
 
 
 def _empty_rollup() -> pd.DataFrame:
@@ -178,15 +197,16 @@ def latency(engine: Engine | Session | None, f: Filters, grain: str | None = Non
     b = _bucket(engine, grain)
     where = and_(_where(f), Run.latency_ms.is_not(None))
     if engine.dialect.name != "sqlite":
-        q = lambda col, p: func.percentile_disc(p).within_group(col)
+        def q(col, p):
+            return func.percentile_disc(p).within_group(col)
         stmt = (select(b, Run.model, q(Run.latency_ms, 0.5).label("p50_ms"), q(Run.latency_ms, 0.95).label("p95_ms"),
                        q(Run.ttft_ms, 0.5).label("ttft_p50_ms"), q(Run.ttft_ms, 0.95).label("ttft_p95_ms"),
                        func.count().label("n"))
                 .where(where).group_by(b, Run.model))
         return _latency_frame(_frame(engine, stmt), 1)
-    k = max(1, -(-int(total) // SAMPLE_MAX)) if total else 1
-    if k > 1:
-        where = and_(where, Run.id % k == 0)
+    k = 1
+    if total and total > SAMPLE_MAX:
+        where, k = _id_sample(engine, f, where)
     part = [b, Run.model]
     inner = select(b, Run.model, Run.latency_ms.label("lat"), Run.ttft_ms.label("ttft"),
                    func.row_number().over(partition_by=part, order_by=Run.latency_ms).label("rl"),
@@ -205,6 +225,25 @@ def latency(engine: Engine | Session | None, f: Filters, grain: str | None = Non
                    func.count().label("n"))
             .group_by(c.bucket, c.model))
     return _latency_frame(_frame(engine, stmt), k)
+
+
+def _id_sample(engine: Engine, f: Filters, where):
+    """Restrict `where` to every k-th run id of the date window, k sized so about SAMPLE_MAX ids are probed.
+
+    Runs are written in time order, so the window's ids are (nearly) one contiguous range; the ids are
+    generated and looked up by primary key, so the cost is SAMPLE_MAX lookups, not a scan of the window.
+    """
+    with engine.connect() as conn:
+        first = select(Run.id).order_by(Run.created_at)
+        lo = conn.execute((first.where(Run.created_at >= f.since) if f.since else first).limit(1)).scalar()
+        last = select(Run.id).order_by(Run.created_at.desc())
+        hi = conn.execute((last.where(Run.created_at < f.until) if f.until else last).limit(1)).scalar()
+    if lo is None or hi is None or hi <= lo:
+        return where, 1
+    k = max(1, -(-(hi - lo + 1) // SAMPLE_MAX))
+    ids = select(literal(lo).label("i")).cte("sample_ids", recursive=True)
+    ids = ids.union_all(select(ids.c.i + k).where(ids.c.i + k <= hi))
+    return and_(where, Run.id.in_(select(ids.c.i))), k
 
 
 def _latency_frame(df: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -145,3 +145,27 @@ def batch_rate(engine: Engine | Session | None, job_id: int, minutes: int = 30,
     df["tpm_limit"] = [_min(lim.get(e, (None, None))[1], job[1] if job else None) for e in df["endpoint"]]
     df["tokens"] = df["tokens"].astype("int64")
     return df[cols].sort_values(["bucket", "endpoint"]).reset_index(drop=True)
+
+
+def summary(engine: Engine | Session | None, since: datetime, until: datetime | None = None) -> dict:
+    """The CLI's figures: headline totals since `since` and one line per model (calls, errors, spend, p50/p95)."""
+    from .metrics import Filters, percentile_overall, rollup
+
+    engine = _engine(engine)
+    f = Filters(since=since, until=until)
+    roll = rollup(engine, f, grain="day", keys=["model", "endpoint", "status"])
+    t = totals(roll)
+    t.update(since=since, until=until, p50_latency_ms=percentile_overall(engine, f, 0.5) if t["calls"] else None,
+             p95_latency_ms=percentile_overall(engine, f, 0.95) if t["calls"] else None)
+    models = []
+    if len(roll):
+        for model, g in roll.groupby("model", sort=True):
+            mt = totals(g)
+            fm = Filters(since=since, until=until, models=[model])
+            models.append({"model": model, "calls": mt["calls"], "errors": mt["errors"],
+                           "error_rate": mt["error_rate"], "spend_usd": mt["spend_usd"],
+                           "unpriced_calls": mt["unpriced_calls"],
+                           "p50_latency_ms": percentile_overall(engine, fm, 0.5),
+                           "p95_latency_ms": percentile_overall(engine, fm, 0.95)})
+    t["models"] = models
+    return t

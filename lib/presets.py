@@ -35,8 +35,8 @@ PRESETS: tuple[Preset, ...] = (
         description="Low temperature for factual, grounded answers; short replies.",
         params={"temperature": 0.2, "max_tokens": 512},
         messages=(
-            {"role": "system", "content": "You answer questions accurately and concisely. "
-                                          "Use only the context given; if the answer is not in it, say you do not know."},
+            {"role": "system", "content": "You answer questions accurately and concisely. Use only the "
+                                          "context given; if the answer is not in it, say you do not know."},
             {"role": "user", "content": "Context:\n{{context}}\n\nQuestion: {{question}}"},
         ),
         example={"context": "The Eiffel Tower is 330 m tall.", "question": "How tall is the Eiffel Tower?"},

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # Per-message overhead of the chat format (OpenAI's documented 3 tokens + 3 for the reply primer).
 _PER_MESSAGE = 3

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from .batch import runnable_jobs
 from .db import get_engine, session_scope
-from .job_runner import Caller, JobRunner, lease_seconds, new_owner
+from .job_runner import Caller, JobRunner, lease_seconds, new_owner, run_on_client_loop
 
 __all__ = ["JobRunner", "lease_seconds", "run_job_foreground", "run_worker", "start_background_worker",
            "stop_background_worker", "work"]
@@ -43,9 +43,9 @@ async def work(engine: Engine, *, stop: threading.Event | None = None, once: boo
                 if stop and stop.is_set():
                     break
                 runner = JobRunner(engine, job_id, caller=caller, client=client, owner=owner, executor=pool,
-                                   wait_for_others=False)
+                                   wait_for_others=False, stop=stop)
                 try:
-                    await runner.run()
+                    await run_on_client_loop(runner)
                 except Exception:  # one bad job must not kill the worker
                     log.exception("batch job %s failed in the worker", job_id)
                 touched += 1
@@ -120,6 +120,6 @@ def run_job_foreground(job_id: int, engine: Engine | None = None, *,
             from . import provider_batch
 
             return await provider_batch.run_to_end(engine, job_id, on_persist=on_persist)
-        return await JobRunner(engine, job_id, caller=caller, on_persist=on_persist).run()
+        return await run_on_client_loop(JobRunner(engine, job_id, caller=caller, on_persist=on_persist))
 
     return asyncio.run(main())

@@ -82,8 +82,7 @@ class AnthropicProvider(Provider):
         """One non-streaming message."""
         name = self.config.name
         try:
-            resp = await self.http().post(f"{self.root}/v1/messages", content=json.dumps(body_for(request, False)),
-                                          headers={"content-type": "application/json", **self.auth_headers()})
+            resp = await self.send("POST", f"{self.root}/v1/messages", json.dumps(body_for(request, False)).encode())
             raw = resp.content
         except httpx.HTTPError as exc:
             raise transport_error(exc, name) from None
@@ -106,10 +105,9 @@ class AnthropicProvider(Provider):
         finish = model = None
         headers = None
         try:
-            async with self.http().stream("POST", f"{self.root}/v1/messages",
-                                          content=json.dumps(body_for(request, True)),
-                                          headers={"content-type": "application/json",
-                                                   "accept": "text/event-stream", **self.auth_headers()}) as resp:
+            async with self.open_stream("POST", f"{self.root}/v1/messages",
+                                        json.dumps(body_for(request, True)).encode(),
+                                        headers={"accept": "text/event-stream"}) as resp:
                 headers = resp.headers
                 if resp.status_code >= 400:
                     body = (await resp.aread()).decode("utf-8", "replace")
@@ -157,7 +155,7 @@ class AnthropicProvider(Provider):
     async def list_models(self) -> list[str]:
         """GET /v1/models (static list on 404)."""
         try:
-            resp = await self.http().get(f"{self.root}/v1/models", headers=self.auth_headers())
+            resp = await self.send("GET", f"{self.root}/v1/models")
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
         if resp.status_code == 404 and self.config.models:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
-from ..errors import ServerError
 from .. import tokens
+from ..errors import ServerError
 from .base import ChatRequest, ChatResponse, EndpointConfig, Provider, ProviderEvent
 
 CHUNK_CHARS = 16

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
 
 from ..errors import IncompleteStreamError, ProtocolError
-from .base import (ChatRequest, ChatResponse, Provider, ProviderEvent, error_for_status, load_json,
-                   request_id_of, transport_error)
+from .base import (
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    ProviderEvent,
+    error_for_status,
+    load_json,
+    request_id_of,
+    transport_error,
+)
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 
@@ -83,7 +92,7 @@ class OpenAICompatProvider(Provider):
         else:
             text = choice.get("text") or ""
         usage = data.get("usage") or None
-        return ChatResponse(
+        return ChatResponse.model_construct(
             text=text, finish_reason=choice.get("finish_reason"),
             prompt_tokens=usage.get("prompt_tokens") if usage else None,
             completion_tokens=usage.get("completion_tokens") if usage else None,
@@ -94,8 +103,7 @@ class OpenAICompatProvider(Provider):
         """One POST, parsed; HTTP errors become typed ProviderErrors."""
         url, payload = self._payload(request, stream=False)
         try:
-            resp = await self.http().post(url, content=json.dumps(payload).encode(),
-                                          headers={"content-type": "application/json", **self.auth_headers()})
+            resp = await self.send("POST", url, json.dumps(payload).encode())
             raw = resp.content
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
@@ -113,9 +121,8 @@ class OpenAICompatProvider(Provider):
         usage: dict | None = None
         headers = None
         try:
-            async with self.http().stream("POST", url, content=json.dumps(payload).encode(),
-                                          headers={"content-type": "application/json",
-                                                   "accept": "text/event-stream", **self.auth_headers()}) as resp:
+            async with self.open_stream("POST", url, json.dumps(payload).encode(),
+                                        headers={"accept": "text/event-stream"}) as resp:
                 headers = resp.headers
                 if resp.status_code >= 400:
                     body = (await resp.aread()).decode("utf-8", "replace")
@@ -171,7 +178,7 @@ class OpenAICompatProvider(Provider):
     async def list_models(self) -> list[str]:
         """GET /models (falls back to the endpoint's static list on 404)."""
         try:
-            resp = await self.http().get(f"{self.root}/models", headers=self.auth_headers())
+            resp = await self.send("GET", f"{self.root}/models")
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
         if resp.status_code == 404 and self.config.models:
@@ -185,8 +192,8 @@ class OpenAICompatProvider(Provider):
     async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
         """POST /embeddings: one vector per input."""
         try:
-            resp = await self.http().post(f"{self.root}/embeddings", json={"model": model, "input": inputs},
-                                          headers=self.auth_headers())
+            resp = await self.send("POST", f"{self.root}/embeddings",
+                                   json.dumps({"model": model, "input": inputs}).encode())
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.config.name) from None
         if resp.status_code >= 400:

@@ -8,8 +8,9 @@ asks for the `examples` fixture.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -32,6 +33,27 @@ def clear_streamlit_caches():
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture(autouse=True)
+def navigation_v2(monkeypatch):
+    """Run app.py on every rerun, as the real server does once st.navigation has been called.
+
+    AppTest resets `PagesManager.uses_pages_directory` before each run and, because the
+    repo has a pages/ folder, falls back to legacy pages-directory mode: reruns would then
+    execute the page file alone, skipping app.py (bootstrap, sidebar, navigation).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+    yield
+    PagesManager.uses_pages_directory = None
 
 
 @pytest.fixture
@@ -93,10 +115,20 @@ def open_page(app_db) -> Callable[..., AppTest]:
     return _open
 
 
+def plain(text: str) -> str:
+    """Markdown-escaped text (lib.ui_state.md_escape) back to what the user reads."""
+    return re.sub(r"\\([\\`*_{}\[\]()<>#+\-.!|~$:])", r"\1", str(text))
+
+
+def values(elements) -> list[str]:
+    """The readable values of a list of elements (e.g. at.success)."""
+    return [plain(e.value) for e in elements]
+
+
 def texts(at: AppTest) -> str:
-    """Every text-ish element's value on the page, joined (for 'shows X' assertions)."""
+    """Every text-ish element's readable value on the page, joined (for 'shows X' assertions)."""
     parts: list[str] = []
     for kind in ("markdown", "text", "code", "caption", "error", "success", "info", "warning", "subheader",
                  "title", "header"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        parts += values(getattr(at, kind))
     return "\n".join(parts)

@@ -26,9 +26,9 @@ def prompt_with_versions(s: Session, name: str = "greet", n: int = 2) -> list[m.
 
 def run(v: m.PromptVersion | None, **kw) -> m.Run:
     """A Run row with sensible defaults (overridable)."""
-    base = {"created_at": HOUR + timedelta(minutes=5), "source": "playground", "endpoint": "openai", "model": "gpt-x",
-                "status": "ok", "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.001, "latency_ms": 100.0, "ttft_ms": 50.0,
-                "attempts": 1}
+    base = {"created_at": HOUR + timedelta(minutes=5), "source": "playground", "endpoint": "openai",
+            "model": "gpt-x", "status": "ok", "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.001,
+            "latency_ms": 100.0, "ttft_ms": 50.0, "attempts": 1}
     if v is not None:
         base.update(prompt_id=v.prompt_id, version_id=v.id, prompt_name="greet", version_number=v.number)
     base.update(kw)

@@ -142,6 +142,10 @@ def test_votes_and_ratings(engine):
         good = ratings[0]
         assert (good.wins, good.losses, good.ties, good.games) == (2, 0, 1, 3) and good.rating > 1000
         assert ratings[-1].rating < 1000 and ratings[-1].losses == 2
+        d1, d2 = _run(s, "x/same"), _run(s, "x/same")  # two answers of one model: no rating row
+        compare.record_vote(session=s, compare_id="cmp4", run_ids=[d1, d2], winner_run_id=d1)
+        assert "x/same" not in [r.key for r in compare.arena_ratings(session=s)]
+        assert [r.games for r in compare.arena_ratings(session=s, by="variant")] == [3, 3, 2, 2]
         with pytest.raises(ValidationError):
             compare.record_vote(session=s, compare_id="x", run_ids=[a], winner_run_id=a)
         with pytest.raises(ValidationError, match="not one of"):
@@ -156,3 +160,29 @@ def test_mark_best():
     marks = compare.mark_best([R(900, 0.02), R(300, None), R(100, 0.05, "error"), None, R(300, 0.01)])
     assert marks == {"fastest": {1, 4}, "cheapest": {4}}
     assert compare.mark_best([R(1, 0.0), R(1, 0.0)]) == {"fastest": set(), "cheapest": set()}
+    assert compare.mark_best([R(1467, 0.1), R(1468, 0.2), R(2000, 0.1)])["fastest"] == {0, 1}  # within 5%
+    assert compare.mark_best([R(1467, 0.1), R(1468, 0.2)], tolerance=0)["fastest"] == {0}
+
+
+def test_three_columns_on_the_fake_server_at_1s_finish_in_under_2s(sqlite_engine, fake_server, monkeypatch):
+    from tests.fakeserver import Fault
+
+    monkeypatch.setenv("FAKE_KEY", "sk-test-not-real")
+    with session_scope(sqlite_engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
+                               api_key_env="FAKE_KEY", models=["m1", "m2", "m3"], max_concurrency=8)
+        v = prompts.create_prompt(session=s, name="ask", messages=[{"role": "user", "content": "Q: {{q}}"}])
+        vid = v.id
+    fake_server.script(Fault(delay_s=1.0), Fault(delay_s=1.0), Fault(delay_s=1.0))
+    cols = [ColumnSpec(vid, f"fake/m{i}") for i in (1, 2, 3)]
+    t0 = time.monotonic()
+    job = compare.start(engine=sqlite_engine, columns=cols, variables={"q": "why?"})
+    _wait(job)
+    wall = time.monotonic() - t0
+    assert wall < 2.0, f"took {wall:.2f}s"
+    snap = job.snapshot()
+    assert [s.result.status for s in snap] == ["ok"] * 3, [s.error or s.result.error_message for s in snap]
+    assert all(s.text == "echo: Q: why?" for s in snap)
+    assert fake_server.count("/v1/chat/completions") == 3
+    starts = sorted(r.t for r in fake_server.requests)
+    assert starts[-1] - starts[0] < 0.5, "the three requests were not sent at once"

@@ -75,3 +75,25 @@ def test_run_worker_once(engine):
     with session_scope(engine) as s:
         assert batch.get_job(session=s, job_id=a).status == "done"
         assert batch.get_job(session=s, job_id=b).status == "done"
+
+
+def test_two_workers_share_one_job_without_duplicates(engine):
+    """Two runners with their own owners and DB threads claim from one job (SKIP LOCKED on PostgreSQL)."""
+    import asyncio
+
+    from lib.job_runner import JobRunner
+    from tests.lib.batch_helpers import StandIn
+
+    job_id = setup_job(engine, 60, concurrency=4)
+    a, b = StandIn(delay=0.005), StandIn(delay=0.005)
+
+    async def both():
+        return await asyncio.wait_for(asyncio.gather(JobRunner(engine, job_id, caller=a).run(),
+                                                     JobRunner(engine, job_id, caller=b).run()), 60)
+
+    assert set(asyncio.run(both())) == {"done"}
+    assert len(a.calls) + len(b.calls) == 60 and a.calls and b.calls
+    sent = [k["messages"][-1]["content"] for k in a.calls + b.calls]
+    assert len(set(sent)) == 60
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 60

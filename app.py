@@ -1,0 +1,151 @@
+"""Prompt Workbench: the Streamlit entry point (page config, shared resources, navigation, sidebar).
+
+Run with `streamlit run app.py`.  Pages live in pages/ and are registered here with
+st.Page; files whose names start with "_" are helpers, not pages.  Pages reach the
+database with `lib.db.get_engine()`, which returns the engine this file bootstrapped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from lib import db
+from lib.settings import get_settings
+from lib.ui_state import md_escape
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("workbench.app")
+
+st.set_page_config(page_title="Prompt Workbench", page_icon=":material/edit_note:", layout="wide")
+
+
+def _optional(module: str):
+    """Import a lib module that another area may not have delivered yet (None when absent)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+@st.cache_resource(show_spinner="Preparing the database...")
+def workbench_engine(url: str):
+    """The engine for `url`, migrated and seeded once per process."""
+    engine = db.get_engine(url)
+    bootstrap = _optional("lib.bootstrap")
+    if bootstrap is not None:
+        bootstrap.startup(engine)
+    else:
+        db.upgrade(engine)
+    return engine
+
+
+@st.cache_resource(show_spinner=False)
+def background_worker(url: str):
+    """The batch worker thread (started once per process unless WORKBENCH_START_WORKER=0)."""
+    if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() in ("0", "false", "no"):
+        return None
+    worker = _optional("lib.worker")
+    if worker is None or not hasattr(worker, "start_background_worker"):
+        return None
+    return worker.start_background_worker(db.get_engine(url))
+
+
+@st.cache_data(ttl=15, max_entries=4, show_spinner=False)
+def _headline(url: str) -> dict | None:
+    """Last-24h headline numbers from lib.metrics when that module exists (shared, not per user)."""
+    metrics = _optional("lib.metrics")
+    if metrics is None or not hasattr(metrics, "headline"):
+        return None
+    try:
+        return metrics.headline(engine=db.get_engine(url), hours=24)
+    except TypeError:
+        return metrics.headline(db.get_engine(url))
+
+
+def _sidebar(engine) -> None:
+    """Database in use, endpoints' health, and the last-24h headline."""
+    from lib import endpoints as endpoints_mod
+    from lib.secrets import has_secret
+
+    sb = st.sidebar
+    sb.caption("Database")
+    sb.code(db.redact_url(engine.url.render_as_string(hide_password=False)), language=None, wrap_lines=True)
+    checks = st.session_state.get("settings_health", {})
+    with db.session_scope(engine) as session:
+        rows = [(e.name, e.kind, e.api_key_env) for e in endpoints_mod.list_endpoints(session=session)]
+    lines = []
+    for name, kind, key_env in rows:
+        if kind == "echo":
+            key = "offline"
+        elif not key_env:
+            key = "no key"
+        else:
+            key = "key set" if has_secret(key_env) else f"key {key_env} missing"
+        check = checks.get(name)
+        last = "" if check is None else (" · ok" if check.get("ok") else " · failed") + f" {check.get('at', '')}"
+        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") else ":material/error:"
+        lines.append(f"{icon} **{md_escape(name)}** {md_escape(key + last)}")
+    sb.caption("Endpoints")
+    sb.markdown("  \n".join(lines) if lines else "No endpoints yet: add one in Settings.")
+    head = _headline(str(engine.url.render_as_string(hide_password=False)))
+    if head:
+        sb.caption("Last 24 h")
+        c1, c2 = sb.columns(2)
+        c1.metric("Calls", f"{head.get('calls', 0):,}")
+        err = head.get("error_rate")
+        c2.metric("Errors", "-" if err is None else f"{err:.1%}")
+        spend = head.get("spend_usd")
+        unpriced = head.get("unpriced_calls") or 0
+        c1.metric("Spend", "-" if spend is None else ("$0" if spend == 0 else
+                                                     f"${spend:,.2f}" if spend >= 0.01 else "<$0.01"),
+                  help=f"{unpriced} calls have no known price" if unpriced else None)
+        p95 = head.get("p95_latency_ms")
+        c2.metric("p95", "-" if p95 is None else f"{p95:,.0f} ms")
+
+
+def _pages() -> dict[str, list]:
+    """The navigation: Home, Build, Data, then History and Settings (optional pages only when their file exists)."""
+    def page(path: str, title: str, icon: str, default: bool = False):
+        return st.Page(path, title=title, icon=icon, default=default) if (ROOT / path).exists() else None
+
+    sections = {
+        "": [page("pages/home.py", "Home", ":material/home:", default=True)],
+        "Build": [page("pages/prompts.py", "Prompts", ":material/edit_note:"),
+                  page("pages/playground.py", "Playground", ":material/play_circle:"),
+                  page("pages/compare.py", "Compare", ":material/view_column:")],
+        "Data": [page("pages/batch.py", "Batch", ":material/table_rows:"),
+                 page("pages/metrics.py", "Metrics", ":material/monitoring:")],
+        "Workspace": [page("pages/history.py", "History", ":material/history:"),
+                      page("pages/settings.py", "Settings", ":material/settings:")],
+    }
+    return {k: [p for p in v if p is not None] for k, v in sections.items() if any(v)}
+
+
+def main() -> None:
+    """Bootstrap the shared resources, draw the sidebar and run the selected page."""
+    url = db.normalise_url(get_settings().resolved_database_url())
+    try:
+        engine = workbench_engine(url)
+    except Exception as exc:  # the database is unreachable or a migration failed
+        log.exception("start-up failed")
+        st.error(f"The workbench could not open its database ({db.redact_url(url)}): "
+                 f"{md_escape(type(exc).__name__)}. Check DATABASE_URL and the server, then reload.")
+        st.stop()
+    background_worker(url)
+    nav = st.navigation(_pages())
+    with st.sidebar:
+        try:
+            _sidebar(engine)
+        except Exception:  # the sidebar is informative only; never block a page on it
+            log.exception("sidebar failed")
+    nav.run()
+
+
+main()

@@ -1,0 +1,232 @@
+"""Widgets of the Batch page: dataset summary, lint, preview, preflight, job progress and results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib import batch, batch_results, datasets, export
+from lib.db import session_scope
+from lib.errors import WorkbenchError
+from lib.models import Prompt, PromptVersion
+from lib.ui_state import md_escape
+
+LINT_ROWS = 2000
+PAGE_SIZE = 25
+ANY = "(any)"
+ss = st.session_state
+
+
+def dataset_summary(engine: Any, dataset_id: int | None) -> dict | None:
+    """Rows, columns, warnings and the first rows of the dataset; None when there is none."""
+    if dataset_id is None:
+        return None
+    try:
+        with session_scope(engine) as s:
+            ds = datasets.get_dataset(session=s, ref=int(dataset_id))
+            head = [dict(r.data) for r in datasets.get_rows(session=s, dataset_id=ds.id, limit=5)]
+            info = {"id": ds.id, "name": ds.name, "columns": list(ds.columns), "row_count": ds.row_count,
+                    "warnings": list(ds.warnings or []), "encoding": ds.encoding, "format": ds.format}
+    except WorkbenchError:
+        ss.batch_dataset_id = None
+        return None
+    st.success(md_escape(f"Dataset {info['name']}: {info['row_count']} rows, columns "
+                         f"{', '.join(info['columns'])} ({info['format']}, {info['encoding']})"))
+    for w in info["warnings"]:
+        st.warning(md_escape(w))
+    st.dataframe(pd.DataFrame(head, dtype=str), hide_index=True, width="stretch")
+    return info
+
+
+def version_choices(session: Any) -> dict[str, int]:
+    """'prompt:vN' -> version id for every non-archived prompt (newest versions first)."""
+    from sqlalchemy import select
+
+    rows = session.execute(select(Prompt.name, PromptVersion.number, PromptVersion.id)
+                           .join(PromptVersion, PromptVersion.prompt_id == Prompt.id)
+                           .where(Prompt.archived.is_(False))
+                           .order_by(Prompt.name, PromptVersion.number.desc())).all()
+    return {f"{n}:v{num}": vid for n, num, vid in rows}
+
+
+def model_choices(session: Any) -> list[str]:
+    """'endpoint/model' for every endpoint's models (echo/echo always)."""
+    from lib import endpoints
+
+    out = [f"{e.name}/{m}" for e in endpoints.list_endpoints(session=session) for m in (e.models or [])]
+    return out if "echo/echo" in out else out + ["echo/echo"]
+
+
+def load_versions(session: Any, version_ids: list[int]) -> list[Any]:
+    """The chosen versions, detached, in the chosen order."""
+    from lib import prompts
+
+    return [prompts.get_version_by_id(session=session, version_id=v) for v in version_ids]
+
+
+def show_lint(issues: list, scanned: int, total: int) -> None:
+    """Lint issues as errors / warnings; an all-clear line otherwise."""
+    for i in issues:
+        text = md_escape(i.message)
+        (st.error if i.level == "error" else st.warning if i.level == "warning" else st.info)(text)
+    if not issues:
+        st.caption(f"Lint: no problem found in {scanned} of {total} rows.")
+    elif scanned < total:
+        st.caption(f"Lint looked at the first {scanned} of {total} rows.")
+
+
+def show_preview(items: list) -> None:
+    """Rendered messages of the first rows (as plain text, never HTML)."""
+    for it in items:
+        st.caption(f"Row {it.row_idx}")
+        if it.error:
+            st.error(md_escape(it.error))
+        else:
+            st.code("\n".join(f"[{m['role']}] {m['content']}" for m in it.messages or []), language=None,
+                    wrap_lines=True)
+
+
+def _money(v: float | None) -> str:
+    return "unknown" if v is None else f"${v:,.4f}"
+
+
+def show_preflight(pf: dict) -> None:
+    """Calls, tokens, cost (unknown said so) and time, in total and per model."""
+    c = st.columns(4)
+    c[0].metric("Calls", f"{pf['calls']:,}")
+    c[1].metric("Tokens (est.)", f"{pf['input_tokens']:,} in / {pf['output_tokens']:,} out")
+    c[2].metric("Cost (est.)", _money(pf["cost_usd"]))
+    c[3].metric("Time (est.)", f"{pf['wall_s']:,.0f} s")
+    st.dataframe(pd.DataFrame([{"model": m["model"], "calls": m["calls"], "input tokens": m["input_tokens"],
+                                "output tokens": m["output_tokens"], "output from": m["output_tokens_source"],
+                                "cost": _money(m["cost_usd"]), "calls/s": m["calls_per_s"], "time s": m["wall_s"]}
+                               for m in pf["per_model"]]), hide_index=True, width="stretch")
+    for n in pf["notes"]:
+        st.warning(md_escape(n))
+
+
+# ---------------------------------------------------------------- job panel
+
+def job_section(engine: Any) -> None:
+    """Pick a job; its live progress, controls, pass rates, results and downloads."""
+    st.divider()
+    st.subheader("Jobs")
+    with session_scope(engine) as s:
+        jobs = [(j.id, j.name, j.status) for j in batch.list_jobs(session=s, limit=50)]
+    if not jobs:
+        st.caption("No job yet.")
+        return
+    labels = {f"#{i} {name} ({status})": i for i, name, status in jobs}
+    ids = list(labels.values())
+    idx = ids.index(ss.batch_job_id) if ss.get("batch_job_id") in ids else 0
+    job_id = labels[st.selectbox("Job", list(labels), index=idx, key=f"batch_job_pick_{ids[0]}")]
+    ss.batch_job_id = job_id
+    with session_scope(engine) as s:
+        status = batch.get_job(session=s, job_id=job_id).status
+    _progress_fragment(engine, job_id, status)
+    _results(engine, job_id)
+
+
+def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
+    active = status in ("pending", "running")
+
+    @st.fragment(run_every=1.5 if active else None)
+    def panel() -> None:
+        with session_scope(engine) as s:
+            p = batch.progress(session=s, job_id=job_id)
+        total = max(p["total"], 1)
+        st.progress(min(p["finished"] / total, 1.0), text=f"{p['finished']:,} of {p['total']:,} finished")
+        c = st.columns(6)
+        c[0].metric("Status", p["status"])
+        c[1].metric("Done", f"{p['counts']['done']:,}")
+        c[2].metric("Errors", f"{p['errors']:,}")
+        c[3].metric("Rate", f"{p['rate_per_s']:.1f}/s")
+        c[4].metric("Spend", f"${p['spent_usd']:.4f}" + (f" / ${p['budget_usd']:.2f}" if p["budget_usd"] else ""))
+        c[5].metric("ETA", "-" if p["eta_s"] is None else f"{p['eta_s']:.0f} s")
+        if p["pause_reason"]:
+            st.warning(md_escape(p["pause_reason"]))
+        b = st.columns(4)
+        try:
+            if b[0].button("Pause", key="batch_pause", disabled=p["status"] not in ("pending", "running")):
+                with session_scope(engine) as s:
+                    batch.pause(session=s, job_id=job_id)
+                st.rerun(scope="app")
+            if b[1].button("Resume", key="batch_resume", disabled=p["status"] not in ("paused", "cancelled", "failed")):
+                with session_scope(engine) as s:
+                    batch.resume(session=s, job_id=job_id)
+                st.rerun(scope="app")
+            if b[2].button("Cancel", key="batch_cancel", disabled=p["status"] in ("done", "cancelled")):
+                with session_scope(engine) as s:
+                    batch.cancel(session=s, job_id=job_id)
+                st.rerun(scope="app")
+            if b[3].button("Retry failed items", key="batch_retry", disabled=p["errors"] == 0):
+                with session_scope(engine) as s:
+                    batch.retry_failed(session=s, job_id=job_id)
+                st.rerun(scope="app")
+        except WorkbenchError as exc:
+            st.error(md_escape(str(exc)))
+        if active and p["status"] not in ("pending", "running"):
+            st.rerun(scope="app")  # the job just ended: redraw results and stop polling
+
+    panel()
+
+
+def _results(engine: Any, job_id: int) -> None:
+    with session_scope(engine) as s:
+        rates = batch_results.pass_rates(session=s, job_id=job_id)
+        job = batch.get_job(session=s, job_id=job_id)
+        vlabels = batch_results.version_labels(session=s, version_ids=list(job.version_ids))
+    st.markdown("**Pass rate per version x model**")
+    st.dataframe(pd.DataFrame([{"version": r["version"], "model": r["model"], "done": r["done"], "errors": r["errors"],
+                                "pass rate": None if r["pass_rate"] is None else round(r["pass_rate"] * 100, 1),
+                                "mean score": r["mean_score"], "cost $": r["cost_usd"],
+                                "mean latency ms": r["mean_latency_ms"]} for r in rates]),
+                 hide_index=True, width="stretch")
+    matrix_view = st.toggle("Matrix view (one row per case, one column per version x model)", key="batch_matrix")
+    if matrix_view:
+        value = st.selectbox("Cells show", ["output", "passed", "score", "state"], key="batch_matrix_value")
+        page = st.number_input("Page", 1, 100000, 1, key="batch_matrix_page")
+        with session_scope(engine) as s:
+            rows, cols, total = batch_results.matrix(session=s, job_id=job_id, page=int(page),
+                                                     page_size=PAGE_SIZE, value=value)
+        frame = pd.DataFrame([{"row": r["row"], "repeat": r["repeat"], **{c: r.get(c) for c in cols}} for r in rows])
+        st.dataframe(frame, hide_index=True, width="stretch")
+        st.caption(f"{total} cases")
+    else:
+        f = st.columns(5)
+        state = f[0].selectbox("Status", [ANY, "done", "error", "incomplete", "pending", "running"],
+                               key="batch_f_state")
+        verdict = f[1].selectbox("Pass/fail", [ANY, "passed", "failed"], key="batch_f_pass")
+        ver = f[2].selectbox("Version", [ANY] + list(vlabels.values()), key="batch_f_version")
+        model = f[3].selectbox("Model", [ANY] + list(job.models), key="batch_f_model")
+        page = f[4].number_input("Page", 1, 100000, 1, key="batch_f_page")
+        vid = next((k for k, v in vlabels.items() if v == ver), None)
+        with session_scope(engine) as s:
+            rows, total = batch_results.results(
+                session=s, job_id=job_id, page=int(page), page_size=PAGE_SIZE,
+                state=None if state == ANY else state, passed=None if verdict == ANY else verdict == "passed",
+                version_id=vid, model=None if model == ANY else model)
+        st.dataframe(pd.DataFrame([{"row": r["row"], "version": r["version"], "model": r["model"], "state": r["state"],
+                                    "passed": r["passed"], "score": r["score"], "output": r["output"],
+                                    "error": r["error"], "latency ms": r["latency_ms"], "cost $": r["cost_usd"]}
+                                   for r in rows]), hide_index=True, width="stretch")
+        st.caption(f"{total} items, page {int(page)} of {max(1, -(-total // PAGE_SIZE))}")
+    _downloads(engine, job_id)
+
+
+def _downloads(engine: Any, job_id: int) -> None:
+    cache = ss.setdefault("batch_downloads", {})
+    if cache.get("job") != job_id:
+        cache.clear()
+    c = st.columns(4)
+    if c[0].button("Prepare downloads", key="batch_prepare_dl"):
+        with session_scope(engine) as s:
+            data = list(batch_results.records(session=s, job_id=job_id))
+        cache.clear()
+        cache.update({"job": job_id, **{fmt: export.to_bytes(data, fmt) for fmt in ("csv", "jsonl", "parquet")}})
+    for i, fmt in enumerate(("csv", "jsonl", "parquet"), start=1):
+        if fmt in cache:
+            c[i].download_button(f"Download {fmt.upper()}", cache[fmt], file_name=f"batch-{job_id}.{fmt}",
+                                 mime=export.MIME[fmt], key=f"batch_dl_{fmt}")

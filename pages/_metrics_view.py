@@ -1,0 +1,108 @@
+"""Metrics page helpers: cached lib calls, the chart block (chart or table, CSV download), formatting.
+
+Layout only: every figure comes from lib.metrics*, lib.versus and lib.arena.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lib import arena, export, metrics, metrics_runs, metrics_scores, versus
+from lib.db import get_engine
+
+TTL = 30  # seconds: new runs show up within half a minute; widget reruns reuse the aggregates
+
+
+def filters_from_key(key: tuple) -> metrics.Filters:
+    """Rebuild a Filters from its hashable key (cached functions take the key)."""
+    since, until, prompts, version_ids, labels, models, endpoints, sources = key
+    return metrics.Filters(since, until, list(prompts), list(version_ids), list(labels), list(models),
+                           list(endpoints), list(sources))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def options(url: str) -> dict:
+    """Filter choices."""
+    return metrics.options(get_engine(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=64, show_spinner="Aggregating runs...")
+def rollup(url: str, fkey: tuple, grain: str, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Grouped run totals (see lib.metrics.rollup)."""
+    return metrics.rollup(get_engine(url), filters_from_key(fkey), grain, keys=keys)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner="Computing percentiles...")
+def latency(url: str, fkey: tuple, grain: str, total: int) -> pd.DataFrame:
+    """p50/p95 latency and TTFT per bucket and model."""
+    return metrics.latency(get_engine(url), filters_from_key(fkey), grain, total=total)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def scores(url: str, fkey: tuple) -> pd.DataFrame:
+    """Pass rate, mean score and ratings per version x model."""
+    return metrics_scores.scores(get_engine(url), filters_from_key(fkey))
+
+
+@st.cache_data(ttl=5, max_entries=16, show_spinner=False)
+def batch_rate(url: str, job_id: int) -> pd.DataFrame:
+    """A running batch's per-minute requests and tokens (short TTL: it is live)."""
+    return metrics_runs.batch_rate(get_engine(url), job_id)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def running(url: str) -> pd.DataFrame:
+    """Running batch jobs."""
+    return metrics_runs.running_batches(get_engine(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def candidates(url: str) -> pd.DataFrame:
+    """(dataset, version, model) sides with finished batch items."""
+    return versus.candidates(get_engine(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner="Pairing cases...")
+def cases(url: str, dataset_id: int, a: tuple[int, str], b: tuple[int, str]) -> pd.DataFrame:
+    """Paired cases of two sides."""
+    return versus.pair_cases(get_engine(url), dataset_id, versus.Side(*a), versus.Side(*b))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner="Fitting ratings...")
+def leaderboard(url: str, by: str) -> pd.DataFrame:
+    """Arena leaderboard."""
+    return arena.leaderboard(get_engine(url), by=by)
+
+
+def block(chart, data: pd.DataFrame, name: str, empty: str = "No data for these filters.") -> None:
+    """A chart with a Chart/Table switch and a CSV download of exactly the charted data."""
+    if data is None or data.empty:
+        st.caption(empty)
+        return
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    view = left.segmented_control(f"View of {name}", ["Chart", "Table"], default="Chart",
+                                  key=f"metrics_view_{name}", label_visibility="collapsed")
+    right.download_button("CSV", data=export.to_bytes(data, "csv"), file_name=f"{name}.csv", mime="text/csv",
+                          key=f"metrics_csv_{name}", on_click="ignore", icon=":material/download:")
+    if view == "Table":
+        st.dataframe(data, hide_index=True, width="stretch")
+    else:
+        st.altair_chart(chart, width="stretch")
+
+
+def usd(v: float | None, unknown: str = "-") -> str:
+    """Dollars with enough digits for small amounts."""
+    if v is None or pd.isna(v):
+        return unknown
+    return f"${v:,.2f}" if abs(v) >= 1 else f"${v:,.4f}"
+
+
+def pct(v: float | None) -> str:
+    """A rate as a percentage, '-' when unknown."""
+    return "-" if v is None or pd.isna(v) else f"{v:.1%}"
+
+
+def ms(v: float | None) -> str:
+    """Milliseconds."""
+    return "-" if v is None or pd.isna(v) else f"{v:,.0f} ms"

@@ -1,0 +1,168 @@
+"""Prompts page, part 2: version timeline, diff, labels (promote / roll back) and management."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lib import db, diffing, prompt_io, prompts
+from lib.errors import WorkbenchError
+from lib.ui_state import parse_tags
+
+from pages._prompt_editor import flash, replace_draft
+
+STANDARD_LABELS = ["production", "staging"]
+
+
+def _when(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M UTC") if ts else ""
+
+
+def render_timeline(versions: list, labels: dict[str, int]) -> None:
+    """Versions newest first with author, time, message and labels."""
+    by_number: dict[int, list[str]] = {}
+    for name, number in labels.items():
+        by_number.setdefault(number, []).append(name)
+    rows = [{"version": v.number, "labels": ", ".join(sorted(by_number.get(v.number, []))),
+             "author": v.author, "time": _when(v.created_at), "message": v.commit_message,
+             "model": v.model or "", "variables": ", ".join(v.variables or [])} for v in reversed(versions)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 400))
+
+
+def render_diff(name: str, versions: list) -> None:
+    """Pick two versions and show what changed (unified diff)."""
+    if len(versions) < 2:
+        st.info("Only one version so far: save another version to compare.")
+        return
+    numbers = [v.number for v in versions]
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("From version", numbers, index=len(numbers) - 2, key=f"prompts_diff_a_{name}_{len(numbers)}")
+    b = c2.selectbox("To version", numbers, index=len(numbers) - 1, key=f"prompts_diff_b_{name}_{len(numbers)}")
+    va, vb = versions[numbers.index(a)], versions[numbers.index(b)]
+    d = diffing.diff_versions(va, vb)
+    st.text(d.summary())
+    if not d.identical:
+        st.code(d.text, language="diff", wrap_lines=True)
+
+
+def _promote(name: str, version_key: str) -> None:
+    ss = st.session_state
+    label = ss.get(f"prompts_lbl_{name}")
+    if label == "custom...":
+        label = (ss.get(f"prompts_lbl_custom_{name}") or "").strip()
+    version = ss.get(version_key)
+    try:
+        with db.session_scope() as session:
+            prompts.set_label(session=session, name=name, label=label or "", version=int(version))
+    except (WorkbenchError, TypeError, ValueError) as exc:
+        flash("error", str(exc))
+        return
+    flash("success", f"{label} now points at {name} v{version}.")
+
+
+def _rollback(name: str) -> None:
+    label = st.session_state.get(f"prompts_rb_{name}")
+    try:
+        with db.session_scope() as session:
+            row = prompts.rollback(session=session, name=name, label=label or "")
+            number = prompts.get_version_by_id(session=session, version_id=row.version_id).number
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+        return
+    flash("success", f"Rolled {label} back to v{number}.")
+
+
+def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
+    """Current labels, promote a version, roll a label back, and the label history."""
+    if labels:
+        st.markdown("  \n".join(f"**{lb}** → v{n}" for lb, n in labels.items()))
+    else:
+        st.caption("No labels yet. Promote a version to production or staging.")
+    numbers = [v.number for v in versions]
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    # keyed by the newest number so a freshly saved version is what Promote offers first
+    version_key = f"prompts_lbl_v_{name}_{numbers[-1]}"
+    c1.selectbox("Version", list(reversed(numbers)), key=version_key)
+    choice = c2.selectbox("Label", STANDARD_LABELS + sorted(set(labels) - set(STANDARD_LABELS)) + ["custom..."],
+                          key=f"prompts_lbl_{name}")
+    c3.text_input("Custom label", key=f"prompts_lbl_custom_{name}", disabled=choice != "custom...",
+                  placeholder="e.g. canary")
+    c4.button("Promote", key=f"prompts_promote_{name}", type="primary", icon=":material/rocket_launch:",
+              on_click=_promote, args=(name, version_key), width="stretch")
+    if labels:
+        r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
+        r1.selectbox("Roll back label", sorted(labels), key=f"prompts_rb_{name}",
+                     help="Moves the label back to the version it pointed at before its last move.")
+        r2.button("Roll back", key=f"prompts_rollback_{name}", icon=":material/undo:", on_click=_rollback,
+                  args=(name,), width="stretch")
+    with db.session_scope() as session:
+        events = prompts.label_history(session=session, name=name)[:50]
+    if events:
+        st.caption("Label history (newest first)")
+        st.dataframe(pd.DataFrame([{"label": e.label, "from": e.from_version, "to": e.to_version,
+                                    "author": e.author, "time": _when(e.created_at)} for e in events]),
+                     hide_index=True, width="stretch")
+
+
+def _update_meta(name: str) -> None:
+    ss = st.session_state
+    try:
+        with db.session_scope() as session:
+            prompts.update_prompt(session=session, name=name, description=ss.get(f"prompts_meta_desc_{name}", ""),
+                                  tags=parse_tags(ss.get(f"prompts_meta_tags_{name}", "")))
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+        return
+    flash("success", "Description and tags saved.")
+
+
+def _duplicate(name: str) -> None:
+    new_name = (st.session_state.get(f"prompts_dup_{name}") or "").strip()
+    try:
+        with db.session_scope() as session:
+            prompts.duplicate(session=session, name=name, new_name=new_name)
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+        return
+    st.session_state["prompts_selected"] = new_name
+    flash("success", f"Copied {name} to {new_name}.")
+
+
+def _archive(name: str, archived: bool) -> None:
+    try:
+        with db.session_scope() as session:
+            prompts.set_archived(session=session, name=name, archived=archived)
+    except WorkbenchError as exc:
+        flash("error", str(exc))
+        return
+    if archived:
+        replace_draft(name, None)
+    flash("success", f"{'Archived' if archived else 'Restored'} {name}.")
+
+
+def render_manage(prompt) -> None:
+    """Description and tags, duplicate, archive or restore, export JSON."""
+    name = prompt.name
+    st.session_state.setdefault(f"prompts_meta_desc_{name}", prompt.description or "")
+    st.session_state.setdefault(f"prompts_meta_tags_{name}", ", ".join(prompt.tags or []))
+    st.text_input("Description", key=f"prompts_meta_desc_{name}")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.text_input("Tags (comma-separated)", key=f"prompts_meta_tags_{name}")
+    c2.button("Save details", key=f"prompts_meta_save_{name}", on_click=_update_meta, args=(name,), width="stretch")
+
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.text_input("Duplicate as", key=f"prompts_dup_{name}", placeholder=f"{name}-copy")
+    c2.button("Duplicate", key=f"prompts_dup_btn_{name}", icon=":material/content_copy:", on_click=_duplicate,
+              args=(name,), width="stretch")
+
+    c1, c2 = st.columns(2)
+    if prompt.archived:
+        c1.button("Restore", key=f"prompts_restore_{name}", icon=":material/unarchive:", on_click=_archive,
+                  args=(name, False), width="stretch")
+    else:
+        c1.button("Archive", key=f"prompts_archive_{name}", icon=":material/archive:", on_click=_archive,
+                  args=(name, True), width="stretch", help="Hidden from lists; nothing is deleted.")
+    with db.session_scope() as session:
+        data = prompt_io.dumps(prompt_io.export_prompt(session=session, name=name))
+    c2.download_button("Export JSON", data=data, file_name=f"{name}.prompt.json", mime="application/json",
+                       key=f"prompts_export_{name}", icon=":material/download:", width="stretch")

@@ -1,0 +1,171 @@
+"""Widgets shared by the Playground, Compare and History pages (layout only; logic is in lib/).
+
+Every piece of model text, prompt text or variable value is untrusted: it is shown with
+st.code / st.text, or in st.markdown only after `md_escape`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from lib import prompts as prompts_lib
+from lib.errors import WorkbenchError
+from lib.ui_state import md_escape
+
+PROMPT_LIST_CAP = 500
+MODELS_PER_ENDPOINT = 300
+MODEL_HELP = "Models from each endpoint's list (and from Settings → Test). Type ENDPOINT/MODEL to use another."
+
+
+def prompt_names(session: Any) -> list[str]:
+    """Names of the most recently updated prompts (bounded)."""
+    rows, _ = prompts_lib.list_prompts(session=session, sort="updated", page=1, page_size=PROMPT_LIST_CAP)
+    return [p.name for p in rows]
+
+
+def version_choices(session: Any, name: str) -> tuple[list[str], dict[str, int]]:
+    """Refs to offer for one prompt ('name', 'name@label', 'name:N') and their version numbers."""
+    versions = prompts_lib.list_versions(session=session, name=name)
+    p = prompts_lib.get_prompt(session=session, name=name)
+    labels = prompts_lib.labels_of(session=session, prompt_id=p.id)
+    refs: dict[str, int] = {}
+    if versions:
+        refs[name] = versions[-1].number
+    for label, num in labels.items():
+        refs[f"{name}@{label}"] = num
+    for v in reversed(versions):
+        refs[f"{name}:{v.number}"] = v.number
+    return list(refs), refs
+
+
+def ref_label(ref: str, refs: dict[str, int]) -> str:
+    """How a ref reads in a picker: 'latest (v3)', 'production (v2)', 'v1'."""
+    if ":" in ref:
+        return f"v{refs[ref]}"
+    if "@" in ref:
+        return f"{ref.split('@', 1)[1]} (v{refs[ref]})"
+    return f"latest (v{refs[ref]})"
+
+
+def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
+    """'endpoint/model' choices from every endpoint's model list, plus any extra ones (e.g. a version default)."""
+    from lib import endpoints
+
+    out: list[str] = []
+    checked = st.session_state.get("settings_health", {})  # models found by the Settings page's Test button
+    for e in endpoints.list_endpoints(session=session):
+        found = (checked.get(e.name) or {}).get("models") or []
+        for m in list(dict.fromkeys([*(e.models or []), *found]))[:MODELS_PER_ENDPOINT]:
+            out.append(f"{e.name}/{m}")
+    if "echo/echo" not in out:
+        out.append("echo/echo")
+    for m in extra:
+        if m and m not in out:
+            out.insert(0, m)
+    return out
+
+
+def params_inputs(prefix: str, defaults: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Temperature, max tokens and extra JSON parameters; returns (params, error)."""
+    c1, c2 = st.columns(2)
+    temp = c1.number_input("Temperature", min_value=0.0, max_value=2.0, step=0.1,
+                           value=float(defaults.get("temperature", 0.7)), key=f"{prefix}_temperature")
+    max_tokens = c2.number_input("Max tokens", min_value=1, max_value=200_000, step=64,
+                                 value=int(defaults.get("max_tokens", 512)), key=f"{prefix}_max_tokens")
+    others = {k: v for k, v in defaults.items() if k not in ("temperature", "max_tokens")}
+    text = st.text_input("Other parameters (JSON)", value=json.dumps(others) if others else "",
+                         key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}')
+    params: dict[str, Any] = {"temperature": float(temp), "max_tokens": int(max_tokens)}
+    if text.strip():
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return params, f"Other parameters are not valid JSON: {exc.msg} (column {exc.colno})"
+        if not isinstance(extra, dict):
+            return params, 'Other parameters must be a JSON object, e.g. {"top_p": 0.9}'
+        params.update(extra)
+    return params, None
+
+
+def fmt_ms(v: float | None) -> str:
+    """Milliseconds for a metric ('-' when unknown)."""
+    return "-" if v is None else f"{v:,.0f} ms"
+
+
+def fmt_cost(v: float | None) -> str:
+    """A cost in USD; None means the price is unknown and says so."""
+    if v is None:
+        return "unknown"
+    return "$0" if v == 0 else f"${v:,.6f}"
+
+
+def fmt_tokens(prompt: int | None, completion: int | None, estimated: bool) -> str:
+    """'in 12 / out 40' with '(est.)' when the provider reported no usage."""
+    if prompt is None and completion is None:
+        return "-"
+    return f"{prompt if prompt is not None else '?'} in / {completion if completion is not None else '?'} out" + \
+        (" (est.)" if estimated else "")
+
+
+def show_metrics(r: Any, marks: tuple[str, ...] = (), compact: bool = False) -> None:
+    """Tokens, cost, latency, TTFT, finish reason and attempts of a RunResult or Run row."""
+    estimated = bool(getattr(r, "usage_estimated", False))
+    cached = bool(getattr(r, "cached", None) or getattr(r, "cache_hit", None))
+    tok = fmt_tokens(getattr(r, "prompt_tokens", None), getattr(r, "completion_tokens", None), estimated)
+    cost, latency = fmt_cost(getattr(r, "cost_usd", None)), fmt_ms(getattr(r, "latency_ms", None))
+    if compact:  # narrow columns: one line each, nothing truncated
+        badges = " ".join(f":green-badge[{m}]" for m in ("fastest", "cheapest") if m in marks)
+        if badges:
+            st.markdown(badges)
+        st.markdown(f"**Tokens** {md_escape(tok)}  \n**Cost** {md_escape(cost)}  \n"
+                    f"**Latency** {md_escape(latency)}")
+    else:
+        c = st.columns(3)
+        c[0].metric("Tokens", tok)
+        c[1].metric("Cost" + (" (cheapest)" if "cheapest" in marks else ""), cost)
+        c[2].metric("Latency" + (" (fastest)" if "fastest" in marks else ""), latency)
+    extras = [f"TTFT {fmt_ms(getattr(r, 'ttft_ms', None))}",
+              f"finish: {getattr(r, 'finish_reason', None) or '-'}",
+              f"attempts: {getattr(r, 'attempts', 1)}"]
+    if cached:
+        extras.append("from cache")
+    rid = getattr(r, "run_id", None) or getattr(r, "id", None)
+    if rid:
+        extras.append(f"run #{rid}")
+    st.caption(md_escape(" · ".join(extras)))
+
+
+def show_error(r: Any) -> None:
+    """A failed or incomplete run as a clear message (never a traceback)."""
+    status = getattr(r, "status", "ok")
+    kind = getattr(r, "error_kind", None) or "error"
+    msg = getattr(r, "error_message", None) or "no details"
+    http = getattr(r, "http_status", None)
+    text = f"{kind}{f' (HTTP {http})' if http else ''}: {msg}"
+    if status == "incomplete":
+        st.warning(f"The answer is incomplete: {md_escape(text)}. The partial text is kept.", icon=":material/warning:")
+    elif status == "error":
+        st.error(f"The call failed: {md_escape(text)}", icon=":material/error:")
+
+
+def show_answer(text: str, key: str | None = None) -> None:
+    """A model answer, shown literally (never interpreted as markdown or HTML)."""
+    if text:
+        st.code(text, language=None, wrap_lines=True)
+    else:
+        st.caption("(empty answer)")
+
+
+def show_messages(messages: list[dict]) -> None:
+    """Rendered chat messages, each literally under its role."""
+    for m in messages or []:
+        st.caption(md_escape(str(m.get("role", "?")).upper()))
+        st.code(str(m.get("content", "")), language=None, wrap_lines=True)
+
+
+def lib_error(exc: WorkbenchError) -> None:
+    """A lib error as one clear line."""
+    st.error(md_escape(str(exc)), icon=":material/error:")

@@ -1,0 +1,109 @@
+"""Compare: 2 to 6 (prompt version, model, parameters) columns sharing one set of variables, run at once."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import compare, templating
+from lib import prompts as prompts_lib
+from lib.compare import ColumnSpec
+from lib.db import get_engine, session_scope
+from lib.errors import TemplateError, WorkbenchError
+from lib.ui_state import md_escape
+from pages import _cmp_view as view
+from pages import _run_widgets as w
+from pages._play_form import _roots
+
+ss = st.session_state
+ss.setdefault("cmp_n", 3)
+engine = get_engine()
+st.title("Compare")
+
+permalink = st.query_params.get("compare")
+job: compare.CompareJob | None = ss.get("cmp_job")
+
+with st.expander("Columns and variables", expanded=not permalink):
+    st.number_input("Columns", min_value=compare.MIN_COLUMNS, max_value=compare.MAX_COLUMNS, step=1, key="cmp_n")
+    n = int(ss["cmp_n"])
+    specs: list[ColumnSpec | None] = []
+    versions = []
+    problems: list[str] = []
+    with session_scope(engine) as session:
+        names = w.prompt_names(session)
+        if not names:
+            st.info("No prompts yet: create one on the Prompts page first.")
+            st.stop()
+        cols = st.columns(n)
+        for i in range(n):
+            with cols[i]:
+                st.markdown(f"**Column {i + 1}**")
+                if ss.get(f"cmp_prompt_{i}") not in names:
+                    ss[f"cmp_prompt_{i}"] = names[0]
+                name = st.selectbox("Prompt", names, key=f"cmp_prompt_{i}")
+                refs, numbers = w.version_choices(session, name)
+                if ss.get(f"cmp_ref_{i}") not in refs:
+                    ss[f"cmp_ref_{i}"] = refs[0]
+                ref = st.selectbox("Version", refs, key=f"cmp_ref_{i}",
+                                   format_func=lambda r, n=numbers: w.ref_label(r, n))
+                version = prompts_lib.resolve(session=session, ref=ref)
+                session.expunge(version)
+                versions.append(version)
+                options = w.model_options(session, [version.model])
+                if ss.get(f"cmp_model_{i}") not in options:
+                    ss[f"cmp_model_{i}"] = version.model if version.model in options else options[0]
+                model = st.selectbox("Model", options, key=f"cmp_model_{i}", accept_new_options=True, help=w.MODEL_HELP)
+                params, err = w.params_inputs(f"cmp_{i}", dict(version.params or {}))
+                if err:
+                    problems.append(f"column {i + 1}: {err}")
+                specs.append(ColumnSpec(version.id, model or "", params))
+    st.markdown("**Shared variables**")
+    wanted: list[str] = []
+    for v in versions:
+        try:
+            wanted += [n for n in templating.variables(v) if n not in wanted]
+        except TemplateError as exc:
+            problems.append(str(exc))
+    values: dict = {}
+    for root, nested in _roots(wanted).items():
+        text = st.text_area(f"{root} (JSON)" if nested else root, key=f"cmp_var_{root}", height=80)
+        if text.strip():
+            if nested:
+                import json
+
+                try:
+                    values[root] = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    problems.append(f"{root}: not valid JSON ({exc.msg})")
+            else:
+                values[root] = text
+    missing = [m for v in versions for m in templating.missing(v, values)]
+    if missing:
+        st.warning("Missing values: " + ", ".join(md_escape(m) for m in dict.fromkeys(missing)))
+    for p in problems:
+        st.error(md_escape(p))
+    blind = st.toggle("Blind mode (hide names and shuffle until you vote)", key="cmp_blind")
+    if st.button("Run all columns", type="primary", key="cmp_run", icon=":material/play_arrow:",
+                 disabled=bool(problems or missing)):
+        try:
+            job = compare.start(engine=engine, columns=[s for s in specs if s], variables=values, blind=blind)
+        except WorkbenchError as exc:
+            w.lib_error(exc)
+            job = None
+        if job is not None:
+            ss["cmp_job"] = job
+            st.query_params["compare"] = job.compare_id
+            permalink = job.compare_id
+
+if permalink:
+    if job is not None and job.compare_id == permalink and not job.done:
+        with session_scope(engine) as session:
+            labels = compare.column_labels(session=session, comparison=compare.get_comparison(
+                session=session, compare_id=permalink))
+        live_area = st.empty()
+        with live_area.container():
+            view.live(job, labels)
+        live_area.empty()
+    st.caption(md_escape(f"Permalink: ?compare={permalink}"))
+    view.show(permalink)
+else:
+    st.caption("Pick the columns, fill the shared variables and press Run: every column starts at once.")

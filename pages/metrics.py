@@ -1,0 +1,180 @@
+"""Metrics: latency, cost, errors, throughput and quality over every run; version comparison; arena.
+
+Layout only.  Aggregates come from lib.metrics* (SQL GROUP BY, cached for a few seconds);
+only the selected tab computes its data (tabs track state and rerun on change).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from lib import charts, metrics, metrics_runs
+from lib.db import get_engine
+from lib.ui_state import md_escape
+from pages import _metrics_compare as compare
+from pages import _metrics_view as mv
+
+ss = st.session_state
+engine = get_engine()
+URL = engine.url.render_as_string(hide_password=False)
+TABS = ["Overview", "Latency", "Cost & tokens", "Errors & reliability", "Throughput", "Quality",
+        "Compare versions", "Arena"]
+
+st.title("Metrics")
+opts = mv.options(URL)
+if not opts["has_runs"][0]:
+    st.info("No model calls recorded yet. Every call from the Playground, Compare, a Batch or the CLI is logged "
+            "as a run; latency, cost, errors and scores appear here as soon as there is one.",
+            icon=":material/monitoring:")
+    st.caption("Try: open the Playground and run a prompt on the offline echo endpoint, "
+               "or `python -m lib run <prompt> --model echo/echo` on the command line.")
+    st.stop()
+
+# ---------------------------------------------------------------- filters
+today = datetime.now(UTC).date()
+ss.setdefault("metrics_dates", (today - timedelta(days=6), today))
+c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
+dates = c1.date_input("Dates (UTC)", key="metrics_dates", max_value=today)
+versions = dict(opts["versions"])
+prompts_sel = c2.multiselect("Prompt", opts["prompts"], key="metrics_prompts", placeholder="All prompts")
+version_choices = [vid for vid, label in opts["versions"]
+                   if not prompts_sel or label.rsplit(":", 1)[0] in prompts_sel]
+versions_sel = c3.multiselect("Version", version_choices, format_func=lambda v: versions.get(v, str(v)),
+                              key="metrics_versions", placeholder="All versions")
+labels_sel = c4.multiselect("Label", opts["labels"], key="metrics_labels", placeholder="Any label",
+                            help="Runs of the versions that carry this label now.")
+d1, d2, d3 = st.columns(3)
+models_sel = d1.multiselect("Model", opts["models"], key="metrics_models", placeholder="All models")
+endpoints_sel = d2.multiselect("Endpoint", opts["endpoints"], key="metrics_endpoints", placeholder="All endpoints")
+sources_sel = d3.multiselect("Source", opts["sources"], key="metrics_sources", placeholder="All sources")
+
+start, end = (dates[0], dates[-1]) if isinstance(dates, (tuple, list)) and dates else (today, today)
+if not isinstance(start, date):
+    start = end = today
+f = metrics.Filters(since=datetime.combine(start, time(), UTC),
+                    until=datetime.combine(end + timedelta(days=1), time(), UTC),
+                    prompts=prompts_sel, version_ids=versions_sel, labels=labels_sel, models=models_sel,
+                    endpoints=endpoints_sel, sources=sources_sel)
+FKEY = f.key()
+GRAIN = metrics.grain_for(f.since, f.until)
+st.caption(f"{start:%b %d} - {end:%b %d %Y} UTC, one point per {GRAIN}.")
+
+
+def _roll(*keys: str):
+    return mv.rollup(URL, FKEY, GRAIN, tuple(keys))
+
+
+def _latency(total: int):
+    lat = mv.latency(URL, FKEY, GRAIN, total)
+    if len(lat) and int(lat["sample_every"].max()) > 1:
+        st.caption(f"Percentiles from every {int(lat['sample_every'].max())}th run "
+                   f"(about {metrics.SAMPLE_MAX:,} runs ranked); see lib/metrics.py for the error bound.")
+    return lat
+
+
+def overview() -> None:
+    roll = _roll("bucket", "model", "status")
+    t = metrics_runs.totals(roll)
+    if not t["calls"]:
+        st.info("No runs match these filters. Widen the dates or clear a filter.")
+        return
+    m = st.columns(5)
+    m[0].metric("Calls", f"{t['calls']:,}")
+    m[1].metric("Spend", mv.usd(t["spend_usd"]),
+                help=f"{t['unpriced_calls']:,} calls have no known price" if t["unpriced_calls"] else None)
+    m[2].metric("Cost / 1,000 calls", mv.usd(t["cost_per_1k_calls"]))
+    m[3].metric("Error rate", mv.pct(t["error_rate"]))
+    m[4].metric("Mean latency", mv.ms(t["mean_latency_ms"]))
+    lat = _latency(t["calls"])
+    mv.block(charts.latency(lat, GRAIN), lat, "latency")
+    cost = metrics_runs.tokens_cost(roll, "model")
+    mv.block(charts.stacked(cost, "cost_usd", "model", "Cost by model (USD)", GRAIN, "USD", "$,.4f"), cost,
+             "cost_by_model")
+
+
+def latency_tab() -> None:
+    total = metrics_runs.totals(_roll("bucket", "model", "status"))["calls"]
+    lat = _latency(total)
+    mv.block(charts.latency(lat, GRAIN), lat, "latency_detail")
+    mv.block(charts.latency(lat, GRAIN, prefix="ttft_"), lat.dropna(subset=["ttft_p50_ms"]), "ttft",
+             empty="No time-to-first-token recorded (only streamed calls have one).")
+
+
+def cost_tab() -> None:
+    by = st.segmented_control("Break down by", ["model", "version", "endpoint", "source"], default="model",
+                              key="metrics_cost_by") or "model"
+    key = "version_id" if by == "version" else by
+    roll = _roll("bucket", key, "status")
+    table = metrics_runs.cost_table(roll, by)
+    tc = metrics_runs.tokens_cost(roll, by)
+    mv.block(charts.stacked(tc, "cost_usd", by, f"Cost by {by} (USD)", GRAIN, "USD", "$,.4f"), tc, f"cost_by_{by}")
+    mv.block(charts.stacked(tc, "tokens", by, f"Tokens by {by}", GRAIN, "tokens"), tc, f"tokens_by_{by}")
+    st.subheader("Totals", divider="gray")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f"),
+                                "cost_per_1k_calls": st.column_config.NumberColumn("per 1,000 calls",
+                                                                                   format="$%.4f")})
+    t = metrics_runs.totals(roll)
+    st.caption(f"{t['calls']:,} calls, {t['prompt_tokens'] + t['completion_tokens']:,} tokens, "
+               f"spend {mv.usd(t['spend_usd'])}; cost per 1,000 calls {mv.usd(t['cost_per_1k_calls'])}"
+               + (f"; {t['unpriced_calls']:,} calls without a known price are not in the spend."
+                  if t["unpriced_calls"] else "."))
+
+
+def errors_tab() -> None:
+    roll = _roll("bucket", "endpoint", "status", "error_kind")
+    t = metrics_runs.totals(roll)
+    m = st.columns(4)
+    m[0].metric("Error rate", mv.pct(t["error_rate"]))
+    m[1].metric("HTTP 429s", f"{int(roll['http_429'].sum()) if len(roll) else 0:,}")
+    m[2].metric("Retried calls", mv.pct(t["retry_rate"]))
+    m[3].metric("Cache hits", mv.pct(t["cache_hit_rate"]))
+    err = metrics_runs.errors(roll)
+    mv.block(charts.errors(err), err, "errors_by_kind", empty="No errors in this period.")
+    rel = metrics_runs.reliability(roll, "endpoint")
+    mv.block(charts.rate(rel, "error_rate", "endpoint", "Error rate by endpoint", GRAIN), rel, "error_rate")
+    mv.block(charts.rate(rel, "retry_rate", "endpoint", "Share of calls retried", GRAIN), rel, "retry_rate")
+    mv.block(charts.rate(rel, "cache_hit_rate", "endpoint", "Cache hit rate", GRAIN), rel, "cache_hit_rate")
+
+
+def throughput_tab() -> None:
+    tp = metrics_runs.throughput(_roll("bucket", "source"), GRAIN)
+    mv.block(charts.throughput(tp, GRAIN), tp, "throughput")
+    st.subheader("Running batches", divider="gray")
+    jobs = mv.running(URL)
+    if jobs.empty:
+        st.caption("No batch is running. While one runs, its requests and tokens per minute show here "
+                   "against the endpoint's and the job's limits.")
+        return
+    labels = {int(r.id): f"#{int(r.id)} {r.name or ''}".strip() for r in jobs.itertuples()}
+    job = st.selectbox("Batch", list(labels), format_func=labels.get, key="metrics_batch")
+    rate = mv.batch_rate(URL, int(job))
+    mv.block(charts.batch_rate(rate, "requests", "rpm_limit"), rate, "batch_requests",
+             empty="No requests in the last 30 minutes.")
+    mv.block(charts.batch_rate(rate, "tokens", "tpm_limit"), rate, "batch_tokens",
+             empty="No requests in the last 30 minutes.")
+
+
+def quality_tab() -> None:
+    sc = mv.scores(URL, FKEY)
+    if sc.empty:
+        st.info("No scores yet: run a Batch with evaluators, or rate answers in the Playground or Compare.")
+        return
+    mv.block(charts.scores(sc, "pass_rate"), sc, "pass_rate", empty="No evaluator results.")
+    mv.block(charts.scores(sc, "mean_score"), sc.dropna(subset=["mean_score"]), "mean_score",
+             empty="No evaluator scores.")
+    mv.block(charts.scores(sc, "thumbs_up_rate"), sc.dropna(subset=["thumbs_up_rate"]), "ratings",
+             empty="No human ratings in this period.")
+
+
+tabs = st.tabs(TABS, key="metrics_tab", on_change="rerun")
+for tab, fn in zip(tabs, (overview, latency_tab, cost_tab, errors_tab, throughput_tab, quality_tab,
+                          lambda: compare.versus_tab(URL), lambda: compare.arena_tab(URL)), strict=True):
+    with tab:
+        if tab.open:
+            try:
+                fn()
+            except Exception as exc:  # one broken chart must not take the page down
+                st.error(f"This section failed: {md_escape(type(exc).__name__)}: {md_escape(str(exc)[:300])}")

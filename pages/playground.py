@@ -1,0 +1,200 @@
+"""Playground: pick a prompt version (or a task preset), fill its variables, run it and watch the answer stream."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from lib import attachments, presets, templating, tokens
+from lib.db import get_engine, session_scope
+from lib.errors import TemplateError, WorkbenchError
+from lib.ui_state import md_escape
+from pages import _run_widgets as w
+from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
+
+ss = st.session_state
+ss.setdefault("play_source", "Saved prompt")
+engine = get_engine()
+
+st.title("Playground")
+apply_pending()
+opened = open_run_from_query(engine)
+
+# ---------------------------------------------------------------- what to run
+src_col, pick_col = st.columns([1, 3])
+source = src_col.radio("Start from", ["Saved prompt", "Task preset"], key="play_source")
+version = None
+messages: list[dict] = []
+fmt = "mustache"
+default_params: dict = {}
+default_model = None
+preset = None
+name = None
+with session_scope(engine) as session:
+    if source == "Saved prompt":
+        names = w.prompt_names(session)
+        if not names:
+            pick_col.info("No prompts yet: create one on the Prompts page, or start from a task preset.")
+            st.stop()
+        if ss.get("play_prompt") not in names:
+            ss["play_prompt"] = names[0]
+        c1, c2 = pick_col.columns(2)
+        name = c1.selectbox("Prompt", names, key="play_prompt")
+        refs, numbers = w.version_choices(session, name)
+        if ss.get("play_ref") not in refs:
+            ss["play_ref"] = refs[0]
+        ref = c2.selectbox("Version or label", refs, key="play_ref", format_func=lambda r: w.ref_label(r, numbers))
+        try:
+            from lib import prompts as prompts_lib
+
+            version = prompts_lib.resolve(session=session, ref=ref)
+        except WorkbenchError as exc:
+            w.lib_error(exc)
+            st.stop()
+        session.expunge(version)
+        messages, fmt = list(version.messages), version.template_format
+        default_params, default_model = dict(version.params or {}), version.model
+        if ss.get("play_defaults_for") != version.id:  # another version: start from its model and parameters
+            ss["play_defaults_for"] = version.id
+            if version.model:
+                ss["play_model"] = version.model
+            for k, cast in (("temperature", float), ("max_tokens", int)):
+                if k in default_params:
+                    ss[f"play_{k}"] = cast(default_params[k])
+    else:
+        keys = [p.key for p in presets.list_presets()]
+        key = pick_col.selectbox("Task preset", keys, key="play_preset",
+                                 format_func=lambda k: presets.get_preset(k).title)
+        preset = presets.get_preset(key)
+        pick_col.caption(md_escape(f"{preset.description} Recommended: temperature {preset.params['temperature']}, "
+                                   f"max tokens {preset.params['max_tokens']}."))
+        messages, default_params = preset.message_list(), dict(preset.params)
+        if ss.get("play_params_for") != key:  # a newly picked preset fills its recommended parameters
+            ss["play_params_for"] = key
+            ss["play_temperature"] = float(preset.params["temperature"])
+            ss["play_max_tokens"] = int(preset.params["max_tokens"])
+    model_choices = w.model_options(session, [default_model])
+
+try:
+    names_in_prompt = templating.variables(messages, fmt)
+except TemplateError as exc:
+    w.lib_error(exc)
+    st.stop()
+
+# ---------------------------------------------------------------- variables, attachments, preview
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Variables")
+    if preset is not None:
+        st.button("Fill with the preset's example", key="play_fill_example",
+                  on_click=lambda: ss.update({f"play_var_{k}": v for k, v in preset.example.items()}))
+    values, form_errors = variable_form(names_in_prompt)
+    with st.expander("Attach text or code files", expanded=False):
+        files = st.file_uploader("Files", accept_multiple_files=True, key="play_files",
+                                 help=f"Text or code, up to {attachments.MAX_BYTES // 1024} KB each.")
+        roots = list(dict.fromkeys(n.split(".")[0] for n in names_in_prompt)) or ["(no variables)"]
+        if ss.get("play_attach_to") not in roots:  # prefer a variable that reads like context
+            ss["play_attach_to"] = next((r for r in roots if r.lower() in attachments.CONTEXT_NAMES), roots[0])
+        target = st.selectbox("Put the files into variable", roots, key="play_attach_to")
+        loaded = []
+        for f in files or []:
+            try:
+                a = attachments.read_attachment(f.name, f.getvalue())
+            except WorkbenchError as exc:
+                w.lib_error(exc)
+                continue
+            loaded.append(a)
+            st.caption(md_escape(f"{a.name}: {a.size_bytes:,} bytes, ~{a.tokens:,} tokens ({a.encoding})"))
+            for warn in a.warnings:
+                st.warning(md_escape(f"{a.name}: {warn}"))
+        if loaded and target != "(no variables)":
+            values[target] = attachments.combine(loaded)
+            st.info(md_escape(f"{len(loaded)} file(s), ~{attachments.total_tokens(loaded):,} tokens in all, "
+                              f"replace the value typed for {{{{{target}}}}}."))
+    recent_runs_picker(engine, version)
+
+rendered = None
+with right:
+    st.subheader("Preview")
+    missing = templating.missing(messages, values, fmt)
+    if missing:
+        st.warning("Missing values: " + ", ".join(md_escape(m) for m in missing), icon=":material/info:")
+    else:
+        try:
+            rendered = templating.render_messages(messages, values, fmt)
+        except TemplateError as exc:
+            w.lib_error(exc)
+    if rendered is not None:
+        st.caption(md_escape(f"~{tokens.count_messages(rendered):,} prompt tokens (estimate)"))
+        with st.container(border=True):
+            w.show_messages(rendered)
+
+# ---------------------------------------------------------------- model and parameters
+st.subheader("Model and parameters")
+if ss.get("play_model") not in model_choices:
+    ss["play_model"] = default_model if default_model in model_choices else model_choices[0]
+m1, m2 = st.columns([1, 2])
+model = m1.selectbox("Model (endpoint/model)", model_choices, key="play_model", accept_new_options=True,
+                     help=w.MODEL_HELP)
+with m2:
+    params, params_error = w.params_inputs("play", default_params)
+if params_error:
+    st.error(params_error)
+
+can_run = rendered is not None and not form_errors and not params_error and bool(model)
+run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")
+
+# ---------------------------------------------------------------- run and answer
+if run_clicked:
+    from lib.client import get_client
+
+    st.subheader("Answer")
+    placeholder = st.empty()
+    placeholder.caption("Waiting for the first token...")
+    try:
+        stream = get_client(engine).stream_sync(model=model, messages=None if version else rendered,
+                                                version=version, variables=values, params=params,
+                                                source="playground")
+    except WorkbenchError as exc:
+        placeholder.empty()
+        w.lib_error(exc)
+        st.stop()
+    text, last = "", 0.0
+    for chunk in stream:
+        text += chunk
+        if time.monotonic() - last > 0.05:  # fewer, larger updates keep the browser responsive
+            placeholder.code(text, language=None, wrap_lines=True)
+            last = time.monotonic()
+    result = stream.result
+    if result.text or not text:
+        text = result.text
+    placeholder.empty()
+    with placeholder.container():
+        w.show_error(result)
+        w.show_answer(text)
+        w.show_metrics(result)
+    if result.run_id:
+        ss["play_last_run"] = ss["play_opened"] = result.run_id  # the form already holds its settings
+        st.query_params["run"] = str(result.run_id)
+elif opened is not None:
+    st.subheader(f"Answer (run #{opened.id})")
+    w.show_error(opened)
+    w.show_answer(opened.output)
+    w.show_metrics(opened)
+
+if preset is not None:
+    with st.expander("Save this preset as a prompt"):
+        new_name = st.text_input("Prompt name", key="play_preset_name", placeholder=f"my-{preset.key}")
+        if st.button("Save as a new prompt", key="play_preset_save"):
+            if not new_name.strip():
+                st.error("Give the new prompt a name first.")
+                st.stop()
+            try:
+                with session_scope(engine) as session:
+                    v = presets.create_from_preset(session=session, key=preset.key, name=new_name,
+                                                   model=model or None)
+                    saved = f"{new_name}:{v.number}"
+                st.success(md_escape(f"Saved {saved}. Pick it under 'Saved prompt' to keep iterating."))
+            except WorkbenchError as exc:
+                w.lib_error(exc)

@@ -1,0 +1,212 @@
+"""Settings: endpoints (add, edit, test), the price table, database info, reset example data."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from lib import db, endpoints
+from lib.errors import WorkbenchError
+from lib.secrets import has_secret
+from lib.ui_state import md_escape
+
+ss = st.session_state
+ss.setdefault("settings_health", {})
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+def _note(kind: str, message: str) -> None:
+    ss.setdefault("settings_flash", []).append((kind, str(message)))
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if value not in (None, "", 0) else None
+
+
+def _models(text: str) -> list[str]:
+    return [m.strip() for m in (text or "").replace("\n", ",").split(",") if m.strip()]
+
+
+def _add_endpoint() -> None:
+    try:
+        with db.session_scope() as session:
+            endpoints.add_endpoint(
+                session=session, name=(ss.get("settings_new_name") or "").strip(), kind=ss.get("settings_new_kind"),
+                base_url=(ss.get("settings_new_url") or "").strip(),
+                api_key_env=(ss.get("settings_new_key") or "").strip() or None,
+                models=_models(ss.get("settings_new_models", "")), rpm=_int_or_none(ss.get("settings_new_rpm")),
+                max_concurrency=int(ss.get("settings_new_conc") or 8),
+                timeout_s=float(ss.get("settings_new_timeout") or 60))
+    except WorkbenchError as exc:
+        _note("error", str(exc))
+        return
+    _note("success", f"Added endpoint {ss.get('settings_new_name')}.")
+    ss["settings_new_name"] = ""
+
+
+def _save_endpoint(name: str) -> None:
+    p = f"settings_ep_{name}_"
+    changes = {"base_url": (ss.get(p + "url") or "").strip(), "models": _models(ss.get(p + "models", "")),
+               "rpm": _int_or_none(ss.get(p + "rpm")), "max_concurrency": int(ss.get(p + "conc") or 8),
+               "timeout_s": float(ss.get(p + "timeout") or 60)}
+    key_env = (ss.get(p + "key") or "").strip() or None
+    try:
+        with db.session_scope() as session:
+            row = endpoints.get_endpoint(session=session, name=name)
+            # The key name is only re-sent when it changed or the user confirms it may go to a new host:
+            # lib.endpoints refuses a host change otherwise, so a key never follows a URL edit by accident.
+            if key_env != row.api_key_env or ss.get(p + "rekey"):
+                changes["api_key_env"] = key_env
+            endpoints.update_endpoint(session=session, name=name, **changes)
+    except WorkbenchError as exc:
+        _note("error", str(exc))
+        return
+    _note("success", f"Saved endpoint {name}.")
+
+
+def _delete_endpoint(name: str) -> None:
+    if not ss.get(f"settings_ep_{name}_confirm"):
+        _note("warning", "Tick 'I am sure' to delete the endpoint.")
+        return
+    try:
+        with db.session_scope() as session:
+            endpoints.delete_endpoint(session=session, name=name)
+    except WorkbenchError as exc:
+        _note("error", str(exc))
+        return
+    ss["settings_health"].pop(name, None)
+    _note("success", f"Deleted endpoint {name}.")
+
+
+def _test_endpoint(name: str) -> None:
+    at = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    try:
+        result = endpoints.health(name, db.get_engine(), timeout_s=10.0)
+    except (WorkbenchError, ModuleNotFoundError, AttributeError) as exc:
+        result = {"ok": False, "error": str(exc)}
+    result = dict(result or {})
+    result.setdefault("ok", not result.get("error"))
+    result["at"] = at
+    ss["settings_health"][name] = result
+
+
+def _endpoint_panel(e) -> None:
+    p = f"settings_ep_{e.name}_"
+    for field, value in (("url", e.base_url or ""), ("key", e.api_key_env or ""),
+                         ("models", ", ".join(e.models or [])), ("rpm", e.rpm or 0),
+                         ("conc", e.max_concurrency or 8), ("timeout", float(e.timeout_s or 60))):
+        ss.setdefault(p + field, value)
+    c1, c2 = st.columns(2)
+    c1.text_input("Base URL", key=p + "url", disabled=e.kind == "echo")
+    c2.text_input("API key variable (its NAME, not the key)", key=p + "key", disabled=e.kind == "echo")
+    st.text_input("Models (comma-separated; used when the endpoint cannot list them)", key=p + "models")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key=p + "rpm")
+    c2.number_input("Max concurrency", min_value=1, max_value=512, step=1, key=p + "conc")
+    c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, step=5.0, key=p + "timeout")
+    if e.kind != "echo" and e.api_key_env:
+        st.checkbox(f"Allow the key {e.api_key_env} to be sent to a new host when the base URL changes",
+                    key=p + "rekey")
+    b1, b2, b3, b4 = st.columns(4, vertical_alignment="bottom")
+    b1.button("Save", key=p + "save", on_click=_save_endpoint, args=(e.name,), type="primary", width="stretch")
+    b2.button("Test", key=p + "test", on_click=_test_endpoint, args=(e.name,), icon=":material/network_check:",
+              width="stretch")
+    b3.checkbox("I am sure", key=p + "confirm")
+    b4.button("Delete", key=p + "delete", on_click=_delete_endpoint, args=(e.name,), icon=":material/delete:",
+              width="stretch")
+    check = ss["settings_health"].get(e.name)
+    if check:
+        if check.get("ok"):
+            models = check.get("models") or []
+            latency = check.get("latency_ms")
+            st.success(md_escape(f"Reachable at {check['at']}" + (f" in {latency:.0f} ms" if latency else "")
+                                 + (f"; {len(models)} models: {', '.join(map(str, models[:20]))}" if models else "")))
+        else:
+            why = check.get("error") or check.get("message") or "unreachable"
+            st.error(md_escape(f"Test failed at {check['at']}: {why}"))
+
+
+st.title("Settings")
+for kind, message in ss.pop("settings_flash", []):
+    getattr(st, kind)(md_escape(message))
+
+st.header("Endpoints")
+with db.session_scope() as session:
+    rows = endpoints.list_endpoints(session=session)
+
+
+def _key_state(e) -> str:
+    if e.kind == "echo":
+        return "not needed (offline)"
+    if not e.api_key_env:
+        return "none configured"
+    return f"{e.api_key_env}: present" if has_secret(e.api_key_env) else f"{e.api_key_env}: MISSING"
+
+
+st.dataframe(pd.DataFrame([{"name": e.name, "kind": e.kind, "base URL": e.base_url, "key": _key_state(e),
+                            "models": ", ".join(e.models or []), "rpm": e.rpm, "concurrency": e.max_concurrency,
+                            "timeout s": e.timeout_s,
+                            "last test": (("ok " if ss["settings_health"][e.name].get("ok") else "failed ")
+                                          + ss["settings_health"][e.name]["at"])
+                            if e.name in ss["settings_health"] else ""} for e in rows]),
+             hide_index=True, width="stretch")
+for e in rows:
+    with st.expander(f"{md_escape(e.name)} ({e.kind})", expanded=e.name in ss["settings_health"]):
+        _endpoint_panel(e)
+
+with st.expander("Add an endpoint", icon=":material/add:"):
+    c1, c2 = st.columns(2)
+    c1.text_input("Name", key="settings_new_name", placeholder="e.g. local-vllm")
+    c2.selectbox("Kind", endpoints.KINDS, key="settings_new_kind")
+    c1.text_input("Base URL", key="settings_new_url", placeholder="https://api.openai.com/v1")
+    c2.text_input("API key variable (its NAME, e.g. OPENAI_API_KEY)", key="settings_new_key")
+    st.text_input("Models (comma-separated)", key="settings_new_models")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key="settings_new_rpm")
+    c2.number_input("Max concurrency", min_value=1, max_value=512, value=8, key="settings_new_conc")
+    c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, value=60.0, key="settings_new_timeout")
+    st.button("Add endpoint", key="settings_add", on_click=_add_endpoint, type="primary")
+    st.caption("Keys are never stored: put the key in the environment or .streamlit/secrets.toml under the "
+               "name you give here.")
+
+from pages._settings_prices import render_prices  # noqa: E402  (kept in its own file for size)
+
+render_prices()
+
+st.header("Database")
+info = db.database_info(db.get_engine())
+c1, c2, c3 = st.columns(3)
+c1.metric("Backend", info["dialect"])
+size = info.get("size_bytes")
+c2.metric("Size", "-" if size is None else f"{size / 1e6:,.1f} MB")
+head = db.head_revision()
+c3.metric("Migration", info.get("revision") or "none",
+          delta=None if info.get("revision") == head else f"head is {head}", delta_color="off")
+st.code(info["url"], language=None)
+
+st.header("Example data")
+bootstrap = _optional("lib.bootstrap")
+if bootstrap is not None and hasattr(bootstrap, "reset_examples"):
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    sure = c1.checkbox("I am sure", key="settings_reset_confirm")
+    if c2.button("Reset example prompts", key="settings_reset", disabled=not sure, icon=":material/restart_alt:"):
+        try:
+            names = bootstrap.reset_examples(db.get_engine())
+        except WorkbenchError as exc:
+            st.error(md_escape(str(exc)))
+        else:
+            st.success(md_escape(f"Restored {len(names)} example prompts: {', '.join(names)}"))
+    st.caption("Restores the bundled example prompts to their original versions; your own prompts are untouched.")
+else:
+    st.caption("Example data tools are not available in this build.")

@@ -1,0 +1,87 @@
+"""AppTest of the app shell: start-up, navigation, sidebar (database, endpoints, headline) and Home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import db, endpoints
+from lib.examples import EXAMPLES
+from lib.models import Run
+
+from tests.app.conftest import APP, TIMEOUT, new_app, texts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _runs(engine, n: int, **kw) -> None:
+    with db.session_scope(engine) as s:
+        for i in range(n):
+            s.add(Run(source="playground", endpoint="echo", model="echo", output=f"out {i}",
+                      status="error" if i == 0 else "ok", latency_ms=10.0 + i, prompt_name="greet",
+                      version_number=1, cost_usd=0.0, **kw))
+
+
+def test_home_starts_with_sidebar_and_every_page_registered(engine_for_app):
+    at = new_app()
+    assert [t.value for t in at.title] == ["Prompt Workbench"]
+    side = at.sidebar
+    assert any(str(engine_for_app.url.database) in c.value for c in side.code)
+    assert any("**echo** offline" in m.value for m in side.markdown)
+    for page in sorted((ROOT / "pages").glob("*.py")):
+        if not page.name.startswith("_"):
+            at.switch_page(f"pages/{page.name}")  # raises ValueError if st.navigation did not register it
+    with pytest.raises(ValueError):
+        at.switch_page("pages/_prompt_editor.py")  # helper modules are not pages
+    for page in ("pages/prompts.py", "pages/settings.py", "pages/home.py"):
+        at.switch_page(page).run()
+        assert not at.exception and side is not None and at.sidebar.code, page
+
+
+def test_home_shows_counts_and_recent_runs_bounded(engine_for_app):
+    _runs(engine_for_app, 15)
+    at = new_app()
+    metrics = {m.label: m.value for m in at.main.metric}
+    assert metrics["Prompts"] == "0" and metrics["Endpoints"] == "1" and metrics["Runs (24 h)"] == "15"
+    table = at.dataframe[0].value
+    assert len(table) == 10 and list(table["id"]) == sorted(table["id"], reverse=True)
+    assert set(table["status"]) <= {"ok", "error"}
+    headline = {m.label: m.value for m in at.sidebar.metric}
+    assert headline.get("Calls") == "15" and headline.get("Errors") == "6.7%"
+
+
+def test_examples_are_seeded_on_first_start(examples, app_db):
+    at = new_app()
+    assert {m.label: m.value for m in at.main.metric}["Prompts"] == str(len(EXAMPLES))
+    at.switch_page("pages/prompts.py").run()
+    assert not at.exception
+    assert len([b for b in at.button if b.key.startswith("prompts_pick_")]) == len(EXAMPLES)
+
+
+def test_sidebar_flags_a_missing_key(engine_for_app, monkeypatch):
+    monkeypatch.delenv("WB_ABSENT_KEY", raising=False)
+    with db.session_scope(engine_for_app) as s:
+        endpoints.add_endpoint(session=s, name="remote", kind="openai", base_url="https://api.example.test/v1",
+                               api_key_env="WB_ABSENT_KEY")
+    at = new_app()
+    lines = "\n".join(m.value for m in at.sidebar.markdown).splitlines()
+    line = next(x.strip() for x in lines if "remote" in x)
+    assert line.startswith(":material/error:") and "WB\\_ABSENT\\_KEY missing" in line
+
+
+def test_unreachable_database_is_a_message_not_a_traceback(monkeypatch):
+    from lib.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://wb:hunter2secret@127.0.0.1:1/nowhere")
+    get_settings.cache_clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    finally:
+        db.dispose_engines()
+        get_settings.cache_clear()
+    assert not at.exception
+    msg = " ".join(e.value for e in at.error)
+    assert "could not open its database" in msg and "hunter2secret" not in msg and "***" in msg
+    assert "hunter2secret" not in texts(at)

@@ -1,0 +1,131 @@
+"""AppTest of pages/batch.py: upload, mapping, preflight, start, progress, results, download."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import batch, datasets, prompts, worker
+from lib.client import reset_clients
+from lib.db import get_engine, session_scope
+
+from tests.app.conftest import ROOT, texts
+
+PAGE = str(ROOT / "pages" / "batch.py")
+CSV = b"Question,expected_answer,__expected\nwhat is 2+2?,4,contains:2+2\n=HYPERLINK(\"x\"),-5,contains:nothing\n"
+
+
+class Upload:
+    """What st.file_uploader hands the script (name, size, getvalue)."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.size, self._data = name, len(data), data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+@pytest.fixture
+def page(app_db, monkeypatch):
+    eng = get_engine(app_db)
+    with session_scope(eng) as s:
+        prompts.create_prompt(session=s, name="qa", messages=[{"role": "user", "content": "Q: {{question}}"}])
+    yield eng
+    reset_clients()
+
+
+def _at() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_empty_page_asks_for_a_dataset(page):
+    at = _at()
+    assert "No job yet" in texts(at) or at.radio(key="batch_source").value == "Upload a file"
+
+
+def _stored_dataset(eng) -> int:
+    with session_scope(eng) as s:
+        return datasets.import_dataset(session=s, data=CSV, filename="qa.csv").id
+
+
+def test_full_flow_mapping_preflight_start_progress_results_download(page, monkeypatch):
+    eng = page
+    ds_id = _stored_dataset(eng)  # what an upload does (the uploader widget cannot be driven by AppTest)
+    at = _at()
+    at.radio(key="batch_source").set_value("Stored dataset").run()
+    assert "qa: 2 rows" in texts(at)
+    at.multiselect(key="batch_versions").set_value(["qa:v1"])
+    at.multiselect(key="batch_models").set_value(["echo/echo"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    # mapping: {{question}} matched to "Question" (case ignored); preview rendered as plain text
+    assert at.selectbox(key="batch_map_question").value == "Question"
+    assert any("Q: what is 2+2?" in c.value for c in at.code)
+    # a wrong mapping is linted and blocks the preflight
+    at.selectbox(key="batch_map_question").set_value("(none)").run()
+    assert at.error and at.button(key="batch_preflight_btn").disabled
+    at.selectbox(key="batch_map_question").set_value("Question").run()
+    at.text_area(key="batch_evals").set_value("icontains:WHAT\nbogus-evaluator:x").run()
+    assert any("bogus" in e.value for e in at.error)
+    at.text_area(key="batch_evals").set_value("icontains:Q:").run()
+    at.button(key="batch_preflight_btn").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Calls"] == "2" and metrics["Cost (est.)"] == "$0.0000"
+    at.button(key="batch_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job_id = at.session_state["batch_job_id"]
+    with session_scope(eng) as s:
+        job = batch.get_job(session=s, job_id=job_id)
+        assert job.status == "pending" and job.total_items == 2 and job.dataset_id == ds_id
+        assert job.evaluators == [{"type": "icontains", "value": "Q:"}]
+    assert {m.label: m.value for m in at.metric}["Status"] == "pending"
+    # the worker (started by the app in production) runs it; the page shows progress and results
+    assert worker.run_job_foreground(job_id, eng) == "done"
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "done" and metrics["Done"] == "2" and metrics["Errors"] == "0"
+    frames = [d.value for d in at.dataframe]
+    rates = next(f for f in frames if "pass rate" in f.columns)
+    assert rates.iloc[0]["pass rate"] == 50.0  # row 2's own __expected fails
+    results = next(f for f in frames if "output" in f.columns and "state" in f.columns)
+    assert sorted(results["output"]) == ['[user] Q: =HYPERLINK("x")', "[user] Q: what is 2+2?"]
+    at.selectbox(key="batch_f_pass").set_value("failed").run()
+    results = next(d.value for d in at.dataframe if "output" in d.value.columns and "state" in d.value.columns)
+    assert list(results["row"]) == [2]
+    at.toggle(key="batch_matrix").set_value(True).run()
+    matrix = next(d.value for d in at.dataframe if "qa:v1 · echo/echo" in d.value.columns)
+    assert len(matrix) == 2
+    at.button(key="batch_prepare_dl").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    dl = at.session_state["batch_downloads"]
+    csv = dl["csv"].decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv and ",-5," in csv  # formula neutralised, number kept
+    back = pd.read_parquet(io.BytesIO(dl["parquet"]))
+    assert len(back) == 2 and set(back["state"]) == {"done"}
+
+
+def test_upload_imports_the_file(page, monkeypatch):
+    at = _at()
+    # drive the upload branch through session state: the page imports what the uploader returns
+    import streamlit as st
+
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("upload.csv", CSV))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "upload: 2 rows" in texts(at)
+    with session_scope(page) as s:
+        assert [d.name for d in datasets.list_datasets(session=s)] == ["upload"]
+
+
+def test_bad_upload_names_row_and_column(page, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("bad.csv", b"a,b\n1,2\n3,4,5\n"))
+    at = _at()
+    assert at.error and "row" in at.error[0].value

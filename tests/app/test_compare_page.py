@@ -1,0 +1,95 @@
+"""AppTest of Compare: three columns, metrics and marks, rating, blind vote, diff, permalink."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from lib import db, prompts
+from lib.client import reset_clients
+from lib.models import ArenaVote, Comparison, Run
+
+from tests.app.conftest import new_app, texts
+
+PAGE = "pages/compare.py"
+
+
+def _setup(engine):
+    with db.session_scope(engine) as s:
+        prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}],
+                              model="echo/echo")
+        prompts.save_version(session=s, name="greet", messages=[{"role": "user", "content": "Hello {{who}}!"}],
+                             model="echo/echo")
+
+
+def _open(query=None):
+    reset_clients()
+    at = new_app(PAGE, query)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _run_three(at, blind=False):
+    at.selectbox(key="cmp_ref_1").set_value("greet:1")
+    at.number_input(key="cmp_2_max_tokens").set_value(2)
+    at.text_area(key="cmp_var_who").input("Ada")
+    if blind:
+        at.toggle(key="cmp_blind").set_value(True)
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_compare_three_columns_rate_and_diff(engine_for_app):
+    _setup(engine_for_app)
+    at = _open()
+    assert at.number_input(key="cmp_n").value == 3
+    assert any("Missing values: who" in w.value for w in at.warning)
+    _run_three(at)
+    with db.session_scope(engine_for_app) as s:
+        [cmp] = list(s.exec(select(Comparison)))
+        runs = list(s.exec(select(Run).order_by(Run.id)))
+    assert len(runs) == 3 and {r.compare_id for r in runs} == {cmp.id} and all(cmp.run_ids)
+    assert at.query_params["compare"] in ([cmp.id], cmp.id)
+    codes = [c.value for c in at.code]
+    assert "[user] Hello Ada!" in codes and "[user] Hi Ada" in codes
+    page = texts(at)
+    assert "greet:v2 · echo/echo" in page and "greet:v1 · echo/echo" in page
+    assert "finish: length" in page  # column 3 was capped at 2 tokens
+    # diff of column 1 and 2: word diff with markers
+    assert any("[-Hello-]{+Hi+}" in c or "{+Hi+}" in c for c in codes), codes
+    # rate column 1 with a note
+    rid = cmp.run_ids[0]
+    at.text_input(key=f"cmp_note_{rid}").input("friendly")
+    at.button(key=f"cmp_up_{rid}").click().run()
+    with db.session_scope(engine_for_app) as s:
+        r = s.get(Run, rid)
+        assert (r.rating, r.note) == (1, "friendly")
+    # the permalink reopens the same comparison with its answers
+    at2 = _open({"compare": cmp.id})
+    assert "[user] Hello Ada!" in [c.value for c in at2.code]
+    assert f"?compare={cmp.id}" in texts(at2)
+    at3 = _open({"compare": "nope"})
+    assert any("unknown comparison" in e.value for e in at3.error)
+
+
+def test_blind_mode_hides_names_until_the_vote(engine_for_app):
+    _setup(engine_for_app)
+    at = _open()
+    _run_three(at, blind=True)
+    page = texts(at)
+    assert "greet:v1 · echo/echo" not in page and "greet:v2 · echo/echo" not in page  # names hidden
+    assert "Which answer is best?" in page
+    with db.session_scope(engine_for_app) as s:
+        [cmp] = list(s.exec(select(Comparison)))
+    assert cmp.blind and sorted(cmp.order) == [0, 1, 2] and cmp.order != [0, 1, 2]
+    labels = [m.value for m in at.markdown if m.value.startswith("**Answer")]
+    assert labels == ["**Answer A**", "**Answer B**", "**Answer C**"]
+    at.radio(key=f"cmp_vote_{cmp.id}").set_value("Answer B")
+    at.button(key="cmp_vote_btn").click().run()
+    with db.session_scope(engine_for_app) as s:
+        votes = list(s.exec(select(ArenaVote)))
+    winner = cmp.run_ids[cmp.order[1]]
+    assert len(votes) == 2 and {v.run_a_id for v in votes} == {winner} and all(v.winner == "a" for v in votes)
+    revealed = [m.value for m in at.markdown if m.value.startswith("**Answer")]
+    assert all("echo/echo" in x for x in revealed), revealed
+    assert "Which answer is best?" not in texts(at)

@@ -1,0 +1,144 @@
+"""AppTest of the Playground: variables form, preview, run on echo and the fake server, errors, reopen, presets."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from lib import db, endpoints, prompts
+from lib.client import reset_clients
+from lib.models import Run
+
+from tests.app.conftest import new_app, texts, values
+
+PAGE = "pages/playground.py"
+
+
+def _make(engine, name="greet", content="Hi {{who}}, about {{topic.name}}", **kw):
+    with db.session_scope(engine) as s:
+        return prompts.create_prompt(session=s, name=name, messages=[{"role": "user", "content": content}], **kw)
+
+
+def _runs(engine):
+    with db.session_scope(engine) as s:
+        return list(s.exec(select(Run).order_by(Run.id)))
+
+
+def _open(query=None):
+    reset_clients()
+    at = new_app(PAGE, query)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _codes(at) -> list[str]:
+    return [c.value for c in at.code]
+
+
+def test_fill_variables_preview_and_run_on_echo(engine_for_app):
+    _make(engine_for_app, model="echo/echo", params={"temperature": 0.5})
+    at = _open()
+    assert "Missing values: who, topic.name" in texts(at)
+    assert not any(b.key == "play_run" and not b.disabled for b in at.button)
+    at.text_area(key="play_var_who").input("Ada")
+    at.text_area(key="play_var_topic").input('{"name": "tea"')  # broken JSON is an inline error
+    at.run()
+    assert any("topic: not valid JSON" in e for e in values(at.error))
+    at.text_area(key="play_var_topic").input('{"name": "tea"}')
+    at.run()
+    assert "Hi Ada, about tea" in _codes(at)
+    assert "prompt tokens (estimate)" in texts(at)
+    assert at.number_input(key="play_temperature").value == 0.5
+    at.button(key="play_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "[user] Hi Ada, about tea" in _codes(at)
+    page = texts(at)
+    assert "finish: stop" in page and "TTFT" in page
+    [run] = _runs(engine_for_app)
+    assert run.source == "playground" and run.variables == {"who": "Ada", "topic": {"name": "tea"}}
+    assert run.prompt_name == "greet" and run.version_number == 1 and run.params["temperature"] == 0.5
+    assert at.query_params["run"] in ([str(run.id)], str(run.id))
+    costs = [m.value for m in at.metric if m.label.startswith("Cost")]
+    assert costs == ["$0"]  # echo is free and known
+
+
+def test_reopen_a_run_by_permalink_fills_the_form(engine_for_app):
+    v = _make(engine_for_app)
+    at = _open()
+    at.text_area(key="play_var_who").input("Bo")
+    at.text_area(key="play_var_topic").input('{"name": "jam"}')
+    at.run()
+    at.button(key="play_run").click().run()
+    [run] = _runs(engine_for_app)
+    at2 = _open({"run": str(run.id)})
+    assert f"Answer (run #{run.id})" in texts(at2)
+    assert at2.text_area(key="play_var_who").value == "Bo"
+    assert '"name": "jam"' in at2.text_area(key="play_var_topic").value
+    assert at2.selectbox(key="play_ref").value == f"greet:{v.number}"
+    at3 = _open({"run": "99999"})
+    assert any("Cannot open run" in w for w in values(at3.warning))
+
+
+def test_load_variables_from_a_past_run(engine_for_app):
+    _make(engine_for_app, content="Say {{word}}")
+    at = _open()
+    at.text_area(key="play_var_word").input("first")
+    at.run()
+    at.button(key="play_run").click().run()
+    at.text_area(key="play_var_word").input("second")
+    at.run()
+    assert at.text_area(key="play_var_word").value == "second"
+    at.button(key="play_load_vars").click().run()
+    assert at.text_area(key="play_var_word").value == "first"
+
+
+def test_errors_show_as_messages_not_tracebacks(engine_for_app, fake_server, monkeypatch):
+    from tests.fakeserver import Fault
+
+    _make(engine_for_app, content="Say {{word}}")
+    monkeypatch.setenv("FAKE_KEY", "sk-test")
+    with db.session_scope(engine_for_app) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
+                               api_key_env="FAKE_KEY", models=["gpt-x"])
+    at = _open()
+    at.text_area(key="play_var_word").input("hi")
+    at.selectbox(key="play_model").set_value("fake/gpt-x")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="play_run").click().run()
+    assert not at.exception
+    assert "echo: Say hi" in _codes(at)
+    assert [m.value for m in at.metric if m.label == "Tokens"] == ["11 in / 3 out"]  # provider usage
+    fake_server.script(Fault(status=401))
+    at.button(key="play_run").click().run()
+    assert not at.exception
+    errs = values(at.error)
+    assert any("The call failed: auth" in e and "HTTP 401" in e for e in errs), errs
+    _make(engine_for_app, name="lost", content="Say {{word}}", model="nowhere/model")
+    at.run()
+    at.selectbox(key="play_prompt").set_value("lost").run()
+    assert at.selectbox(key="play_model").value == "nowhere/model"  # the version's default model
+    at.button(key="play_run").click().run()
+    assert not at.exception
+    assert any("unknown endpoint 'nowhere'" in e for e in values(at.error))
+    assert [r.status for r in _runs(engine_for_app)] == ["ok", "error"]
+
+
+def test_preset_fills_parameters_and_saves_as_a_prompt(engine_for_app):
+    _make(engine_for_app)
+    at = _open()
+    at.radio(key="play_source").set_value("Task preset").run()
+    at.selectbox(key="play_preset").set_value("codegen").run()
+    assert at.number_input(key="play_temperature").value == 0.0
+    assert at.number_input(key="play_max_tokens").value == 2048
+    at.button(key="play_fill_example").click().run()
+    assert at.text_area(key="play_var_language").value == "Python"
+    at.button(key="play_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(c.startswith("[system] You are a senior Python engineer") for c in _codes(at))
+    run = _runs(engine_for_app)[-1]
+    assert run.version_id is None and run.params == {"temperature": 0.0, "max_tokens": 2048}
+    at.text_input(key="play_preset_name").input("my-coder")
+    at.button(key="play_preset_save").click().run()
+    assert any("Saved my-coder:1" in s for s in values(at.success))
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.resolve(session=s, ref="my-coder").params["max_tokens"] == 2048

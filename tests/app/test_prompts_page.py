@@ -1,0 +1,232 @@
+"""AppTest of the Prompts page: create, edit, variables, drafts across pages, save, diff, labels, manage."""
+
+from __future__ import annotations
+
+import json
+
+from lib import db, prompt_io, prompts
+
+from tests.app.conftest import new_app, plain, texts, values
+
+PAGE = "pages/prompts.py"
+
+
+def _make(engine, name="greet", content="Hello {{ name }}", tags=None, **kw):
+    with db.session_scope(engine) as s:
+        return prompts.create_prompt(session=s, name=name, messages=[{"role": "user", "content": content}],
+                                     tags=tags, **kw)
+
+
+def _open(name: str | None = None):
+    at = new_app(PAGE, {"prompt": name} if name else None)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _msg_areas(at):
+    return [t for t in at.text_area if t.key and t.key.startswith("prompts_msg_")]
+
+
+def _versions(engine, name):
+    with db.session_scope(engine) as s:
+        return prompts.list_versions(session=s, name=name)
+
+
+def test_create_prompt_detects_variables_and_saves_v1(engine_for_app):
+    at = _open()
+    at.button(key="prompts_new").click().run()
+    at.text_input(key="prompts_name___new__").input("haiku")
+    at.text_input(key="prompts_tags___new__").input("poetry, demo")
+    areas = _msg_areas(at)
+    assert len(areas) == 2  # system + user to start with
+    areas[0].input("You write haiku.")
+    areas[1].input("Write about {{ topic }} in {{ style }}.")
+    at.run()
+    assert "`topic`, `style`" in texts(at)
+    at.text_input(key="prompts_commit___new__").input("first cut")
+    at.button(key="prompts_save___new__").click().run()
+    assert not at.exception
+    assert "Saved haiku v1." in values(at.success)
+    v = _versions(engine_for_app, "haiku")
+    assert [x.number for x in v] == [1] and v[0].commit_message == "first cut"
+    assert v[0].messages[1]["content"] == "Write about {{ topic }} in {{ style }}."
+    assert v[0].variables == ["topic", "style"] and v[0].author == "tester"
+    assert at.query_params["prompt"] == ["haiku"] or at.query_params["prompt"] == "haiku"
+    assert any(b.key.startswith("prompts_pick_") and plain(b.label) == "haiku" for b in at.button)
+
+
+def test_malformed_template_and_bad_input_show_errors_not_tracebacks(engine_for_app):
+    at = _open()
+    at.button(key="prompts_new").click().run()
+    _msg_areas(at)[1].input("Hi {{ not valid! }}")
+    at.text_area(key="prompts_params___new__").input("{temperature: 1}")
+    at.run()
+    errors = " ".join(values(at.error))
+    assert "malformed placeholder" in errors and "not valid JSON" in errors
+    at.text_area(key="prompts_params___new__").input('{"temperature": 0.5}')
+    at.text_input(key="prompts_name___new__").input("bad name with spaces")
+    _msg_areas(at)[1].input("Hi {{ who }}")
+    at.button(key="prompts_save___new__").click().run()
+    assert not at.exception
+    assert any("invalid prompt name" in e for e in values(at.error))
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.list_prompts(session=s)[1] == 0
+
+
+def test_edit_save_v2_diff_promote_and_rollback(engine_for_app):
+    _make(engine_for_app)
+    at = _open("greet")
+    assert "greet" in texts(at)
+    _msg_areas(at)[0].input("Hello {{ name }}, welcome to {{ place }}!")
+    at.text_input(key="prompts_commit_greet").input("add place")
+    at.button(key="prompts_save_greet").click().run()
+    assert "Saved greet v2." in values(at.success)
+    assert [v.number for v in _versions(engine_for_app, "greet")] == [1, 2]
+    # the diff tab compares v1 -> v2 by default
+    diff = [c for c in at.code if c.language == "diff"]
+    assert diff and "-Hello {{ name }}" in diff[0].value
+    assert "+Hello {{ name }}, welcome to {{ place }}!" in diff[0].value
+    assert "v1 -> v2: 1 message changed" in texts(at)
+    # timeline lists both versions newest first with the commit messages
+    table = next(d.value for d in at.dataframe if "version" in d.value.columns)
+    assert list(table["version"]) == [2, 1] and list(table["message"]) == ["add place", "first version"]
+    # promote v2 to production, then v1, then roll back to v2
+    at.selectbox(key="prompts_lbl_v_greet_2").select(2)
+    at.selectbox(key="prompts_lbl_greet").select("production")
+    at.button(key="prompts_promote_greet").click().run()
+    assert "production now points at greet v2." in values(at.success)
+    at.selectbox(key="prompts_lbl_v_greet_2").select(1)
+    at.button(key="prompts_promote_greet").click().run()
+    at.selectbox(key="prompts_rb_greet").select("production")
+    at.button(key="prompts_rollback_greet").click().run()
+    assert "Rolled production back to v2." in values(at.success)
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.resolve(session=s, ref="greet@production").number == 2
+        assert len(prompts.label_history(session=s, name="greet")) == 3
+    # a custom label
+    at.selectbox(key="prompts_lbl_greet").select("custom...").run()
+    at.text_input(key="prompts_lbl_custom_greet").input("canary")
+    at.button(key="prompts_promote_greet").click().run()
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.labels_of(session=s, prompt_id=prompts.get_prompt(session=s, name="greet").id) == \
+            {"canary": 1, "production": 2}
+
+
+def test_identical_save_makes_no_new_version(engine_for_app):
+    _make(engine_for_app)
+    at = _open("greet")
+    at.button(key="prompts_save_greet").click().run()
+    assert any("No changes" in i for i in values(at.info))
+    assert len(_versions(engine_for_app, "greet")) == 1
+
+
+def test_unsaved_draft_survives_switching_pages(engine_for_app):
+    _make(engine_for_app)
+    at = _open("greet")
+    _msg_areas(at)[0].input("Draft text {{ name }} not saved yet")
+    at.text_input(key="prompts_model_greet").input("echo/echo")
+    at.run()
+    assert any("Unsaved changes" in w for w in values(at.warning))
+    at.switch_page("pages/settings.py")
+    at.run()
+    assert not at.exception and not _msg_areas(at)
+    at.switch_page(PAGE)
+    at.run()
+    assert [t.value for t in _msg_areas(at)] == ["Draft text {{ name }} not saved yet"]
+    assert at.text_input(key="prompts_model_greet").value == "echo/echo"
+    assert any("Unsaved changes" in w for w in values(at.warning))
+    assert len(_versions(engine_for_app, "greet")) == 1
+    at.button(key="prompts_discard_greet").click().run()
+    assert [t.value for t in _msg_areas(at)] == ["Hello {{ name }}"]
+
+
+def test_add_reorder_and_remove_messages(engine_for_app):
+    _make(engine_for_app)
+    at = _open("greet")
+    at.button(key="prompts_add_system_greet").click().run()
+    _msg_areas(at)[1].input("Be brief.")
+    roles = [s for s in at.selectbox if s.key.startswith("prompts_role_")]
+    assert [r.value for r in roles] == ["user", "system"]
+    up = next(b for b in at.button if b.key == f"prompts_up_{roles[1].key.removeprefix('prompts_role_')}")
+    up.click().run()
+    assert [t.value for t in _msg_areas(at)] == ["Be brief.", "Hello {{ name }}"]
+    assert [s.value for s in at.selectbox if s.key.startswith("prompts_role_")] == ["system", "user"]
+    at.button(key="prompts_add_assistant_greet").click().run()
+    third = [s for s in at.selectbox if s.key.startswith("prompts_role_")][2].key.removeprefix("prompts_role_")
+    at.button(key=f"prompts_rm_{third}").click().run()
+    assert len(_msg_areas(at)) == 2
+    at.button(key="prompts_save_greet").click().run()
+    assert _versions(engine_for_app, "greet")[-1].messages == [
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello {{ name }}"}]
+
+
+def test_list_search_tag_filter_and_pagination(engine_for_app):
+    with db.session_scope(engine_for_app) as s:
+        for i in range(25):
+            prompts.create_prompt(session=s, name=f"p{i:02d}", messages=[{"role": "user", "content": f"x{i}"}],
+                                  tags=["even"] if i % 2 == 0 else ["odd"], description="alpha" if i == 7 else "")
+    at = _open()
+
+    def picks():
+        return [plain(b.label) for b in at.button if b.key.startswith("prompts_pick_")]
+
+    assert len(picks()) == 20 and "Page 1 of 2 · 25 prompts" in texts(at)
+    at.button(key="prompts_next").click().run()
+    assert len(picks()) == 5
+    at.text_input(key="prompts_q").input("alpha").run()
+    assert picks() == ["p07"] and "Page 1 of 1 · 1 prompts" in texts(at)
+    at.text_input(key="prompts_q").input("").run()
+    at.selectbox(key="prompts_tag").select("odd").run()
+    assert len(picks()) == 12 and all(int(n[1:]) % 2 for n in picks())
+    next(b for b in at.button if b.label == "p03").click().run()
+    assert any(t.key == "prompts_msg_" + t.key.removeprefix("prompts_msg_") and t.value == "x3"
+               for t in _msg_areas(at))
+
+
+def test_duplicate_archive_restore_import_export(engine_for_app):
+    _make(engine_for_app, tags=["t1"], description="desc")
+    at = _open("greet")
+    at.text_input(key="prompts_dup_greet").input("greet-copy")
+    at.button(key="prompts_dup_btn_greet").click().run()
+    assert "Copied greet to greet-copy." in values(at.success)
+    assert at.session_state["prompts_selected"] == "greet-copy"
+    at.button(key="prompts_archive_greet-copy").click().run()
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.get_prompt(session=s, name="greet-copy").archived
+        names = [p.name for p in prompts.list_prompts(session=s)[0]]
+        assert names == ["greet"]
+    at.toggle(key="prompts_archived").set_value(True).run()
+    assert [plain(b.label) for b in at.button if b.key.startswith("prompts_pick_")] == ["greet-copy"]
+    at.button(key="prompts_restore_greet-copy").click().run()
+    with db.session_scope(engine_for_app) as s:
+        assert not prompts.get_prompt(session=s, name="greet-copy").archived
+        exported = prompt_io.dumps(prompt_io.export_prompt(session=s, name="greet"))
+    at.text_area(key="prompts_import_text").input(exported)
+    at.text_input(key="prompts_import_name").input("greet-imported")
+    at.button(key="prompts_import").click().run()
+    assert "Imported greet-imported." in values(at.success)
+    with db.session_scope(engine_for_app) as s:
+        assert prompts.resolve(session=s, ref="greet-imported").messages == [
+            {"role": "user", "content": "Hello {{ name }}"}]
+    at.get("file_uploader")[0].upload("greet.prompt.json", exported.encode(), "application/json")
+    at.text_input(key="prompts_import_name").input("greet-uploaded")
+    at.button(key="prompts_import").click().run()
+    assert "Imported greet-uploaded." in values(at.success)
+    at.get("file_uploader")[0].set_value(None)
+    at.text_area(key="prompts_import_text").input("{not json")
+    at.button(key="prompts_import").click().run()
+    assert any("Import failed: not valid JSON" in e for e in values(at.error)) and not at.exception
+    dl = [e for e in at.get("download_button")]
+    assert dl, "an Export JSON download button is shown"
+    assert json.loads(exported)["prompt"]["name"] == "greet"
+
+
+def test_untrusted_prompt_text_is_never_markdown(engine_for_app):
+    evil = "<img src=x onerror=alert(1)> <script>alert(2)</script> [x](javascript:alert(1))"
+    _make(engine_for_app, name="evil", content=evil + " {{ v }}", description=evil)
+    at = _open("evil")
+    assert not at.exception
+    assert _msg_areas(at)[0].value == evil + " {{ v }}"
+    assert evil in [t.value for t in at.text]  # description as plain text
+    for md in at.markdown:
+        assert "<img" not in md.value and "javascript:" not in md.value.replace("\\", "")

@@ -1,0 +1,84 @@
+"""Journey: compare three columns side by side; they run at once and fill as their answers arrive."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from lib import db, endpoints, prompts
+from lib.models import Comparison, Endpoint, Run
+
+from tests.e2e.conftest import goto, wait_idle
+
+
+def _arrange(app) -> None:
+    with db.session_scope(app.engine()) as s:
+        if s.exec(select(Endpoint).where(Endpoint.name == "slow-echo")).first() is None:
+            endpoints.add_endpoint(session=s, name="slow-echo", kind="echo", models=["echo"],
+                                   options={"latency_ms": 1500})
+        prompts.create_prompt(session=s, name="cmp-journey", model="slow-echo/echo",
+                              messages=[{"role": "user", "content": "Name three {{thing}}."}])
+        prompts.save_version(session=s, name="cmp-journey", model="slow-echo/echo",
+                             messages=[{"role": "system", "content": "Be brief."},
+                                       {"role": "user", "content": "List three {{thing}}, one per line."}])
+
+
+def _pick(page, label: str, index: int, option: str) -> None:
+    page.get_by_label(label, exact=True).nth(index).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def test_compare_journey(page, streamlit_app, shot):
+    _arrange(streamlit_app)
+    goto(page, streamlit_app, "compare")
+    expect(page.get_by_role("heading", name="Compare")).to_be_visible()
+    for i in range(3):
+        _pick(page, "Prompt", i, "cmp-journey")
+    _pick(page, "Version", 1, "v1")
+    page.get_by_label("Max tokens").nth(2).fill("5")
+    page.get_by_label("Max tokens").nth(2).press("Tab")
+    wait_idle(page)
+    page.get_by_label("thing", exact=True).fill("rivers")
+    page.get_by_label("thing", exact=True).press("Tab")
+    wait_idle(page)
+    folder = shot("three-columns-set-up").parent
+
+    t0 = time.monotonic()
+    page.get_by_role("button", name="Run all columns").click()
+    expect(page.get_by_text("streaming...").first).to_be_visible(timeout=10_000)
+    page.get_by_text("streaming...").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(folder / "01b-filling.png"))  # mid-run: columns fill as answers arrive
+    expect(page.get_by_role("heading", name="Diff of two answers")).to_be_visible(timeout=20_000)
+    wall = time.monotonic() - t0
+    assert wall < 10.0, f"three 1.5 s columns took {wall:.1f}s in the browser"
+    wait_idle(page)
+    answers = page.locator("[data-testid=stCode]").filter(has_text="[user]")
+    expect(answers.filter(has_text="List three rivers, one per line.").first).to_be_visible()
+    expect(answers.filter(has_text="[user] Name three rivers.").first).to_be_visible()
+    expect(page.get_by_text("finish: length")).to_be_visible()  # column 3 was capped at 5 tokens
+    expect(page.get_by_text("cmp-journey:v1 · slow-echo/echo").first).to_be_visible()
+    page.get_by_role("heading", name="Diff of two answers").scroll_into_view_if_needed()
+    shot("answers-and-diff")
+
+    with db.session_scope(streamlit_app.engine()) as s:
+        cmp = s.exec(select(Comparison).order_by(Comparison.created_at.desc())).first()
+        runs = [s.get(Run, rid) for rid in cmp.run_ids]
+    assert len(runs) == 3 and all(r is not None and r.source == "compare" for r in runs)
+    # Concurrent, not one after another: every call's [start, end] interval overlaps the others.
+    spans = [(r.created_at - timedelta(milliseconds=r.latency_ms), r.created_at) for r in runs]
+    assert max(a for a, _ in spans) < min(b for _, b in spans), spans
+    assert f"compare={cmp.id}" in page.url
+
+    page.get_by_role("button", name="Good").first.click()
+    wait_idle(page)
+    with db.session_scope(streamlit_app.engine()) as s:
+        assert s.get(Run, cmp.run_ids[0]).rating == 1
+    page.goto(page.url)  # the permalink reopens the same comparison with its answers
+    wait_idle(page, 60_000)
+    expect(page.locator("[data-testid=stCode]").filter(has_text="List three rivers").first).to_be_visible()
+    shot("permalink")
+    assert page.dialogs == []

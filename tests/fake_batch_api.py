@@ -1,0 +1,106 @@
+"""OpenAI Files + Batches routes for the fake server (tests/fakeserver.py), plugged into its route table.
+
+    install(server)                       # POST /v1/files, POST /v1/batches on this server
+    server.batch_polls_before_done = 1    # GETs answered "in_progress" before "completed"
+    server.batch_fail_ids = {"item-3"}    # these custom_ids go to the error file
+
+The server's table matches exact paths, so each created file and batch adds its own
+GET routes (/v1/files/{id}/content, /v1/batches/{id}).  Answers are computed like the chat
+route's (`answer_text`), so a batch result equals a live result for the same messages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakeserver import Fault, FakeServer, answer_text
+
+_ids = itertools.count(1)
+
+
+def _multipart(headers: dict[str, str], raw: bytes) -> dict[str, bytes]:
+    ctype = next(v for k, v in headers.items() if k.lower() == "content-type")
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
+    return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+            for part in msg.iter_parts()}
+
+
+def _content_route(content: bytes):
+    async def handler(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+        return web.Response(body=content, content_type="application/jsonl")
+    return handler
+
+
+async def upload_file(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+    """POST /v1/files (multipart: purpose, file)."""
+    parts = _multipart(dict(request.headers), await request.read())
+    fid = f"file-{next(_ids)}"
+    server.files[fid] = parts["file"]
+    server.add_route("GET", f"/v1/files/{fid}/content", _content_route(parts["file"]))
+    return web.json_response({"id": fid, "object": "file", "bytes": len(parts["file"]),
+                              "purpose": (parts.get("purpose") or b"").decode(), "filename": "input.jsonl"})
+
+
+def _result_line(server: FakeServer, req: dict) -> tuple[bool, dict]:
+    cid = req["custom_id"]
+    if cid in server.batch_fail_ids:
+        return False, {"id": f"r-{cid}", "custom_id": cid, "response": None,
+                       "error": {"code": "invalid_request", "message": f"fake failure for {cid}"}}
+    text = answer_text(req["body"], Fault())
+    completion = {"id": f"chatcmpl-{cid}", "object": "chat.completion", "model": req["body"].get("model"),
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                               "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 11, "completion_tokens": max(1, len(text.split())),
+                            "total_tokens": 11 + max(1, len(text.split()))}}
+    return True, {"id": f"r-{cid}", "custom_id": cid, "error": None,
+                  "response": {"status_code": 200, "request_id": f"req-{cid}", "body": completion}}
+
+
+async def create_batch(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+    """POST /v1/batches: runs the input file at once; GETs report in_progress, then completed."""
+    raw = server.files[body["input_file_id"]]
+    ok_lines, err_lines = [], []
+    for line in raw.decode().splitlines():
+        if line.strip():
+            ok, out = _result_line(server, json.loads(line))
+            (ok_lines if ok else err_lines).append(json.dumps(out))
+    bid = f"batch_{next(_ids)}"
+    out_id, err_id = f"file-{next(_ids)}", f"file-{next(_ids)}" if err_lines else None
+    server.add_route("GET", f"/v1/files/{out_id}/content", _content_route("\n".join(ok_lines).encode()))
+    if err_id:
+        server.add_route("GET", f"/v1/files/{err_id}/content", _content_route("\n".join(err_lines).encode()))
+    info = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "input_file_id": body["input_file_id"],
+            "completion_window": body.get("completion_window"), "status": "validating",
+            "request_counts": {"total": len(ok_lines) + len(err_lines), "completed": 0, "failed": 0},
+            "metadata": body.get("metadata")}
+    polls = {"n": 0}
+
+    async def get_batch(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+        polls["n"] += 1
+        if server.batch_final_status != "completed" and polls["n"] > server.batch_polls_before_done:
+            return web.json_response({**info, "status": server.batch_final_status})
+        if polls["n"] <= server.batch_polls_before_done:
+            return web.json_response({**info, "status": "in_progress"})
+        return web.json_response({**info, "status": "completed", "output_file_id": out_id, "error_file_id": err_id,
+                                  "request_counts": {"total": len(ok_lines) + len(err_lines),
+                                                     "completed": len(ok_lines), "failed": len(err_lines)}})
+
+    server.add_route("GET", f"/v1/batches/{bid}", get_batch)
+    return web.json_response(info)
+
+
+def install(server: FakeServer) -> FakeServer:
+    """Add the Files and Batches routes (and their settings) to a running FakeServer."""
+    server.files = {}
+    server.batch_fail_ids = set()
+    server.batch_polls_before_done = 1
+    server.batch_final_status = "completed"
+    server.add_route("POST", "/v1/files", upload_file)
+    server.add_route("POST", "/v1/batches", create_batch)
+    return server

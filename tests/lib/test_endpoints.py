@@ -1,0 +1,93 @@
+"""Endpoint rows: validation, defaults from the environment, host-change guard, health."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from lib import endpoints
+from lib.client import ModelClient
+from lib.errors import ConflictError, NotFoundError, ValidationError
+
+
+def test_split_model_ref():
+    assert endpoints.split_model_ref("echo/echo") == ("echo", "echo")
+    assert endpoints.split_model_ref("or/meta-llama/llama-3-8b") == ("or", "meta-llama/llama-3-8b")
+    for bad in ("echo", "/x", "x/", ""):
+        with pytest.raises(ValidationError):
+            endpoints.split_model_ref(bad)
+
+
+def test_add_list_update_delete(engine):
+    with Session(engine) as s:
+        e = endpoints.add_endpoint(session=s, name="vllm", kind="openai", base_url="http://gpu:8000",
+                                   api_key_env="VLLM_KEY", rpm=60, max_concurrency=4)
+        s.commit()
+        assert e.id and [x.name for x in endpoints.list_endpoints(session=s)] == ["vllm"]
+        with pytest.raises(ConflictError):
+            endpoints.add_endpoint(session=s, name="vllm", kind="openai")
+        for bad in (dict(name="a/b", kind="openai"), dict(name="x", kind="cohere"),
+                    dict(name="x", kind="openai", base_url="ftp://h"), dict(name="x", kind="openai", rpm=0),
+                    dict(name="x", kind="openai", api_key_env="sk-live-abc def")):
+            with pytest.raises(ValidationError):
+                endpoints.add_endpoint(session=s, **bad)
+        endpoints.update_endpoint(session=s, name="vllm", base_url="http://gpu:8000/v1", rpm=120)
+        assert endpoints.get_endpoint(session=s, name="vllm").rpm == 120
+        endpoints.delete_endpoint(session=s, name="vllm")
+        s.commit()
+        with pytest.raises(NotFoundError):
+            endpoints.get_endpoint(session=s, name="vllm")
+
+
+def test_host_change_requires_naming_the_key_again(engine):
+    with Session(engine) as s:
+        endpoints.add_endpoint(session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
+                               api_key_env="GW_KEY")
+        with pytest.raises(ValidationError, match="name the key again"):
+            endpoints.update_endpoint(session=s, name="gw", base_url="https://evil.example.net/v1")
+        assert endpoints.get_endpoint(session=s, name="gw").base_url == "https://gw.example.com/v1"
+        endpoints.update_endpoint(session=s, name="gw", base_url="https://gw.example.com/openai/v1")  # same host
+        e = endpoints.update_endpoint(session=s, name="gw", base_url="https://new.example.net/v1",
+                                      api_key_env="NEW_KEY")
+        assert e.api_key_env == "NEW_KEY" and endpoints.host_of(e.base_url) == "new.example.net"
+
+
+def test_ensure_defaults(engine, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with Session(engine) as s:
+        assert endpoints.ensure_defaults(s) == ["echo", "openai"]
+        s.commit()
+        assert endpoints.ensure_defaults(s) == []
+        oa = endpoints.get_endpoint(session=s, name="openai")
+        assert oa.base_url == "http://127.0.0.1:9/v1" and oa.api_key_env == "OPENAI_API_KEY"
+        assert endpoints.get_endpoint(session=s, name="echo").kind == "echo"
+
+
+def test_builtin_echo_without_row(engine):
+    with Session(engine) as s:
+        assert endpoints.load_config(session=s, name="echo").kind == "echo"
+        with pytest.raises(NotFoundError):
+            endpoints.load_config(session=s, name="ghost")
+
+
+def test_health_lists_models_and_reports_failures(sqlite_engine, fake_server, monkeypatch):
+    monkeypatch.delenv("FAKE_KEY", raising=False)
+    with Session(sqlite_engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(session=s, name="keyed", kind="openai", base_url=fake_server.url,
+                               api_key_env="FAKE_KEY")
+        endpoints.add_endpoint(session=s, name="down", kind="openai", base_url="http://127.0.0.1:9")
+        s.commit()
+    c = ModelClient(sqlite_engine)
+    try:
+        h = c.health("fake")
+        assert h["ok"] and "org/model-x" in h["models"] and h["latency_ms"] >= 0
+        h = c.health("keyed")
+        assert not h["ok"] and h["key_present"] is False and "FAKE_KEY" in h["error"]
+        h = c.health("down", timeout_s=3)
+        assert not h["ok"] and h["error"].startswith("connection")
+        assert c.health("echo")["models"] == ["echo"]
+    finally:
+        c.close()
