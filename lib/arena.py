@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -78,16 +79,21 @@ def leaderboard(engine: Engine | Session | None, by: str = "version_model", sinc
     score = winner.map({"a": 1.0, "b": 0.0, "tie": 0.5}).fillna(0.5)
     pairs = [(idx[x], idx[y], float(s)) for x, y, s in zip(pa, pb, score, strict=True)]
     est, lo, hi = stats.bt_bootstrap(pairs, len(players), n_boot=n_boot, seed=seed)
+    ia = np.array([x[0] for x in pairs])
+    ib = np.array([x[1] for x in pairs])
+    sc = np.array([x[2] for x in pairs])
+    k = len(players)
+
+    def count(mask_a: np.ndarray, mask_b: np.ndarray) -> np.ndarray:
+        return np.bincount(ia[mask_a], minlength=k) + np.bincount(ib[mask_b], minlength=k)
+
+    wins, losses, ties = count(sc == 1.0, sc == 0.0), count(sc == 0.0, sc == 1.0), count(sc == 0.5, sc == 0.5)
     rows = []
     for p, i in idx.items():
-        as_a, as_b = (pa == p), (pb == p)
-        wins = int(((score == 1.0) & as_a).sum() + ((score == 0.0) & as_b).sum())
-        losses = int(((score == 0.0) & as_a).sum() + ((score == 1.0) & as_b).sum())
-        ties = int(((score == 0.5) & (as_a | as_b)).sum())
-        n = wins + losses + ties
+        n = int(wins[i] + losses[i] + ties[i])
         rows.append({"player": p, "rating": round(float(est[i]), 1), "ci_low": round(float(lo[i]), 1),
-                     "ci_high": round(float(hi[i]), 1), "votes": n, "wins": wins, "losses": losses, "ties": ties,
-                     "win_rate": (wins + ties / 2) / n if n else None})
+                     "ci_high": round(float(hi[i]), 1), "votes": n, "wins": int(wins[i]), "losses": int(losses[i]),
+                     "ties": int(ties[i]), "win_rate": (wins[i] + ties[i] / 2) / n if n else None})
     df = pd.DataFrame(rows).sort_values(["rating", "votes"], ascending=[False, False]).reset_index(drop=True)
     df["rank"] = range(1, len(df) + 1)
     return df[COLUMNS]

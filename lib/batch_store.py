@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta, UTC
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator, and_, bindparam, insert, or_, select, update
+from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from .models import BatchItem, BatchJob, DatasetRow, PromptVersion, Run, Score, utcnow
@@ -52,16 +52,15 @@ class Finished:
     cost_usd: float | None = None
 
 
-def _claimable(job_id: int, now):
-    return and_(BatchItem.job_id == job_id,
-                or_(BatchItem.state == "pending",
-                    and_(BatchItem.state == "running", BatchItem.lease_expires < now)))
+def _claim_where(job_id: int, now, expired: bool):
+    if expired:  # a dead worker's items: running with a lease in the past
+        return and_(BatchItem.job_id == job_id, BatchItem.state == "running", BatchItem.lease_expires < now)
+    return and_(BatchItem.job_id == job_id, BatchItem.state == "pending")
 
 
-def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> list[Claimed]:
-    """Lease up to `n` claimable items (pending, or running with an expired lease) of a job."""
+def _claim_some(engine: Engine, job_id: int, owner: str, n: int, lease_s: float, expired: bool) -> list[Claimed]:
     now = utcnow()
-    inner = select(BatchItem.id).where(_claimable(job_id, now)).order_by(BatchItem.id).limit(n)
+    inner = select(BatchItem.id).where(_claim_where(job_id, now, expired)).order_by(BatchItem.id).limit(n)
     if engine.dialect.name == "postgresql":
         inner = inner.with_for_update(skip_locked=True)
     stmt = (update(BatchItem).where(BatchItem.id.in_(inner.scalar_subquery()))
@@ -71,7 +70,16 @@ def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> li
                        BatchItem.model, BatchItem.repeat))
     with engine.begin() as conn:
         rows = conn.execute(stmt).all()
-    return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
+    return [Claimed(*r) for r in rows]
+
+
+def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> list[Claimed]:
+    """Lease up to `n` claimable items of a job: pending ones first (index on job, state), then
+    running ones whose lease expired (their worker died)."""
+    got = _claim_some(engine, job_id, owner, n, lease_s, expired=False)
+    if len(got) < n:
+        got += _claim_some(engine, job_id, owner, n - len(got), lease_s, expired=True)
+    return sorted(got, key=lambda c: c.id)
 
 
 def renew(engine: Engine, job_id: int, owner: str, lease_s: float) -> int:

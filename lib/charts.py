@@ -5,7 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-HEIGHT = 260
+# Streamlit fits the whole chart (title, axes, legend) into the height, so leave room beyond the plot.
+HEIGHT = 340
 _LEGEND = alt.Legend(orient="bottom", columns=3, labelLimit=260, title=None)
 
 
@@ -46,7 +47,7 @@ def errors(df: pd.DataFrame) -> alt.Chart:
                     color=alt.Color("error_kind:N", legend=_LEGEND),
                     tooltip=["endpoint:N", "error_kind:N", alt.Tooltip("errors:Q", format=","),
                              alt.Tooltip("error_rate:Q", format=".2%", title="share of calls")])
-            .properties(height=max(120, 40 * df["endpoint"].nunique() if len(df) else 120)))
+            .properties(height=140 + 40 * (df["endpoint"].nunique() if len(df) else 1)))
 
 
 def rate(df: pd.DataFrame, y: str, color: str, title: str, grain: str = "hour") -> alt.Chart:
@@ -104,7 +105,7 @@ def leaderboard(df: pd.DataFrame) -> alt.LayerChart:
     pts = base.mark_point(filled=True, size=80).encode(
         y=alt.Y("player:N", sort=order), x="rating:Q",
         tooltip=["player:N", "rating:Q", "ci_low:Q", "ci_high:Q", "votes:Q", "wins:Q", "losses:Q", "ties:Q"])
-    return alt.layer(bars, pts).properties(height=max(120, 32 * len(df)))
+    return alt.layer(bars, pts).properties(height=110 + 36 * len(df))
 
 
 def deltas(cases: pd.DataFrame) -> alt.Chart:
@@ -116,4 +117,4 @@ def deltas(cases: pd.DataFrame) -> alt.Chart:
                     color=alt.Color("outcome:N", scale=alt.Scale(domain=["worse", "same", "better"],
                                                                  range=["#d62728", "#999999", "#2ca02c"]),
                                     legend=_LEGEND))
-            .properties(height=200))
+            .properties(height=260))

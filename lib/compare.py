@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from .compare_votes import arena_ratings, mark_best, record_vote, votes_of  # noqa: F401  (public API)
+from .compare_votes import mark_best, record_vote, votes_of  # noqa: F401  (public API)
 from .db import session_scope
 from .errors import NotFoundError, ValidationError
 from .models import Comparison, PromptVersion, Run
@@ -101,20 +101,25 @@ def get_comparison(*, session: Session, compare_id: str) -> Comparison:
 
 def runs_of(*, session: Session, comparison: Comparison) -> list[Run | None]:
     """The run of each column, in column order (None where a column has no run yet)."""
-    ids = [r for r in (comparison.run_ids or [])]
-    if ids and len(ids) == len(comparison.columns) and all(ids):
-        rows = {r.id: r for r in session.exec(select(Run).where(Run.id.in_(ids)))}
-        return [rows.get(i) for i in ids]
-    # Still running, or finished by a process that died before saving run_ids: match by compare_id.
+    ids = list(comparison.run_ids or [])
+    ids += [None] * (len(comparison.columns) - len(ids))
+    known = [i for i in ids if i]
+    rows = {r.id: r for r in session.exec(select(Run).where(Run.id.in_(known)))} if known else {}
+    out: list[Run | None] = [rows.get(i) if i else None for i in ids]
+    if all(out):
+        return out
+    # Still running, or run ids not saved (the process stopped): match the rest by compare_id, in order.
+    used = {r.id for r in out if r is not None}
     found = list(session.exec(select(Run).where(Run.compare_id == comparison.id).order_by(Run.id).limit(50)))
-    out: list[Run | None] = []
-    used: set[int] = set()
-    for c in comparison.columns:
-        match = next((r for r in found if r.id not in used and r.version_id == c["version_id"]
-                      and f"{r.endpoint}/{r.model}" == c["model"]), None)
-        if match is not None:
-            used.add(match.id)
-        out.append(match)
+    for n, c in enumerate(comparison.columns):
+        if out[n] is not None:
+            continue
+        params = c.get("params") or {}
+        out[n] = next((r for r in found if r.id not in used and r.version_id == c["version_id"]
+                       and f"{r.endpoint}/{r.model}" == c["model"]
+                       and all((r.params or {}).get(k) == v for k, v in params.items())), None)
+        if out[n] is not None:
+            used.add(out[n].id)
     return out
 
 

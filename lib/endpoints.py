@@ -121,13 +121,21 @@ def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
+    _invalidate(name)
     return row
+
+
+def _invalidate(name: str) -> None:
+    from .client import invalidate_endpoint
+
+    invalidate_endpoint(name)
 
 
 def delete_endpoint(*, session: Session, name: str) -> None:
     """Remove an endpoint (its runs keep the name)."""
     session.delete(get_endpoint(session=session, name=name))
     session.flush()
+    _invalidate(name)
 
 
 def load_config(*, session: Session, name: str) -> EndpointConfig:

@@ -107,6 +107,8 @@ class JobRunner:
         self._closing = False
         self._writing = False
         self._outstanding = 0  # dispatched and not yet persisted
+        self._bucket: float | None = None  # tpm bucket, full at the start
+        self._bucket_at = 0.0
         self._avg_cost = 0.0
         self._n_cost = 0
 
@@ -133,6 +135,8 @@ class JobRunner:
         except WorkbenchError as exc:  # a template or data problem: no call, the item is an error
             return store.Finished(item.id, "error", error=str(exc))
         params = {**(version.params or {}), **(self.job.params or {})}
+        if self.job.tpm:
+            await self._tpm_acquire(messages)
         try:
             res = await self._caller()(model=item.model, messages=messages, params=params, source="batch",
                                        record=False, batch_job_id=self.job_id)
@@ -189,6 +193,25 @@ class JobRunner:
             fin = store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
         self._buf.append(fin)
         self._wake.set()
+
+    async def _tpm_acquire(self, messages: list[dict]) -> None:
+        """The job's tokens-per-minute limit (estimated prompt tokens): a bucket refilled at tpm/60 per second
+        holding at most 5 seconds' worth, so no minute ever goes over."""
+        from . import tokens
+
+        rate = self.job.tpm / 60.0
+        cap = max(rate * 5.0, 1.0)
+        need = min(float(tokens.count_messages(messages)), cap)
+        if self._bucket is None:
+            self._bucket, self._bucket_at = cap, time.monotonic()
+        for _ in range(100_000):
+            now = time.monotonic()
+            self._bucket = min(cap, self._bucket + (now - self._bucket_at) * rate)
+            self._bucket_at = now
+            if self._bucket >= need:
+                self._bucket -= need
+                return
+            await asyncio.sleep(min(5.0, (need - self._bucket) / rate))
 
     # ------------------------------------------------------------ control
 

@@ -1,25 +1,28 @@
 """Metrics over the Run log: SQL aggregations returning small pandas frames.
 
-Every figure is computed by the database (GROUP BY); Python only reshapes the grouped
-result, never individual runs.  The two dialect differences (time bucketing and
-percentiles) live in `_bucket()` and `latency()`.
+Counts, sums and rates are computed by the database (GROUP BY); Python only reshapes the
+grouped result.  The two dialect differences (time bucketing and percentiles) live in
+`_bucket()` and `latency()`.
 
 Percentiles are nearest-rank (the smallest value with at least q% of values at or
 below it).  PostgreSQL computes them exactly with `percentile_disc`.  SQLite has no
-percentile function: we rank with window functions over a systematic sample of the
-runs in range (`run.id % k = 0`, k chosen so at most `SAMPLE_MAX` runs are ranked);
-below `SAMPLE_MAX` runs the result is exact.  With m sampled runs in a group, the
+percentile function (and its window functions took ~1 s for 40,000 rows here): we read a
+bounded systematic sample of the runs in range (every k-th run id, k chosen so about
+`SAMPLE_MAX` ids are probed by primary key; k = 1 when the range holds fewer runs, which is
+exact) and rank each (bucket, model) group in numpy.  With m sampled runs in a group, the
 rank of the reported p95 is within about +/-1.96*sqrt(0.95*0.05/m) of 0.95 (95% of the
 time): +/-0.6 percentile points for m = 5,000, +/-1.9 for m = 500.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, func, literal, select, true
 from sqlalchemy.engine import Engine
@@ -62,11 +65,11 @@ def _engine(session_or_engine: Session | Engine | None) -> Engine:
 
 
 def grain_for(since: datetime | None, until: datetime | None) -> str:
-    """Bucket size for a date range: minutes up to 3 hours, hours up to 3 days, else days."""
+    """Bucket size for a date range: minutes up to 3 hours, hours up to 7 days, else days."""
     if since is None:
         return "day"
     span = ((until or datetime.now(UTC)) - since).total_seconds()
-    return "minute" if span <= 3 * 3600 else "hour" if span <= 3 * 86400 else "day"
+    return "minute" if span <= 3 * 3600 else "hour" if span <= 7 * 86400 else "day"
 
 
 def _bucket(engine: Engine, grain: str):
@@ -161,7 +164,7 @@ def _rollup_raw(engine: Engine, f: Filters, grain: str, names: list[str]) -> pd.
                    func.sum(Run.cost_usd).label("cost_usd"), func.count(Run.cost_usd).label("priced"),
                    func.sum(Run.latency_ms).label("latency_sum"), func.count(Run.latency_ms).label("latency_n"))
             .where(_where(f)).group_by(*keys))
-    return _frame(engine, stmt)
+    return _frame(engine, _by_date(stmt, f))
 
 
 def _empty_rollup() -> pd.DataFrame:
@@ -204,27 +207,42 @@ def latency(engine: Engine | Session | None, f: Filters, grain: str | None = Non
                        func.count().label("n"))
                 .where(where).group_by(b, Run.model))
         return _latency_frame(_frame(engine, stmt), 1)
+    rows, k = _sample(engine, f, where, [b, Run.model, Run.latency_ms, Run.ttft_ms], total)
+    out = []
+    groups: dict[tuple, tuple[list, list]] = {}
+    for bucket, model, lat, ttft in rows:
+        g = groups.setdefault((bucket, model), ([], []))
+        g[0].append(lat)
+        if ttft is not None:
+            g[1].append(ttft)
+    for (bucket, model), (lat, ttft) in groups.items():
+        out.append((bucket, model, *nearest_rank(lat, (0.5, 0.95)), *nearest_rank(ttft, (0.5, 0.95)), len(lat)))
+    df = pd.DataFrame(out, columns=["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n"])
+    return _latency_frame(df, k)
+
+
+def nearest_rank(values: list[float], qs: Iterable[float]) -> list[float | None]:
+    """Nearest-rank percentiles (the value at rank ceil(q*n), 1-based) of a list; None when empty."""
+    if not values:
+        return [None for _ in qs]
+    v = np.sort(np.asarray(values, dtype="float64"))
+    n = len(v)
+    return [float(v[max(1, math.ceil(round(q * n, 9))) - 1]) for q in qs]
+
+
+def _sample(engine: Engine, f: Filters, where, cols: list, total: int | None) -> tuple[list, int]:
+    """Rows of `cols` for the runs matching `where`: all when `total` <= SAMPLE_MAX, else every k-th id."""
     k = 1
-    if total and total > SAMPLE_MAX:
+    if total is None or total > SAMPLE_MAX:
         where, k = _id_sample(engine, f, where)
-    part = [b, Run.model]
-    inner = select(b, Run.model, Run.latency_ms.label("lat"), Run.ttft_ms.label("ttft"),
-                   func.row_number().over(partition_by=part, order_by=Run.latency_ms).label("rl"),
-                   func.count().over(partition_by=part).label("n"),
-                   func.row_number().over(partition_by=part, order_by=(Run.ttft_ms.is_(None), Run.ttft_ms))
-                   .label("rt"),
-                   func.count(Run.ttft_ms).over(partition_by=part).label("nt")).where(where).subquery()
+    with engine.connect() as conn:
+        return conn.execute(_by_date(select(*cols).where(where).limit(2 * SAMPLE_MAX), f)).fetchall(), k
 
-    def pick(val, rank, n, p: int):
-        return func.min(case((rank * 100 >= n * p, val)))
 
-    c = inner.c
-    stmt = (select(c.bucket, c.model, pick(c.lat, c.rl, c.n, 50).label("p50_ms"),
-                   pick(c.lat, c.rl, c.n, 95).label("p95_ms"),
-                   pick(c.ttft, c.rt, c.nt, 50).label("ttft_p50_ms"), pick(c.ttft, c.rt, c.nt, 95).label("ttft_p95_ms"),
-                   func.count().label("n"))
-            .group_by(c.bucket, c.model))
-    return _latency_frame(_frame(engine, stmt), k)
+def _by_date(stmt, f: Filters):
+    """Make SQLite scan by date: without ANALYZE statistics it prefers an equality index (model,
+    endpoint, source) that spans every day over the date range index."""
+    return stmt.with_hint(Run, "INDEXED BY ix_run_created_at", "sqlite") if f.since is not None else stmt
 
 
 def _id_sample(engine: Engine, f: Filters, where):
@@ -241,6 +259,8 @@ def _id_sample(engine: Engine, f: Filters, where):
     if lo is None or hi is None or hi <= lo:
         return where, 1
     k = max(1, -(-(hi - lo + 1) // SAMPLE_MAX))
+    if k == 1:
+        return where, 1
     ids = select(literal(lo).label("i")).cte("sample_ids", recursive=True)
     ids = ids.union_all(select(ids.c.i + k).where(ids.c.i + k <= hi))
     return and_(where, Run.id.in_(select(ids.c.i))), k
@@ -259,24 +279,37 @@ def _latency_frame(df: pd.DataFrame, k: int) -> pd.DataFrame:
 
 def percentile_overall(engine: Engine | Session | None, f: Filters, p: float = 0.95,
                        column: str = "latency_ms") -> float | None:
-    """One nearest-rank percentile of a run column over the filtered runs (exact on both backends).
+    """One nearest-rank percentile of a run column over the filtered runs.
 
-    SQLite: count, then ORDER BY ... LIMIT 1 OFFSET ceil(p*n)-1 (uses the sort once; no sample needed
-    for a single number over a bounded range).
+    PostgreSQL: percentile_disc (exact).  SQLite: the bounded sample of `latency()` (exact up to
+    SAMPLE_MAX runs in range).
     """
+    return percentiles(engine, f, (p,), column).get(None, [None])[0]
+
+
+def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float] = (0.5, 0.95),
+                column: str = "latency_ms", by_model: bool = False) -> dict:
+    """Nearest-rank percentiles of a run column, overall ({None: [...]}) or per model ({model: [...]})."""
     engine = _engine(engine)
+    qs = tuple(qs)
     col = getattr(Run, column)
     where = and_(_where(f), col.is_not(None))
+    keys = [Run.model] if by_model else []
+    if engine.dialect.name != "sqlite":
+        stmt = select(*keys, *(func.percentile_disc(q).within_group(col) for q in qs)).where(where)
+        with engine.connect() as conn:
+            rows = conn.execute(stmt.group_by(*keys) if keys else stmt).fetchall()
+        return {(r[0] if by_model else None): [None if v is None else float(v) for v in r[len(keys):]]
+                for r in rows if not all(v is None for v in r[len(keys):])}
     with engine.connect() as conn:
-        if engine.dialect.name != "sqlite":
-            v = conn.execute(select(func.percentile_disc(p).within_group(col)).where(where)).scalar()
-            return None if v is None else float(v)
-        n = conn.execute(select(func.count()).select_from(Run).where(where)).scalar() or 0
-        if n == 0:
-            return None
-        rank = max(1, -(-round(p * n * 1e9) // int(1e9)))  # ceil without float fuzz
-        v = conn.execute(select(col).where(where).order_by(col).limit(1).offset(rank - 1)).scalar()
-        return None if v is None else float(v)
+        total = conn.execute(_by_date(select(func.count()).select_from(Run).where(where), f)).scalar() or 0
+    if not total:
+        return {}
+    rows, _k = _sample(engine, f, where, [Run.model if by_model else literal(None), col], total)
+    groups: dict = {}
+    for key, v in rows:
+        groups.setdefault(key, []).append(v)
+    return {key: nearest_rank(vals, qs) for key, vals in groups.items()}
 
 
 def headline(*, session: Session | None = None, engine: Engine | None = None, hours: float = 24,
@@ -312,10 +345,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def options(engine: Engine | Session | None) -> dict[str, list]:
+def options(engine: Engine | Session | None) -> dict[str, Any]:
     """Distinct values for the filter widgets (each from an indexed column or a small table)."""
     engine = _engine(engine)
-    out: dict[str, list] = {}
+    out: dict[str, Any] = {}
     with engine.connect() as conn:
         for name, col in (("models", "model"), ("endpoints", "endpoint"), ("sources", "source")):
             out[name] = _distinct(conn, col)
@@ -324,7 +357,7 @@ def options(engine: Engine | Session | None) -> dict[str, list]:
         out["versions"] = [(int(r[0]), f"{r[1]}:{r[2]}") for r in conn.execute(
             select(PromptVersion.id, Prompt.name, PromptVersion.number)
             .join(Prompt, Prompt.id == PromptVersion.prompt_id).order_by(Prompt.name, PromptVersion.number))]
-        out["has_runs"] = [conn.execute(select(Run.id).limit(1)).first() is not None]
+        out["has_runs"] = conn.execute(select(Run.id).limit(1)).first() is not None
     return out
 
 

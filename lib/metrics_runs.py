@@ -149,23 +149,22 @@ def batch_rate(engine: Engine | Session | None, job_id: int, minutes: int = 30,
 
 def summary(engine: Engine | Session | None, since: datetime, until: datetime | None = None) -> dict:
     """The CLI's figures: headline totals since `since` and one line per model (calls, errors, spend, p50/p95)."""
-    from .metrics import Filters, percentile_overall, rollup
+    from .metrics import Filters, percentiles, rollup
 
     engine = _engine(engine)
     f = Filters(since=since, until=until)
     roll = rollup(engine, f, grain="day", keys=["model", "endpoint", "status"])
     t = totals(roll)
-    t.update(since=since, until=until, p50_latency_ms=percentile_overall(engine, f, 0.5) if t["calls"] else None,
-             p95_latency_ms=percentile_overall(engine, f, 0.95) if t["calls"] else None)
+    overall = percentiles(engine, f).get(None, [None, None])
+    per_model = percentiles(engine, f, by_model=True)
+    t.update(since=since, until=until, p50_latency_ms=overall[0], p95_latency_ms=overall[1])
     models = []
     if len(roll):
         for model, g in roll.groupby("model", sort=True):
             mt = totals(g)
-            fm = Filters(since=since, until=until, models=[model])
+            p50, p95 = per_model.get(model, [None, None])
             models.append({"model": model, "calls": mt["calls"], "errors": mt["errors"],
                            "error_rate": mt["error_rate"], "spend_usd": mt["spend_usd"],
-                           "unpriced_calls": mt["unpriced_calls"],
-                           "p50_latency_ms": percentile_overall(engine, fm, 0.5),
-                           "p95_latency_ms": percentile_overall(engine, fm, 0.95)})
+                           "unpriced_calls": mt["unpriced_calls"], "p50_latency_ms": p50, "p95_latency_ms": p95})
     t["models"] = models
     return t

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import case, func, select, true
+from sqlalchemy import case, false, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -17,21 +17,22 @@ COLUMNS = ["version", "model", "scored_runs", "pass_rate", "mean_score", "rated_
 def scores(engine: Engine | Session | None, f: Filters) -> pd.DataFrame:
     """Per (version, model): runs with evaluator scores, pass rate, mean score; runs rated by a human, share of +1.
 
-    Pass rate counts a run as passed only when every evaluator on it passed (as the batch does);
-    mean score averages every evaluator score.  Runs without a version show as '(no version)'.
+    Pass rate counts a run as passed only when none of its evaluators failed (as the batch does);
+    mean score averages every evaluator score of those runs.  Runs without a version show as '(no version)'.
     """
     engine = _engine(engine)
     where = _where(f)
-    per_run = (select(Score.run_id, func.min(case((Score.passed == true(), 1), (Score.passed.is_not(None), 0)))
-                      .label("all_passed"), func.avg(Score.score).label("mean_score"))
-               .group_by(Score.run_id).subquery())
-    ev = (select(Run.version_id, Run.model, func.count().label("scored_runs"),
-                 func.avg(per_run.c.all_passed * 1.0).label("pass_rate"),
-                 func.avg(per_run.c.mean_score).label("mean_score"))
-          .join(per_run, per_run.c.run_id == Run.id).where(where).group_by(Run.version_id, Run.model))
+    # One pass over score x run: a run passed when none of its evaluators failed.
+    judged = func.count(func.distinct(case((Score.passed.is_not(None), Score.run_id))))
+    failed = func.count(func.distinct(case((Score.passed == false(), Score.run_id))))
+    ev = (select(Run.version_id, Run.model, func.count(func.distinct(Score.run_id)).label("scored_runs"),
+                 case((judged > 0, 1.0 - failed * 1.0 / judged)).label("pass_rate"),
+                 func.avg(Score.score).label("mean_score"))
+          .join(Run, Run.id == Score.run_id).where(where).group_by(Run.version_id, Run.model))
     rt = (select(Run.version_id, Run.model, func.count().label("rated_runs"),
                  func.avg(case((Run.rating > 0, 1.0), else_=0.0)).label("thumbs_up_rate"))
-          .where(where, Run.rating.is_not(None)).group_by(Run.version_id, Run.model))
+          .where(where, Run.rating.is_not(None)).group_by(Run.version_id, Run.model)
+          .with_hint(Run, "INDEXED BY ix_run_rating", "sqlite"))  # ratings are sparse; SQLite has no stats
     a = _frame(engine, ev, ["version_id", "model", "scored_runs", "pass_rate", "mean_score"])
     b = _frame(engine, rt, ["version_id", "model", "rated_runs", "thumbs_up_rate"])
     if a.empty and b.empty:

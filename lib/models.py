@@ -123,7 +123,7 @@ class Run(SQLModel, table=True):
     ttft_ms: float | None = None
     attempts: int = 1
     cache_hit: bool = False
-    rating: int | None = None  # +1 / -1 from a human
+    rating: int | None = Field(default=None, index=True)  # +1 / -1 from a human (indexed: sparse, for metrics)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     compare_id: str | None = Field(default=None, max_length=40, index=True)
     batch_job_id: int | None = Field(default=None, index=True)

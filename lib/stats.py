@@ -99,11 +99,14 @@ def sample_size_mcnemar(p10: float, p01: float, alpha: float = 0.05, power: floa
     return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - delta ** 2)) ** 2 / delta ** 2)
 
 
-def bradley_terry(wins: np.ndarray, prior: float = 0.0, iters: int = 10_000, tol: float = 1e-10) -> np.ndarray:
-    """Bradley-Terry strengths by Hunter's MM algorithm (players who never played get NaN).
+def bradley_terry(wins: np.ndarray, prior: float = 0.0, iters: int = 50, tol: float = 1e-10,
+                  ridge: float = 1e-6) -> np.ndarray:
+    """Bradley-Terry strengths by Newton's method on log-strengths (players who never played get NaN).
 
     wins[i, j] = times i beat j (a tie counts half to each).  `prior` adds that many pseudo-wins
-    each way between every pair that met, which keeps an unbeaten player finite.
+    each way between every pair that met, which keeps an unbeaten player finite; a tiny ridge
+    pins the scale's free offset (and separate groups of players that never met).
+    Returned strengths have geometric mean 1 over the players who played.
     """
     w = np.asarray(wins, dtype="float64").copy()
     k = len(w)
@@ -112,20 +115,20 @@ def bradley_terry(wins: np.ndarray, prior: float = 0.0, iters: int = 10_000, tol
     met = (w + w.T) > 0
     w = w + prior * met
     games = w + w.T
-    total_wins = w.sum(axis=1)
     played = games.sum(axis=1) > 0
-    p = np.ones(k)
+    theta = np.zeros(k)
+    won = w.sum(axis=1)
     for _ in range(iters):
-        pair = p[:, None] + p[None, :]
-        denom = np.divide(games, pair, out=np.zeros_like(games), where=(games > 0) & (pair > 0)).sum(axis=1)
-        new = np.divide(total_wins, denom, out=np.zeros(k), where=denom > 0)
-        s = new[played].sum()
-        new = np.where(played, new * played.sum() / s, 1.0) if s > 0 else np.ones(k)
-        if np.max(np.abs(new - p)) < tol:
-            p = new
+        pr = 1 / (1 + np.exp(theta[None, :] - theta[:, None]))  # P(i beats j)
+        grad = won - (games * pr).sum(axis=1) - ridge * theta
+        curv = games * pr * (1 - pr)
+        hess = curv - np.diag(curv.sum(axis=1) + ridge)
+        step = np.linalg.solve(hess, grad)
+        theta = theta - step
+        if np.max(np.abs(step)) < tol:
             break
-        p = new
-    return np.where(played, p, np.nan)
+    theta = theta - theta[played].mean() if played.any() else theta
+    return np.where(played, np.exp(theta), np.nan)
 
 
 def to_elo(p: np.ndarray, base: float = 1000.0) -> np.ndarray:
@@ -140,22 +143,22 @@ def to_elo(p: np.ndarray, base: float = 1000.0) -> np.ndarray:
 def bt_bootstrap(pairs: list[tuple[int, int, float]], k: int, n_boot: int = 200, level: float = 0.95,
                  prior: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Elo-scale ratings with a bootstrap CI (resampling votes). pairs = (i, j, score of i: 1, 0.5 or 0)."""
-    def fit(sample: list[tuple[int, int, float]]) -> np.ndarray:
+    arr = np.asarray(pairs, dtype="float64").reshape(-1, 3)
+    i, j, s = arr[:, 0].astype(int), arr[:, 1].astype(int), arr[:, 2]
+
+    def fit(weights: np.ndarray) -> np.ndarray:
         w = np.zeros((k, k))
-        for i, j, s in sample:
-            w[i, j] += s
-            w[j, i] += 1 - s
+        np.add.at(w, (i, j), s * weights)
+        np.add.at(w, (j, i), (1 - s) * weights)
         return to_elo(bradley_terry(w, prior=prior))
 
-    est = fit(pairs)
-    if not pairs:
+    est = fit(np.ones(len(arr)))
+    if not len(arr):
         return est, est.copy(), est.copy()
     rng = np.random.default_rng(seed)
-    arr = np.asarray(pairs, dtype="float64")
-    boots = np.empty((n_boot, k))
-    for b in range(n_boot):
-        idx = rng.integers(0, len(arr), len(arr))
-        boots[b] = fit([(int(i), int(j), s) for i, j, s in arr[idx]])
+    # A resample is the same votes with multinomial counts: no list rebuilding per replicate.
+    counts = rng.multinomial(len(arr), np.full(len(arr), 1 / len(arr)), size=n_boot).astype("float64")
+    boots = np.array([fit(c) for c in counts])
     alpha = (1 - level) / 2
     lo, hi = np.nanquantile(boots, [alpha, 1 - alpha], axis=0)
     return est, lo, hi

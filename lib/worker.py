@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from .batch import runnable_jobs
 from .db import get_engine, session_scope
+from .provider_batch import poll_seconds as provider_poll_seconds
 from .job_runner import Caller, JobRunner, lease_seconds, new_owner, run_on_client_loop
 
 __all__ = ["JobRunner", "lease_seconds", "run_job_foreground", "run_worker", "start_background_worker",
@@ -34,11 +35,13 @@ async def work(engine: Engine, *, stop: threading.Event | None = None, once: boo
     """Work on every runnable job (live and provider-batch) until `stop` is set; returns jobs touched."""
     owner = new_owner()
     touched = 0
+    last_poll: dict[int, float] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="batch-db") as pool:
         while not (stop and stop.is_set()):
             with session_scope(engine) as s:
                 live = runnable_jobs(session=s, mode="live")
                 provider = runnable_jobs(session=s, mode="provider")
+            progressed = False
             for job_id in live:
                 if stop and stop.is_set():
                     break
@@ -48,8 +51,12 @@ async def work(engine: Engine, *, stop: threading.Event | None = None, once: boo
                     await run_on_client_loop(runner)
                 except Exception:  # one bad job must not kill the worker
                     log.exception("batch job %s failed in the worker", job_id)
+                progressed = progressed or runner.persisted > 0
                 touched += 1
             for job_id in provider:
+                if not once and time.monotonic() - last_poll.get(job_id, -1e9) < provider_poll_seconds():
+                    continue  # provider batches take minutes to hours: poll them gently
+                last_poll[job_id] = time.monotonic()
                 try:
                     from . import provider_batch
 
@@ -59,7 +66,7 @@ async def work(engine: Engine, *, stop: threading.Event | None = None, once: boo
                 touched += 1
             if once:
                 break
-            if not live:
+            if not progressed:  # idle, or only items leased by another (maybe dead) worker: wait
                 deadline = time.monotonic() + poll_s
                 while time.monotonic() < deadline and not (stop and stop.is_set()):
                     await asyncio.sleep(0.1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from lib import compare, runs as runs_lib, textdiff
@@ -74,7 +73,7 @@ def _vote(compare_id: str, run_ids: list[int], by_name: dict[str, int], radio_ke
         ss["cmp_flash"] = f"Could not record the vote: {exc}"
 
 
-def show(compare_id: str) -> None:
+def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
     """A saved comparison with its answers, metrics, marks, ratings, blind vote and diff."""
     try:
         with session_scope() as session:
@@ -103,7 +102,10 @@ def show(compare_id: str) -> None:
             title = names[pos] if hidden else (f"{names[pos]}: {labels[idx]}" if row.blind else labels[idx])
             st.markdown(f"**{md_escape(title)}**")
             if run is None:
-                st.info("No answer saved for this column (it failed before the call, or is still running).")
+                if (errors or {}).get(idx):
+                    st.error(md_escape(f"This column could not run: {errors[idx]}"), icon=":material/error:")
+                else:
+                    st.info("No answer saved for this column (it failed before the call, or is still running).")
                 continue
             w.show_error(run)
             w.show_answer(run.output)
@@ -118,16 +120,28 @@ def show(compare_id: str) -> None:
         st.button("Vote and reveal", key="cmp_vote_btn", on_click=_vote, type="primary",
                   args=(row.id, ids, by_name, f"cmp_vote_{row.id}"))
     _diff(runs, [names[positions.index(i)] if hidden else labels[i] for i in range(len(runs))])
-    with st.expander("Arena ratings (Elo, from votes)"):
-        by = st.radio("Rate", ["model", "variant"], horizontal=True, key="cmp_rate_by",
-                      format_func=lambda b: "by model" if b == "model" else "by prompt version and model")
+    _leaderboard()
+
+
+def _leaderboard() -> None:
+    """The arena leaderboard from every vote (lib.arena: Bradley-Terry), computed only when asked."""
+    with st.expander("Arena leaderboard (from votes)"):
+        by = st.radio("Rank", ["model", "version_model", "version"], horizontal=True, key="cmp_rate_by",
+                      format_func={"model": "models", "version_model": "prompt versions on models",
+                                   "version": "prompt versions"}.get)
+        if not st.toggle("Show the leaderboard", key="cmp_show_board"):
+            return
+        try:
+            from lib import arena
+        except ImportError:  # the metrics area's module is optional
+            st.caption("The leaderboard needs lib.arena (Metrics).")
+            return
         with session_scope() as session:
-            ratings = compare.arena_ratings(session=session, by=by)
-        if ratings:
-            st.dataframe(pd.DataFrame([{by: r.key, "rating": round(r.rating), "wins": r.wins, "losses": r.losses,
-                                        "ties": r.ties} for r in ratings]), hide_index=True)
-        else:
+            board = arena.leaderboard(session, by=by, n_boot=100)
+        if board.empty:
             st.caption("No votes between different contenders yet.")
+        else:
+            st.dataframe(board, hide_index=True)
 
 
 def _diff(runs: list[Any], labels: list[str]) -> None:
@@ -142,7 +156,8 @@ def _diff(runs: list[Any], labels: list[str]) -> None:
     if d.identical:
         st.success("The two answers are identical.")
         return
-    st.caption(f"similarity {d.similarity:.0%} · {d.removed_words} words removed, {d.added_words} added")
+    st.caption(md_escape(f"similarity {d.similarity:.0%} · {d.removed_words} words removed, "
+                         f"{d.added_words} added · shown as [-removed-] and {{+added+}}"))
     st.code(d.words, language=None, wrap_lines=True)
     with st.expander("Line diff"):
         st.code(d.unified or "(no line changes)", language="diff")

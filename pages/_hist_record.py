@@ -70,7 +70,7 @@ def show_record(engine: Any, raw: str) -> None:
         st.info(md_escape(flash))
     head = f"Run #{run.id} · {run.status} · {run.source} · " \
            f"{run.created_at:%Y-%m-%d %H:%M:%S} UTC" if run.created_at else f"Run #{run.id}"
-    st.subheader(head)
+    st.subheader(md_escape(head))
     what = f"{run.prompt_name}:v{run.version_number}" if run.prompt_name else "ad-hoc messages"
     st.caption(md_escape(f"{what} · {run.endpoint}/{run.model}"
                          + (f" · comparison {run.compare_id}" if run.compare_id else "")

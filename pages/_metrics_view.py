@@ -95,6 +95,8 @@ def usd(v: float | None, unknown: str = "-") -> str:
     """Dollars with enough digits for small amounts."""
     if v is None or pd.isna(v):
         return unknown
+    if v == 0:
+        return "$0"
     return f"${v:,.2f}" if abs(v) >= 1 else f"${v:,.4f}"
 
 
@@ -105,4 +107,6 @@ def pct(v: float | None) -> str:
 
 def ms(v: float | None) -> str:
     """Milliseconds."""
-    return "-" if v is None or pd.isna(v) else f"{v:,.0f} ms"
+    if v is None or pd.isna(v):
+        return "-"
+    return f"{v:,.1f} ms" if v < 10 else f"{v:,.0f} ms"

@@ -46,10 +46,10 @@ def variable_form(names: list[str]) -> tuple[dict[str, Any], list[str]]:
         key = f"play_var_{root}"
         ss.setdefault(key, "")
         if nested:
-            text = st.text_area(f"{root} (JSON)", key=key, height=120,
-                                help=f"Used as {{{{{root}.field}}}}: give a JSON object, e.g. {{\"name\": \"Ada\"}}")
+            hint = f'Used as {{{{{root}.field}}}}: give a JSON object, e.g. {{"name": "Ada"}}'
+            text = st.text_area(md_escape(f"{root} (JSON)"), key=key, height=120, help=md_escape(hint))
         else:
-            text = st.text_area(root, key=key, height=90)
+            text = st.text_area(md_escape(root), key=key, height=90)
         if not text.strip():
             continue
         if nested or text.lstrip()[:1] in ("{", "["):

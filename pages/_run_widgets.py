@@ -20,6 +20,22 @@ MODELS_PER_ENDPOINT = 300
 MODEL_HELP = "Models from each endpoint's list (and from Settings → Test). Type ENDPOINT/MODEL to use another."
 
 
+def persist(prefix: str, exclude: tuple[str, ...] = ()) -> None:
+    """Keep this page's widget values across page switches (Streamlit drops the state of unrendered widgets).
+
+    Call first thing on the page: values missing since the last visit are restored, then the current
+    values are remembered.  Buttons, uploaders and table selections cannot be set, so they are excluded.
+    """
+    ss = st.session_state
+    store_key = f"{prefix}__keep"
+    for k, v in dict(ss.get(store_key, {})).items():
+        if k not in ss:
+            ss[k] = v
+    ss[store_key] = {k: ss[k] for k in list(ss.keys())
+                     if isinstance(k, str) and k.startswith(prefix + "_") and not k.startswith(prefix + "__")
+                     and not k.startswith(exclude)}
+
+
 def prompt_names(session: Any) -> list[str]:
     """Names of the most recently updated prompts (bounded)."""
     rows, _ = prompts_lib.list_prompts(session=session, sort="updated", page=1, page_size=PROMPT_LIST_CAP)

@@ -15,14 +15,19 @@ from pages import _run_widgets as w
 from pages._play_form import _roots
 
 ss = st.session_state
+w.persist("cmp", exclude=("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job", "cmp_flash"))
 ss.setdefault("cmp_n", 3)
 engine = get_engine()
 st.title("Compare")
 
 permalink = st.query_params.get("compare")
 job: compare.CompareJob | None = ss.get("cmp_job")
+expanded = not permalink
+if not permalink and job is not None:  # back from another page: show the last comparison again
+    permalink = job.compare_id
+    st.query_params["compare"] = permalink
 
-with st.expander("Columns and variables", expanded=not permalink):
+with st.expander("Columns and variables", expanded=expanded):
     st.number_input("Columns", min_value=compare.MIN_COLUMNS, max_value=compare.MAX_COLUMNS, step=1, key="cmp_n")
     n = int(ss["cmp_n"])
     specs: list[ColumnSpec | None] = []
@@ -65,7 +70,7 @@ with st.expander("Columns and variables", expanded=not permalink):
             problems.append(str(exc))
     values: dict = {}
     for root, nested in _roots(wanted).items():
-        text = st.text_area(f"{root} (JSON)" if nested else root, key=f"cmp_var_{root}", height=80)
+        text = st.text_area(md_escape(f"{root} (JSON)" if nested else root), key=f"cmp_var_{root}", height=80)
         if text.strip():
             if nested:
                 import json
@@ -104,6 +109,7 @@ if permalink:
             view.live(job, labels)
         live_area.empty()
     st.caption(md_escape(f"Permalink: ?compare={permalink}"))
-    view.show(permalink)
+    mine = job is not None and job.compare_id == permalink
+    view.show(permalink, {i: c.error for i, c in enumerate(job.snapshot()) if c.error} if mine else None)
 else:
     st.caption("Pick the columns, fill the shared variables and press Run: every column starts at once.")

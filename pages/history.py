@@ -19,6 +19,8 @@ from pages._hist_record import show_record
 PAGE_SIZE = 25
 ANY = "(any)"
 ss = st.session_state
+w.persist("hist", exclude=("hist_table", "hist_rerun", "hist_close", "hist_open", "hist_up_", "hist_down_",
+                           "hist_flash", "hist_sig"))
 engine = get_engine()
 st.title("History")
 

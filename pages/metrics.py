@@ -24,7 +24,7 @@ TABS = ["Overview", "Latency", "Cost & tokens", "Errors & reliability", "Through
 
 st.title("Metrics")
 opts = mv.options(URL)
-if not opts["has_runs"][0]:
+if not opts["has_runs"]:
     st.info("No model calls recorded yet. Every call from the Playground, Compare, a Batch or the CLI is logged "
             "as a run; latency, cost, errors and scores appear here as soon as there is one.",
             icon=":material/monitoring:")
@@ -41,6 +41,8 @@ versions = dict(opts["versions"])
 prompts_sel = c2.multiselect("Prompt", opts["prompts"], key="metrics_prompts", placeholder="All prompts")
 version_choices = [vid for vid, label in opts["versions"]
                    if not prompts_sel or label.rsplit(":", 1)[0] in prompts_sel]
+if "metrics_versions" in ss:  # a version of a prompt just deselected is no longer a choice
+    ss["metrics_versions"] = [v for v in ss["metrics_versions"] if v in version_choices]
 versions_sel = c3.multiselect("Version", version_choices, format_func=lambda v: versions.get(v, str(v)),
                               key="metrics_versions", placeholder="All versions")
 labels_sel = c4.multiselect("Label", opts["labels"], key="metrics_labels", placeholder="Any label",
@@ -50,8 +52,11 @@ models_sel = d1.multiselect("Model", opts["models"], key="metrics_models", place
 endpoints_sel = d2.multiselect("Endpoint", opts["endpoints"], key="metrics_endpoints", placeholder="All endpoints")
 sources_sel = d3.multiselect("Source", opts["sources"], key="metrics_sources", placeholder="All sources")
 
-start, end = (dates[0], dates[-1]) if isinstance(dates, (tuple, list)) and dates else (today, today)
-if not isinstance(start, date):
+if isinstance(dates, date):
+    start = end = dates
+elif isinstance(dates, (tuple, list)) and dates:  # one date while the user is still picking the range
+    start, end = dates[0], dates[-1]
+else:
     start = end = today
 f = metrics.Filters(since=datetime.combine(start, time(), UTC),
                     until=datetime.combine(end + timedelta(days=1), time(), UTC),

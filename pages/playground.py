@@ -14,10 +14,15 @@ from pages import _run_widgets as w
 from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
 
 ss = st.session_state
+w.persist("play", exclude=("play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save",
+                           "play_files", "play_opened", "play_last_run", "play_defaults_for", "play_params_for",
+                           "play_pending_vars"))
 ss.setdefault("play_source", "Saved prompt")
 engine = get_engine()
 
 st.title("Playground")
+if not st.query_params.get("run") and ss.get("play_last_run"):  # back from another page: show the last answer
+    st.query_params["run"] = str(ss["play_last_run"])
 apply_pending()
 opened = open_run_from_query(engine)
 
@@ -140,7 +145,7 @@ model = m1.selectbox("Model (endpoint/model)", model_choices, key="play_model", 
 with m2:
     params, params_error = w.params_inputs("play", default_params)
 if params_error:
-    st.error(params_error)
+    st.error(md_escape(params_error))
 
 can_run = rendered is not None and not form_errors and not params_error and bool(model)
 run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")

@@ -93,3 +93,34 @@ def test_blind_mode_hides_names_until_the_vote(engine_for_app):
     revealed = [m.value for m in at.markdown if m.value.startswith("**Answer")]
     assert all("echo/echo" in x for x in revealed), revealed
     assert "Which answer is best?" not in texts(at)
+
+
+def test_setup_and_last_comparison_survive_switching_pages(engine_for_app):
+    _setup(engine_for_app)
+    at = _open()
+    _run_three(at)
+    at.switch_page("pages/home.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_area(key="cmp_var_who").value == "Ada"
+    assert at.selectbox(key="cmp_ref_1").value == "greet:1"
+    assert "[user] Hello Ada!" in [c.value for c in at.code]
+
+
+def test_a_column_that_cannot_run_says_why(engine_for_app):
+    _setup(engine_for_app)
+    with db.session_scope(engine_for_app) as s:
+        prompts.create_prompt(session=s, name="lost", model="nowhere/model",
+                              messages=[{"role": "user", "content": "Hi {{who}}"}])
+    at = _open()
+    at.number_input(key="cmp_n").set_value(2).run()
+    at.selectbox(key="cmp_prompt_0").set_value("greet").run()
+    at.selectbox(key="cmp_prompt_1").set_value("lost").run()
+    at.text_area(key="cmp_var_who").input("Ada").run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "This column could not run" in errors[0] and "nowhere" in errors[0], errors
+    assert "[user] Hello Ada!" in [c.value for c in at.code]  # the other column still answered

@@ -142,3 +142,21 @@ def test_preset_fills_parameters_and_saves_as_a_prompt(engine_for_app):
     assert any("Saved my-coder:1" in s for s in values(at.success))
     with db.session_scope(engine_for_app) as s:
         assert prompts.resolve(session=s, ref="my-coder").params["max_tokens"] == 2048
+
+
+def test_form_and_last_answer_survive_switching_pages(engine_for_app):
+    _make(engine_for_app, content="Say {{word}}")
+    at = _open()
+    at.text_area(key="play_var_word").input("kept")
+    at.number_input(key="play_temperature").set_value(1.1)
+    at.run()
+    at.button(key="play_run").click().run()
+    at.switch_page("pages/home.py")
+    at.run()
+    assert not at.exception
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_area(key="play_var_word").value == "kept"
+    assert at.number_input(key="play_temperature").value == 1.1
+    assert "[user] Say kept" in _codes(at)  # the last answer is shown again

@@ -155,3 +155,26 @@ def test_claims_do_not_overlap_and_expired_leases_requeue(engine):
     assert batch_store.release(engine, "A", [c.id for c in a]) == 10
     with session_scope(engine) as s:
         assert batch.counts(session=s, job_id=job_id)["pending"] == 10
+
+
+def test_job_rpm_and_tpm_limits_pace_the_calls(sqlite_engine):
+    import time
+
+    job_id = setup_job(sqlite_engine, 6, concurrency=4)
+    with session_scope(sqlite_engine) as s:
+        job = batch.get_job(session=s, job_id=job_id)
+        job.rpm = 600  # one call every 0.1 s
+        s.add(job)
+    caller = StandIn()
+    t = time.monotonic()
+    assert _run(sqlite_engine, job_id, caller) == "done"
+    assert time.monotonic() - t >= 0.45  # 6 calls spaced 0.1 s apart
+
+    job_id = setup_job(sqlite_engine, 7, concurrency=4, name="tpm")
+    with session_scope(sqlite_engine) as s:
+        job = batch.get_job(session=s, job_id=job_id)
+        job.tpm = 1200  # 20 tokens/s, a 5 s burst of 100; each prompt is ~20 estimated tokens
+        s.add(job)
+    t = time.monotonic()
+    assert _run(sqlite_engine, job_id, StandIn()) == "done"
+    assert time.monotonic() - t >= 0.5

@@ -76,6 +76,14 @@ def test_many_concurrent_calls_batch_their_inserts(client, engine):
     ids = {r.run_id for r in results}
     assert len(ids) == 300 and None not in ids
     assert len(_runs(engine)) == 300 and client.runlog.batches < 300
+    if engine.dialect.name == "sqlite":  # the fast insert path stores the same UTC text as the ORM
+        import re
+
+        with engine.connect() as conn:
+            stamps = [r[0] for r in conn.exec_driver_sql("SELECT created_at FROM run")]
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", s) for s in stamps)
+        by_id = {r.id: r for r in _runs(engine)}
+        assert all(by_id[r.run_id].output == r.text for r in results)
 
 
 def test_async_stream_from_another_loop(client, engine):

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from lib import compare, endpoints, prompts
-from lib.client import reset_clients
+from sqlmodel import select
+
+from lib import arena, compare, endpoints, prompts
+from lib.client import get_client, reset_clients
 from lib.compare import ColumnSpec
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
@@ -40,6 +42,7 @@ def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
     ids = _setup(engine, latency_ms=1000)
     cols = [ColumnSpec(ids[0], "slow/echo"), ColumnSpec(ids[1], "slow/echo"),
             ColumnSpec(ids[1], "slow/echo", {"max_tokens": 3})]
+    get_client(engine).generate_sync(model="echo/echo", messages=[{"role": "user", "content": "warm"}], record=False)
     t0 = time.monotonic()
     job = compare.start(engine=engine, columns=cols, variables={"who": "Ada"})
     partial_seen = False
@@ -127,7 +130,7 @@ def _run(s, model: str, latency=None, cost=None) -> int:
     return r.id
 
 
-def test_votes_and_ratings(engine):
+def test_votes_feed_the_arena_leaderboard(engine):
     with session_scope(engine) as s:
         a, b, c = _run(s, "x/good"), _run(s, "x/ok"), _run(s, "x/bad")
         votes = compare.record_vote(session=s, compare_id="cmp1", run_ids=[a, b, c], winner_run_id=a)
@@ -136,16 +139,11 @@ def test_votes_and_ratings(engine):
         compare.record_vote(session=s, compare_id="cmp3", run_ids=[a, b], winner_run_id=None)
         assert len(compare.votes_of(session=s, compare_id="cmp1")) == 2
         assert compare.votes_of(session=s, compare_id="cmp9") == []
-        assert s.exec(__import__("sqlmodel").select(ArenaVote).where(ArenaVote.winner == "tie")).one().blind
-        ratings = compare.arena_ratings(session=s)
-        assert [r.key for r in ratings] == ["x/good", "x/ok", "x/bad"]
-        good = ratings[0]
-        assert (good.wins, good.losses, good.ties, good.games) == (2, 0, 1, 3) and good.rating > 1000
-        assert ratings[-1].rating < 1000 and ratings[-1].losses == 2
-        d1, d2 = _run(s, "x/same"), _run(s, "x/same")  # two answers of one model: no rating row
-        compare.record_vote(session=s, compare_id="cmp4", run_ids=[d1, d2], winner_run_id=d1)
-        assert "x/same" not in [r.key for r in compare.arena_ratings(session=s)]
-        assert [r.games for r in compare.arena_ratings(session=s, by="variant")] == [3, 3, 2]
+        assert s.exec(select(ArenaVote).where(ArenaVote.winner == "tie")).one().blind
+
+        board = arena.leaderboard(s, by="model", n_boot=20)
+        assert list(board["player"]) == ["x/good", "x/ok", "x/bad"]
+        assert list(board["votes"]) == [3, 3, 2]
         with pytest.raises(ValidationError):
             compare.record_vote(session=s, compare_id="x", run_ids=[a], winner_run_id=a)
         with pytest.raises(ValidationError, match="not one of"):
@@ -173,6 +171,10 @@ def test_three_columns_on_the_fake_server_at_1s_finish_in_under_2s(sqlite_engine
                                api_key_env="FAKE_KEY", models=["m1", "m2", "m3"], max_concurrency=8)
         v = prompts.create_prompt(session=s, name="ask", messages=[{"role": "user", "content": "Q: {{q}}"}])
         vid = v.id
+    # warm the client (its loop, the pooled connection, imports): the assertion is about concurrency
+    assert get_client(sqlite_engine).generate_sync(model="fake/m1", messages=[{"role": "user", "content": "hi"}],
+                                                   record=False).status == "ok"
+    fake_server.reset()
     fake_server.script(Fault(delay_s=1.0), Fault(delay_s=1.0), Fault(delay_s=1.0))
     cols = [ColumnSpec(vid, f"fake/m{i}") for i in (1, 2, 3)]
     t0 = time.monotonic()
@@ -186,3 +188,16 @@ def test_three_columns_on_the_fake_server_at_1s_finish_in_under_2s(sqlite_engine
     assert fake_server.count("/v1/chat/completions") == 3
     starts = sorted(r.t for r in fake_server.requests)
     assert starts[-1] - starts[0] < 0.5, "the three requests were not sent at once"
+
+
+def test_runs_of_matches_unsaved_columns_by_version_model_and_params(engine):
+    ids = _setup(engine)
+    with session_scope(engine) as s:
+        row = compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo", {"max_tokens": 9}),
+                                                            ColumnSpec(ids[0], "echo/echo", {"max_tokens": 3})],
+                                        variables={})
+        for mt in (3, 9):  # saved in the other order
+            s.add(Run(source="compare", version_id=ids[0], endpoint="echo", model="echo", output=f"mt{mt}",
+                      params={"temperature": 0.5, "max_tokens": mt}, compare_id=row.id))
+        s.commit()
+        assert [r.output for r in compare.runs_of(session=s, comparison=row)] == ["mt9", "mt3"]

@@ -98,7 +98,7 @@ def test_empty_database(engine):
     assert metrics_scores.scores(engine, _f()).empty
     h = metrics.headline(engine=engine)
     assert h["calls"] == 0 and h["error_rate"] is None and h["p95_latency_ms"] is None
-    assert metrics.options(engine)["has_runs"] == [False]
+    assert metrics.options(engine)["has_runs"] is False
 
 
 def test_headline(engine):
@@ -170,4 +170,6 @@ def test_parse_since():
 def test_grain():
     assert metrics.grain_for(NOW - timedelta(hours=1), NOW) == "minute"
     assert metrics.grain_for(NOW - timedelta(days=2), NOW) == "hour"
+    assert metrics.grain_for(NOW - timedelta(days=7), NOW) == "hour"
+    assert metrics.grain_for(NOW - timedelta(days=8), NOW) == "day"
     assert metrics.grain_for(NOW - timedelta(days=30), NOW) == "day"

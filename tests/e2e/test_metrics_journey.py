@@ -1,0 +1,74 @@
+"""Journey: a real batch (two prompt versions on the echo endpoint, evaluated), then the Metrics page:
+every tab is opened and screenshotted, the comparison gives a verdict, the arena ranks the versions."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from lib import batch, datasets, db, prompts
+from lib.models import ArenaVote, BatchItem
+
+from tests.e2e.conftest import goto, wait_idle
+
+ROWS = 16
+CSV = "question,__expected\n" + "".join(
+    f"what is the capital of country {i}?,{'contains:briefly' if i % 2 else 'contains:capital'}\n"
+    for i in range(1, ROWS + 1))
+
+
+def _run_batch(engine) -> int:
+    with db.session_scope(engine) as s:
+        v1 = prompts.create_prompt(session=s, name="metrics-journey",
+                                   messages=[{"role": "user", "content": "Answer: {{question}}"}])
+        v2, _ = prompts.save_version(session=s, name="metrics-journey",
+                                     messages=[{"role": "user", "content": "Answer briefly: {{question}}"}])
+        ds = datasets.import_dataset(session=s, data=CSV.encode(), filename="metrics-journey.csv")
+        job = batch.submit(session=s, dataset_id=ds.id, version_ids=[v1.id, v2.id], models=["echo/echo"],
+                           name="metrics journey")
+        job_id = job.id
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # the app's background worker runs the job
+        with db.session_scope(engine) as s:
+            c = batch.counts(session=s, job_id=job_id)
+        if c.get("done", 0) == 2 * ROWS:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"batch not done in 90 s: {c}")
+    with db.session_scope(engine) as s:  # blind votes on the batch answers: v2 usually preferred
+        items = s.exec(select(BatchItem).where(BatchItem.job_id == job_id).order_by(BatchItem.row_idx)).all()
+        by_row: dict[int, list[BatchItem]] = {}
+        for it in items:
+            by_row.setdefault(it.row_idx, []).append(it)
+        for n, (a, b) in enumerate(sorted(by_row.values(), key=lambda p: p[0].row_idx)):
+            first, second = sorted((a, b), key=lambda it: it.version_id)
+            s.add(ArenaVote(run_a_id=second.run_id, run_b_id=first.run_id, winner="b" if n % 5 == 0 else "a"))
+    return job_id
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    wait_idle(page)
+
+
+def test_metrics_journey(page, streamlit_app, shot):
+    _run_batch(streamlit_app.engine())
+    goto(page, streamlit_app, "metrics")
+    expect(page.get_by_role("heading", name="Metrics")).to_be_visible()
+    calls = page.locator("[data-testid=stMain] [data-testid=stMetric]").filter(has_text="Calls").first
+    expect(calls).to_contain_text(str(2 * ROWS))
+    expect(page.locator("[data-testid=stMain] [data-testid=stVegaLiteChart]").first).to_be_visible()
+    shot("overview")
+    for name in ("Latency", "Cost & tokens", "Errors & reliability", "Throughput", "Quality"):
+        _tab(page, name)
+        shot(name.lower().replace(" & ", "-").replace(" ", "-"))
+    _tab(page, "Compare versions")
+    expect(page.get_by_text("better than metrics-journey:1").first).to_be_visible()
+    shot("compare-versions")
+    _tab(page, "Arena")
+    expect(page.get_by_text(f"{ROWS} votes").first).to_be_visible()
+    shot("arena")
+    assert page.dialogs == []
