@@ -46,7 +46,7 @@ def extras(engine: Engine, n_votes: int = 500, cases: int = 1000, seed: int = 7)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO score (run_id, evaluator, passed, score, created_at) "
-            "SELECT id, 'judge', (id % 5) <> 0, (id % 10) / 10.0, created_at FROM run "
+            "SELECT id, 'judge', mod(id, 5) <> 0, mod(id, 10) / 10.0, created_at FROM run "
             "WHERE source = 'batch' AND status = 'ok'")
         n_scores = conn.exec_driver_sql("SELECT count(*) FROM score").scalar()
         ids = [r[0] for r in conn.exec_driver_sql(

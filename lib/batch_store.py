@@ -124,6 +124,16 @@ _RUN_CONV = [(c, _converter(_RUN.c[c])) for c in _RUN_COLUMNS]
 _RUN_SQL = f"INSERT INTO run ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
 
 
+_DEFAULTS: dict[str, Any] = {}
+
+
+def _run_defaults(now) -> dict[str, Any]:
+    """Column defaults of a Run (what the ORM would fill in for a missing key)."""
+    if not _DEFAULTS:
+        _DEFAULTS.update({k: v for k, v in Run().model_dump().items() if k != "id"})
+    return {**_DEFAULTS, "created_at": now}
+
+
 def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now) -> None:
     """The same writes through the DBAPI's executemany: several times faster than compiled statements.
 
@@ -134,7 +144,10 @@ def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now)
     with_run = [r for r in results if r.run is not None]
     by_item: dict[int, int] = {}
     if with_run:
-        rows = [tuple(conv(r.run.get(c)) if conv else r.run.get(c) for c, conv in _RUN_CONV) for r in with_run]
+        rows = []
+        for r in with_run:
+            run = {**_run_defaults(now), **r.run}
+            rows.append(tuple(conv(run[c]) if conv else run[c] for c, conv in _RUN_CONV))
         cur.executemany(_RUN_SQL, rows)
         if cur.rowcount != len(rows):
             raise RuntimeError("run insert count mismatch")
@@ -171,7 +184,7 @@ def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) ->
     with engine.begin() as conn:
         run_ids: list[int] = []
         if with_run:
-            rows = [{c: r.run.get(c) for c in _RUN_COLUMNS} for r in with_run]
+            rows = [{**_run_defaults(now), **{c: r.run[c] for c in _RUN_COLUMNS if c in r.run}} for r in with_run]
             res = conn.execute(insert(Run).returning(Run.id, sort_by_parameter_order=True), rows)
             run_ids = [r[0] for r in res.all()]
         by_item = {r.item_id: rid for r, rid in zip(with_run, run_ids, strict=True)}

@@ -65,8 +65,12 @@ def row_values(data: dict, mapping: dict) -> dict:
 
 def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict) -> dict:
     """The Run row of a result as a dict (the client's unsaved row, tagged with the batch)."""
-    run = getattr(res, "run", None)
-    if run is not None:
+    row = getattr(res, "row", None)  # the client's plain dict of the Run's columns (cheap)
+    run = None if row is not None else getattr(res, "run", None)
+    if row is not None:
+        d = dict(row)
+        d.pop("id", None)
+    elif run is not None:
         d = run.model_dump()
         d.pop("id", None)
     else:  # a caller that returns no row (a stand-in): build the dict without a model instance (cheaper)

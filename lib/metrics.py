@@ -230,13 +230,15 @@ def nearest_rank(values: list[float], qs: Iterable[float]) -> list[float | None]
     return [float(v[max(1, math.ceil(round(q * n, 9))) - 1]) for q in qs]
 
 
-def _sample(engine: Engine, f: Filters, where, cols: list, total: int | None) -> tuple[list, int]:
-    """Rows of `cols` for the runs matching `where`: all when `total` <= SAMPLE_MAX, else every k-th id."""
+def _sample(engine: Engine, f: Filters, where, cols: list, total: int | None,
+            size: int | None = None) -> tuple[list, int]:
+    """Rows of `cols` for the runs matching `where`: all when `total` <= size, else every k-th id."""
+    size = size or SAMPLE_MAX
     k = 1
-    if total is None or total > SAMPLE_MAX:
-        where, k = _id_sample(engine, f, where)
+    if total is None or total > size:
+        where, k = _id_sample(engine, f, where, size)
     with engine.connect() as conn:
-        return conn.execute(_by_date(select(*cols).where(where).limit(2 * SAMPLE_MAX), f)).fetchall(), k
+        return conn.execute(_by_date(select(*cols).where(where).limit(2 * size), f)).fetchall(), k
 
 
 def _by_date(stmt, f: Filters):
@@ -245,11 +247,11 @@ def _by_date(stmt, f: Filters):
     return stmt.with_hint(Run, "INDEXED BY ix_run_created_at", "sqlite") if f.since is not None else stmt
 
 
-def _id_sample(engine: Engine, f: Filters, where):
-    """Restrict `where` to every k-th run id of the date window, k sized so about SAMPLE_MAX ids are probed.
+def _id_sample(engine: Engine, f: Filters, where, size: int):
+    """Restrict `where` to every k-th run id of the date window, k sized so about `size` ids are probed.
 
     Runs are written in time order, so the window's ids are (nearly) one contiguous range; the ids are
-    generated and looked up by primary key, so the cost is SAMPLE_MAX lookups, not a scan of the window.
+    generated and looked up by primary key, so the cost is `size` lookups, not a scan of the window.
     """
     with engine.connect() as conn:
         first = select(Run.id).order_by(Run.created_at)
@@ -258,7 +260,7 @@ def _id_sample(engine: Engine, f: Filters, where):
         hi = conn.execute((last.where(Run.created_at < f.until) if f.until else last).limit(1)).scalar()
     if lo is None or hi is None or hi <= lo:
         return where, 1
-    k = max(1, -(-(hi - lo + 1) // SAMPLE_MAX))
+    k = max(1, -(-(hi - lo + 1) // size))
     if k == 1:
         return where, 1
     ids = select(literal(lo).label("i")).cte("sample_ids", recursive=True)
@@ -278,18 +280,22 @@ def _latency_frame(df: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def percentile_overall(engine: Engine | Session | None, f: Filters, p: float = 0.95,
-                       column: str = "latency_ms") -> float | None:
+                       column: str = "latency_ms", sample: int | None = None) -> float | None:
     """One nearest-rank percentile of a run column over the filtered runs.
 
     PostgreSQL: percentile_disc (exact).  SQLite: the bounded sample of `latency()` (exact up to
     SAMPLE_MAX runs in range).
     """
-    return percentiles(engine, f, (p,), column).get(None, [None])[0]
+    return percentiles(engine, f, (p,), column, sample=sample).get(None, [None])[0]
 
 
 def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float] = (0.5, 0.95),
-                column: str = "latency_ms", by_model: bool = False) -> dict:
-    """Nearest-rank percentiles of a run column, overall ({None: [...]}) or per model ({model: [...]})."""
+                column: str = "latency_ms", by_model: bool = False, sample: int | None = None) -> dict:
+    """Nearest-rank percentiles of a run column, overall ({None: [...]}) or per model ({model: [...]}).
+
+    `sample` bounds the SQLite sample (default SAMPLE_MAX); 10,000 runs put a p95 within about
+    +/-0.4 percentile points.
+    """
     engine = _engine(engine)
     qs = tuple(qs)
     col = getattr(Run, column)
@@ -305,7 +311,7 @@ def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float]
         total = conn.execute(_by_date(select(func.count()).select_from(Run).where(where), f)).scalar() or 0
     if not total:
         return {}
-    rows, _k = _sample(engine, f, where, [Run.model if by_model else literal(None), col], total)
+    rows, _k = _sample(engine, f, where, [Run.model if by_model else literal(None), col], total, sample)
     groups: dict = {}
     for key, v in rows:
         groups.setdefault(key, []).append(v)
@@ -328,7 +334,7 @@ def headline(*, session: Session | None = None, engine: Engine | None = None, ho
     return {"hours": hours, "calls": calls, "spend_usd": float(row.spend or 0.0),
             "unpriced_calls": calls - int(row.priced or 0),
             "error_rate": (int(row.errors or 0) / calls) if calls else None,
-            "p95_latency_ms": percentile_overall(eng, f, 0.95) if calls else None}
+            "p95_latency_ms": percentile_overall(eng, f, 0.95, sample=10_000) if calls else None}
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

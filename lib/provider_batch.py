@@ -31,7 +31,8 @@ from .models import BatchItem, BatchJob, utcnow
 
 ENDPOINT_PATH = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-LEASE = timedelta(days=2)
+LEASE = timedelta(days=2)  # a submitted batch owns its items until merged (completion window is 24 h)
+UPLOAD_LEASE = timedelta(minutes=10)  # while the file is uploaded and the batch created
 
 
 def poll_seconds() -> float:
@@ -90,9 +91,14 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             cfg = endpoints.load_config(session=s, name=ep_name)
         _require_batch_api(cfg)  # refuses an endpoint without a Batch API before any item is leased
         with engine.begin() as conn:
+            # items of an upload that died half-way (process killed before the batch existed) come back
+            conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
+                                                 BatchItem.lease_owner == owner, BatchItem.lease_expires < utcnow())
+                         .values(state="pending", lease_owner=None, lease_expires=None,
+                                 attempts=BatchItem.attempts - 1))
             items = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
                                                          BatchItem.state == "pending")
-                                 .values(state="running", lease_owner=owner, lease_expires=utcnow() + LEASE,
+                                 .values(state="running", lease_owner=owner, lease_expires=utcnow() + UPLOAD_LEASE,
                                          attempts=BatchItem.attempts + 1, updated_at=utcnow())
                                  .returning(BatchItem.id, BatchItem.row_id, BatchItem.version_id)).all()
         if not items:
@@ -127,7 +133,7 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             raise ProviderError(f"{ep_name}: could not submit the batch: {exc}") from None
         with engine.begin() as conn:  # the items now belong to this provider batch
             conn.execute(update(BatchItem).where(BatchItem.lease_owner == owner, BatchItem.job_id == job_id)
-                         .values(lease_owner=f"provider:{b['id']}"))
+                         .values(lease_owner=f"provider:{b['id']}", lease_expires=utcnow() + LEASE))
         state[ref] = {"batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating"),
                       "items": len(lines)}
     _save_state(engine, job_id, state)

@@ -52,6 +52,7 @@ def _converter(col: Any) -> Callable[[Any], Any] | None:
 
 _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
 _CONV = [(c, _converter(_TABLE.c[c])) for c in _COLUMNS]
+_CONVERTED = [(i, conv) for i, (_, conv) in enumerate(_CONV) if conv is not None]
 _SQL = f"INSERT INTO run ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
@@ -76,7 +77,11 @@ class RunLogWriter:
         # On SQLite the bind values are made here, in the caller's thread: the writer then runs
         # mostly in C (executemany) and holds the GIL less, which keeps the event loop responsive.
         if self._sqlite:
-            return tuple(conv(row.get(c)) if conv else row.get(c) for c, conv in _CONV)
+            vals = [row.get(c) for c in _COLUMNS]
+            for i, conv in _CONVERTED:
+                if vals[i] is not None:
+                    vals[i] = conv(vals[i])
+            return tuple(vals)
         return row
 
     def _ensure(self) -> None:

@@ -59,6 +59,11 @@ def model_choices(session: Any) -> list[str]:
     return out if "echo/echo" in out else out + ["echo/echo"]
 
 
+def combo_matrix(versions: list[str], models: list[str]) -> pd.DataFrame:
+    """Versions (rows) x models (columns): every cell is one call per dataset row."""
+    return pd.DataFrame([["✓"] * len(models) for _ in versions], index=versions, columns=models)
+
+
 def load_versions(session: Any, version_ids: list[int]) -> list[Any]:
     """The chosen versions, detached, in the chosen order."""
     from lib import prompts

@@ -72,8 +72,8 @@ chosen_models = c2.multiselect("Models", model_opts, key="batch_models", default
 if not version_labels:
     st.info("No prompt yet: create one on the Prompts page.")
 if chosen_versions and chosen_models:
-    st.caption("Calls per row: " + " · ".join(f"{md_escape(v)} x {md_escape(m)}"
-                                               for v in chosen_versions for m in chosen_models))
+    st.caption(f"Each row is sent to {len(chosen_versions) * len(chosen_models)} version x model combinations:")
+    st.dataframe(view.combo_matrix(chosen_versions, chosen_models), width="stretch")
 version_ids = [version_labels[v] for v in chosen_versions]
 
 # ---------------------------------------------------------------- 3. mapping, preview, lint

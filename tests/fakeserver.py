@@ -169,7 +169,15 @@ class FakeServer:
         """Stop the server and its thread."""
         if self.loop is None:
             return
-        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop)  # type: ignore[union-attr]
+        async def shutdown() -> None:
+            me = asyncio.current_task()
+            pending = [t for t in asyncio.all_tasks() if t is not me]
+            for t in pending:  # hanging handlers (hang_s, drip_s) would otherwise hold cleanup up
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self._runner.cleanup()  # type: ignore[union-attr]
+
+        fut = asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
         with contextlib.suppress(Exception):  # shutting down a test server
             fut.result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -275,8 +283,8 @@ async def chat_completions(server: FakeServer, request: web.Request, body: Any, 
     if fault.error_event:
         await resp.write(b'data: {"error": {"message": "overloaded mid-stream", "type": "server_error"}}\n\n')
         return resp
-    await resp.write(f"data: {json.dumps({'id': 'c1', 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
-                     .encode())
+    final = {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    await resp.write(f"data: {json.dumps(final)}\n\n".encode())
     if fault.usage and ((body or {}).get("stream_options") or {}).get("include_usage"):
         await resp.write(f"data: {json.dumps({'id': 'c1', 'choices': [], 'usage': usage})}\n\n".encode())
     await resp.write(b"data: [DONE]\n\n")

@@ -129,3 +129,8 @@ def test_bad_upload_names_row_and_column(page, monkeypatch):
     monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("bad.csv", b"a,b\n1,2\n3,4,5\n"))
     at = _at()
     assert at.error and "row" in at.error[0].value
+
+
+def test_page_runs_inside_the_app(open_page):
+    at = open_page("pages/batch.py")
+    assert any(t.value == "Batch" for t in at.title)

