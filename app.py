@@ -17,6 +17,7 @@ import streamlit as st
 from lib import db
 from lib.settings import get_settings
 from lib.ui_state import md_escape
+from pages import _boot
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
@@ -140,12 +141,17 @@ def main() -> None:
         st.stop()
     background_worker(url)
     nav = st.navigation(_pages())
+    _boot.resume_deeplink()
     with st.sidebar:
         try:
             _sidebar(engine)
         except Exception:  # the sidebar is informative only; never block a page on it
             log.exception("sidebar failed")
-    nav.run()
+    _boot.mark_navigation(True)
+    try:
+        nav.run()
+    finally:
+        _boot.mark_navigation(False)
 
 
 main()

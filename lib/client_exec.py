@@ -226,8 +226,7 @@ class CallExecution:
                "usage_raw": resp.usage_raw if resp else None, "cost_usd": cost, "latency_ms": round(latency, 2),
                "ttft_ms": round(ttft, 2) if ttft is not None else None, "attempts": attempts, "cache_hit": cached,
                "rating": None, "note": None, "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id}
-        # model_construct: every value here is already typed; validation would cost more than the call
-        result = RunResult.model_construct(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
+        result = RunResult(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
                            finish_reason=row["finish_reason"], status=status, error_kind=row["error_kind"],
                            error_message=err_msg, http_status=row["http_status"], request_id=row["request_id"],
                            prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated, cost_usd=cost,

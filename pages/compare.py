@@ -13,6 +13,9 @@ from lib.ui_state import md_escape
 from pages import _cmp_view as view
 from pages import _run_widgets as w
 from pages._play_form import _roots
+from pages._boot import require_app
+
+require_app(__file__)
 
 ss = st.session_state
 w.persist("cmp", exclude=("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job", "cmp_flash"))

@@ -15,6 +15,9 @@ from lib.errors import WorkbenchError
 from lib.ui_state import md_escape
 from pages import _run_widgets as w
 from pages._hist_record import show_record
+from pages._boot import require_app
+
+require_app(__file__)
 
 PAGE_SIZE = 25
 ANY = "(any)"

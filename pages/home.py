@@ -9,6 +9,9 @@ import streamlit as st
 
 from lib import db
 from lib.ui_state import workspace_summary
+from pages._boot import require_app
+
+require_app(__file__)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,6 +12,9 @@ from lib.errors import TemplateError, WorkbenchError
 from lib.ui_state import md_escape
 from pages import _run_widgets as w
 from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
+from pages._boot import require_app
+
+require_app(__file__)
 
 ss = st.session_state
 w.persist("play", exclude=("play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save",

@@ -10,6 +10,9 @@ from lib.ui_state import md_escape
 
 from pages._prompt_editor import NEW, flash, get_draft, render_editor, replace_draft, show_flashes
 from pages._prompt_versions import render_diff, render_labels, render_manage, render_timeline
+from pages._boot import require_app
+
+require_app(__file__)
 
 PAGE_SIZE = 20
 ss = st.session_state

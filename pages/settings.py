@@ -12,6 +12,9 @@ from lib import db, endpoints
 from lib.errors import WorkbenchError
 from lib.secrets import has_secret
 from lib.ui_state import md_escape
+from pages._boot import require_app
+
+require_app(__file__)
 
 ss = st.session_state
 ss.setdefault("settings_health", {})
@@ -181,7 +184,6 @@ with st.expander("Add an endpoint", icon=":material/add:"):
                "name you give here.")
 
 from pages._settings_prices import render_prices  # noqa: E402  (kept in its own file for size)
-
 render_prices()
 
 st.header("Database")

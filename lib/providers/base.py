@@ -230,7 +230,9 @@ class Provider:
         if not isinstance(session, aiohttp.ClientSession):
             session = pool.client = pool.get_client()  # type: ignore[attr-defined]
         if self._timeout is None:
-            self._timeout = aiohttp.ClientTimeout(sock_connect=min(t, 10.0), sock_read=t, connect=t)
+            # One overall cap only: per-read timers are re-armed on every chunk (measurable per call),
+            # and the client's deadline is what really bounds a call.
+            self._timeout = aiohttp.ClientTimeout(total=max(t, 1.0) * 2)
         with map_aiohttp_exceptions():
             async with session.request(method, url, data=body, headers=hdrs, allow_redirects=False,
                                        timeout=self._timeout) as r:
