@@ -57,6 +57,7 @@ def _dataset_id(s, ref: str) -> int:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `batch` group and the top-level `worker` command."""
     sub = typer.Typer(no_args_is_help=True, help="Batch jobs: run a dataset through prompts x models.")
     app.add_typer(sub, name="batch")
 

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,21 +64,18 @@ class AppServer:
         return db.get_engine(self.db_url)
 
 
-@pytest.fixture(scope="session")
-def streamlit_app(tmp_path_factory, sqlite_template):
-    """`streamlit run app.py` on a free port with a fresh SQLite database; stopped at the end."""
+@contextmanager
+def run_streamlit(work: Path, db_url: str, **env_extra: str):
+    """`streamlit run app.py` on a free port against `db_url`; yields an AppServer, stops it after."""
     import httpx
 
-    work = tmp_path_factory.mktemp("e2e")
-    db_path = work / "workbench.db"
-    shutil.copy(sqlite_template, db_path)
-    db_url = f"sqlite:///{db_path}"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}  # no real provider keys
     env.update(DATABASE_URL=db_url, WORKBENCH_SEED_EXAMPLES="0", WORKBENCH_AUTHOR="e2e",
                WORKBENCH_START_WORKER=os.environ.get("WORKBENCH_E2E_WORKER", "1"),
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
-    log_path = work / "streamlit.log"
+    env.update(env_extra)
+    log_path = work / f"streamlit-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115  (closed below, after the process)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
@@ -111,6 +109,16 @@ def streamlit_app(tmp_path_factory, sqlite_template):
         from lib import db
 
         db.dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def streamlit_app(tmp_path_factory, sqlite_template):
+    """The app on a free port with a fresh SQLite database, for the whole session."""
+    work = tmp_path_factory.mktemp("e2e")
+    db_path = work / "workbench.db"
+    shutil.copy(sqlite_template, db_path)
+    with run_streamlit(work, f"sqlite:///{db_path}") as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

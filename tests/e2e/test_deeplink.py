@@ -1,0 +1,35 @@
+"""A permalink opened as the very first request after the server starts gets the full app.
+
+With a folder named pages/, Streamlit runs a deep-linked page script alone until app.py has
+called st.navigation once; pages/_boot.py hands over to app.py and back.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from lib import prompts
+from tests.e2e.conftest import run_streamlit, wait_idle
+
+
+def test_first_request_is_a_permalink(browser, tmp_path, sqlite_template):
+    import shutil
+
+    db_path = tmp_path / "workbench.db"
+    shutil.copy(sqlite_template, db_path)
+    with run_streamlit(tmp_path, f"sqlite:///{db_path}", WORKBENCH_START_WORKER="0") as app:
+        with Session(app.engine()) as s:
+            prompts.create_prompt(session=s, name="deep-linked", messages=[{"role": "user", "content": "hi"}])
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        try:
+            page.goto(f"{app.url}/prompts?prompt=deep-linked", timeout=60_000)
+            page.locator("[data-testid=stApp]").wait_for(timeout=60_000)
+            wait_idle(page, 60_000)
+            nav = page.locator("[data-testid=stSidebarNav]")
+            nav.get_by_text("Playground").wait_for(timeout=20_000)  # app.py's navigation, not folder discovery
+            assert nav.get_by_text("prompt editor").count() == 0  # helper modules are never listed
+            assert "/prompts" in page.url and "prompt=deep-linked" in page.url
+            page.get_by_text("deep-linked").first.wait_for(timeout=20_000)
+        finally:
+            context.close()
