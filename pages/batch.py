@@ -17,6 +17,9 @@ from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.ui_state import md_escape
 from pages import _batch_view as view
+from pages._boot import require_app
+
+require_app(__file__)
 
 ss = st.session_state
 engine = get_engine()

@@ -75,6 +75,7 @@ class AnthropicProvider(Provider):
 
     @property
     def root(self) -> str:
+        """The base URL without a trailing /v1 (paths add it)."""
         url = (self.config.base_url or DEFAULT_BASE).rstrip("/")
         return url.removesuffix("/v1")
 

@@ -165,6 +165,7 @@ class FastResponse:
 
     @property
     def text(self) -> str:
+        """The body decoded as UTF-8."""
         return self.content.decode("utf-8", "replace")
 
     async def aclose(self) -> None:

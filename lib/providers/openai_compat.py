@@ -61,6 +61,7 @@ class OpenAICompatProvider(Provider):
 
     @property
     def root(self) -> str:
+        """The API root, ending in /v1 unless the endpoint says otherwise."""
         return api_root(self.config.base_url, bool(self.config.options.get("add_v1", True)))
 
     def _payload(self, request: ChatRequest, stream: bool) -> tuple[str, dict[str, Any]]:

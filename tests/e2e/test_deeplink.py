@@ -24,12 +24,12 @@ def test_first_request_is_a_permalink(browser, tmp_path, sqlite_template):
         page = context.new_page()
         try:
             page.goto(f"{app.url}/prompts?prompt=deep-linked", timeout=60_000)
-            page.locator("[data-testid=stApp]").wait_for(timeout=60_000)
-            wait_idle(page, 60_000)
             nav = page.locator("[data-testid=stSidebarNav]")
-            nav.get_by_text("Playground").wait_for(timeout=20_000)  # app.py's navigation, not folder discovery
-            assert nav.get_by_text("prompt editor").count() == 0  # helper modules are never listed
-            assert "/prompts" in page.url and "prompt=deep-linked" in page.url
-            page.get_by_text("deep-linked").first.wait_for(timeout=20_000)
+            # app.py's navigation has sections; legacy folder discovery has none and lists helper modules
+            nav.get_by_text("Workspace", exact=True).wait_for(timeout=60_000)
+            page.wait_for_url("**/prompts?prompt=deep-linked", timeout=20_000)
+            wait_idle(page, 60_000)
+            assert nav.get_by_text("prompt editor", exact=True).count() == 0
+            page.get_by_role("heading", name="deep-linked").first.wait_for(timeout=20_000)
         finally:
             context.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 from sqlmodel import Session
 
@@ -44,6 +45,10 @@ def test_latency_percentiles_exact(engine):
     assert lat.loc["B", "ttft_p95_ms"] == 15  # the errored run has no TTFT: 3 values 5, 10, 15
     assert lat.loc["A", "n"] == 100
     assert metrics.percentile_overall(engine, _f(models=["A"]), 0.95) == 95
+    # With the run count known and small, PostgreSQL ranks in SQL (percentile_disc): same numbers.
+    cols = ["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n"]
+    pd.testing.assert_frame_equal(metrics.latency(engine, _f(), total=104)[cols], lat.reset_index()[cols],
+                                  check_dtype=False)
 
 
 def test_sqlite_sampling_bounds_the_error(sqlite_engine, monkeypatch):
