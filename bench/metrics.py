@@ -5,7 +5,7 @@ sessions, as real use produces them (see bench/metrics_fill.py), plus scores for
 batch run, 500 arena votes and a 1,000-case comparison.  Times every aggregation the page
 uses (median of --repeat runs) for the page's default range (last 7 days) and for all 30
 days, then a cold full page run through streamlit.testing.v1.AppTest (app.py, switched to
-pages/metrics.py, Streamlit caches cleared first) for each range.  The baseline printed
+pages/metrics.py, Streamlit caches cleared first; best of 2) for each range.  The baseline printed
 beside the page is a plain `GROUP BY` over `run` of the same range (what the page would
 cost without the rollup).  The last line is `metrics_page_ms=N`: the cold default view
 (Overview tab, last 7 days); the all-30-days number is printed just above it.
@@ -52,6 +52,7 @@ def aggregations(engine, repeat: int, info: dict) -> None:
     """Time each lib call the page makes."""
     for name, f in _ranges().items():
         grain = metrics.grain_for(f.since, f.until)
+        lat_grain = "day" if grain == "hour" and f.until - f.since > timedelta(days=2) else grain  # as the page
         total = metrics_runs.totals(metrics.rollup(engine, f, grain, keys=["bucket", "model", "status"]))["calls"]
         print(f"-- range {name}: {total:,} runs, grain {grain}")
         sa, sb = (versus.Side(v, "openai/gpt-4o") for v in info.get("versions", (1, 2)))
@@ -64,7 +65,7 @@ def aggregations(engine, repeat: int, info: dict) -> None:
             ("rollup cost by version", lambda f=f, g=grain: metrics.rollup(engine, f, g,
                                                                             keys=["bucket", "version_id", "status"])),
             ("rollup all keys", lambda f=f, g=grain: metrics.rollup(engine, f, g)),
-            ("latency p50/p95 + ttft", lambda f=f, g=grain, n=total: metrics.latency(engine, f, g, total=n)),
+            ("latency p50/p95 + ttft", lambda f=f, g=lat_grain, n=total: metrics.latency(engine, f, g, total=n)),
             ("scores by version x model", lambda f=f: metrics_scores.scores(engine, f)),
             ("filter options", lambda: metrics.options(engine)),
             ("headline 24h", lambda: metrics.headline(engine=engine)),
@@ -160,7 +161,7 @@ def run_sqlite(args) -> tuple[float, float]:
     for tab in ("Latency", "Cost & tokens", "Errors & reliability", "Throughput", "Quality", "Compare versions",
                 "Arena"):
         print(f"page 7d tab {tab:<24} {page(url, 7, tab):9.1f} ms")
-    all_ms = page(url, 31)
+    all_ms = min(page(url, 31) for _ in range(2))
     default_ms = min(page(url, 7) for _ in range(2))
     print(f"page overview all 30 days: {all_ms:.0f} ms; default (last 7 days): {default_ms:.0f} ms")
     return default_ms, all_ms

@@ -12,28 +12,49 @@ _LEGEND = alt.Legend(orient="bottom", columns=3, labelLimit=260, title=None)
 
 def _time(grain: str = "hour") -> alt.X:
     fmt = {"minute": "%H:%M", "hour": "%b %d %H:%M", "day": "%b %d"}.get(grain, "%b %d %H:%M")
-    return alt.X("bucket:T", title=None, axis=alt.Axis(format=fmt, labelAngle=0, labelOverlap=True))
+    ticks = {"tickCount": "day"} if grain == "day" else {}  # one label per day, never "Nov 18, Nov 18"
+    return alt.X("bucket:T", title=None, axis=alt.Axis(format=fmt, labelAngle=0, labelOverlap=True, **ticks))
+
+
+def _highlight() -> alt.Parameter:
+    """Click a legend entry to bring that series forward (many models on one chart stay readable)."""
+    return alt.selection_point(fields=["model"], bind="legend")
 
 
 def latency(df: pd.DataFrame, grain: str = "hour", prefix: str = "") -> alt.Chart:
-    """p50 (solid) and p95 (dashed) per model over time; prefix 'ttft_' for time to first token."""
+    """p50 (solid) and p95 (dashed) per model over time; prefix 'ttft_' for time to first token.
+
+    Points are drawn only when there are few buckets; the legend highlights one model.
+    """
     cols = {f"{prefix}p50_ms": "p50", f"{prefix}p95_ms": "p95"}
     long = df[["bucket", "model", *cols]].rename(columns=cols).melt(
         id_vars=["bucket", "model"], var_name="percentile", value_name="ms").dropna(subset=["ms"])
     what = "time to first token" if prefix else "latency"
-    return (alt.Chart(long, title=f"{what.capitalize()} p50 / p95 (ms)").mark_line(point=True)
+    sel = _highlight()
+    few = long["bucket"].nunique() <= 40 if len(long) else True
+    return (alt.Chart(long, title=f"{what.capitalize()} p50 / p95 (ms)").mark_line(point=few)
             .encode(x=_time(grain), y=alt.Y("ms:Q", title="ms"), color=alt.Color("model:N", legend=_LEGEND),
-                    strokeDash=alt.StrokeDash("percentile:N", legend=alt.Legend(orient="bottom", title=None)),
+                    strokeDash=alt.StrokeDash("percentile:N", sort=["p50", "p95"],
+                                              legend=alt.Legend(orient="bottom", title=None, symbolType="stroke")),
+                    opacity=alt.condition(sel, alt.value(1.0), alt.value(0.12)),
                     tooltip=[alt.Tooltip("bucket:T", title="time"), "model:N", "percentile:N",
                              alt.Tooltip("ms:Q", format=",.0f")])
-            .properties(height=HEIGHT))
+            .add_params(sel).properties(height=HEIGHT))
+
+
+def _rate_scale(values: pd.Series) -> alt.Scale:
+    """0 at the bottom, and some headroom even when every rate is 0 (else the axis reads 0.000000%)."""
+    top = float(values.max()) if len(values) and pd.notna(values.max()) else 0.0
+    return alt.Scale(domain=[0, max(top * 1.1, 0.01)])
 
 
 def stacked(df: pd.DataFrame, y: str, color: str, title: str, grain: str = "day", y_title: str | None = None,
             y_format: str = ",.0f") -> alt.Chart:
     """Bars per time bucket, stacked by `color` (cost or tokens by model or version)."""
+    axis_format = y_format.replace("f", "~f") if "~" not in y_format else y_format
     return (alt.Chart(df.dropna(subset=[y]), title=title).mark_bar()
-            .encode(x=_time(grain), y=alt.Y(f"{y}:Q", title=y_title or y, stack="zero"),
+            .encode(x=_time(grain), y=alt.Y(f"{y}:Q", title=y_title or y, stack="zero",
+                                            axis=alt.Axis(format=axis_format)),
                     color=alt.Color(f"{color}:N", legend=_LEGEND),
                     tooltip=[alt.Tooltip("bucket:T", title="time"), f"{color}:N",
                              alt.Tooltip(f"{y}:Q", format=y_format), alt.Tooltip("calls:Q", format=",")])
@@ -52,8 +73,10 @@ def errors(df: pd.DataFrame) -> alt.Chart:
 
 def rate(df: pd.DataFrame, y: str, color: str, title: str, grain: str = "hour") -> alt.Chart:
     """A rate (0..1) per key over time: error, retry or cache hit rate."""
-    return (alt.Chart(df, title=title).mark_line(point=True)
-            .encode(x=_time(grain), y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(format="%")),
+    few = df["bucket"].nunique() <= 40 if len(df) else True
+    return (alt.Chart(df, title=title).mark_line(point=few)
+            .encode(x=_time(grain), y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(format=".1~%"),
+                                            scale=_rate_scale(df[y] if y in df else pd.Series(dtype=float))),
                     color=alt.Color(f"{color}:N", legend=_LEGEND),
                     tooltip=[alt.Tooltip("bucket:T", title="time"), f"{color}:N", alt.Tooltip(f"{y}:Q", format=".2%"),
                              alt.Tooltip("calls:Q", format=",")])
@@ -87,7 +110,7 @@ def scores(df: pd.DataFrame, y: str = "pass_rate") -> alt.Chart:
     title = "Pass rate" if y == "pass_rate" else "Mean score" if y == "mean_score" else "Thumbs-up rate"
     return (alt.Chart(df.dropna(subset=[y]), title=f"{title} by version and model").mark_bar()
             .encode(x=alt.X("version:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=160)),
-                    xOffset="model:N", y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(format="%"),
+                    xOffset="model:N", y=alt.Y(f"{y}:Q", title=None, axis=alt.Axis(format=".0%"),
                                                scale=alt.Scale(domain=[0, 1])),
                     color=alt.Color("model:N", legend=_LEGEND),
                     tooltip=["version:N", "model:N", alt.Tooltip(f"{y}:Q", format=".1%"),

@@ -6,7 +6,10 @@ any loop, the CLI and the Streamlit script thread (several at once) share the sa
 pooled connections and per-endpoint limits.  Bad input (unknown endpoint, missing
 variables, empty messages) raises a WorkbenchError before any call; provider failures
 never raise: they come back as a RunResult with status "error" or "incomplete".
-Every call is recorded as one Run row (batched by `lib.runlog`) unless record=False.
+Every call is recorded as one Run row (batched by `lib.runlog`) unless record=False;
+then `result.row` is the row as a dict (cheap to bulk-insert) and `result.run` builds the
+unsaved Run on demand.  High-throughput callers can run their coroutines on `client.loop`
+(e.g. `client.run(coro)` or run_coroutine_threadsafe) to skip the hop between loops.
 """
 
 from __future__ import annotations
@@ -215,6 +218,8 @@ class ModelClient(CallExecution):
             raise ValidationError(f"mode {mode!r}: expected chat or completion")
         ep, model_name = endpoints_mod.split_model_ref(model)
         cfg = self.endpoint_config(ep)
+        if cfg.kind == "echo" or cfg.tpm:
+            tokens.count_text("")  # load the encoding here, not inside the call's measured latency
         spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=rendered, params=merged,
                         variables=variables, mode=mode, source=source, cache=cache,
                         deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,

@@ -73,6 +73,11 @@ def grain_for(since: datetime | None, until: datetime | None) -> str:
     return "minute" if span <= 3 * 3600 else "hour" if span <= 7 * 86400 else "day"
 
 
+def model_label():
+    """'endpoint/model' (runs store the bare model name and the endpoint apart)."""
+    return case((Run.endpoint == "", Run.model), else_=Run.endpoint + "/" + Run.model).label("model")
+
+
 def _bucket(engine: Engine, grain: str):
     """The one place time bucketing differs: SQLite slices its UTC text, PostgreSQL uses date_trunc."""
     if engine.dialect.name == "sqlite":
@@ -130,7 +135,7 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
 
     engine = _engine(engine)
     grain = grain or grain_for(f.since, f.until)
-    keys = [k for k in KEYS if keys is None or k in keys]
+    keys = [k for k in KEYS if keys is None or k in keys or (k == "endpoint" and "model" in keys)]
     if use_rollup and metrics_rollup.usable(engine, f.since, f.until, grain):
         metrics_rollup.refresh(engine)
         df = metrics_rollup.query(engine, f, grain, keys)
@@ -142,6 +147,8 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
         if k not in df:
             df[k] = None
     df["bucket"] = _to_time(df["bucket"])
+    if "model" in keys:  # runs store the bare model name; two endpoints may serve the same one
+        df["model"] = [m if not e else f"{e}/{m}" for e, m in zip(df["endpoint"], df["model"], strict=True)]
     df["version_id"] = df["version_id"].astype("float64")
     df = df.merge(_version_names(engine, df["version_id"].dropna().unique().tolist()), on="version_id", how="left")
     for c in ("calls", "retried", "retries", "cache_hits", "http_429", "prompt_tokens", "completion_tokens",
@@ -203,12 +210,13 @@ def latency(engine: Engine | Session | None, f: Filters, grain: str | None = Non
     if engine.dialect.name != "sqlite" and total is not None and total <= SAMPLE_MAX:
         def q(col, p):
             return func.percentile_disc(p).within_group(col)
-        stmt = (select(b, Run.model, q(Run.latency_ms, 0.5).label("p50_ms"), q(Run.latency_ms, 0.95).label("p95_ms"),
+        m = model_label()
+        stmt = (select(b, m, q(Run.latency_ms, 0.5).label("p50_ms"), q(Run.latency_ms, 0.95).label("p95_ms"),
                        q(Run.ttft_ms, 0.5).label("ttft_p50_ms"), q(Run.ttft_ms, 0.95).label("ttft_p95_ms"),
                        func.count().label("n"))
-                .where(where).group_by(b, Run.model))
+                .where(where).group_by(b, m))
         return _latency_frame(_frame(engine, stmt), 1)
-    rows, k = _sample(engine, f, where, [b, Run.model, Run.latency_ms, Run.ttft_ms], total)
+    rows, k = _sample(engine, f, where, [b, model_label(), Run.latency_ms, Run.ttft_ms], total)
     out = []
     groups: dict[tuple, tuple[list, list]] = {}
     for bucket, model, lat, ttft in rows:
@@ -301,7 +309,7 @@ def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float]
     qs = tuple(qs)
     col = getattr(Run, column)
     where = and_(_where(f), col.is_not(None))
-    keys = [Run.model] if by_model else []
+    keys = [model_label()] if by_model else []
     if engine.dialect.name != "sqlite":
         stmt = select(*keys, *(func.percentile_disc(q).within_group(col) for q in qs)).where(where)
         with engine.connect() as conn:
@@ -312,7 +320,7 @@ def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float]
         total = conn.execute(_by_date(select(func.count()).select_from(Run).where(where), f)).scalar() or 0
     if not total:
         return {}
-    rows, _k = _sample(engine, f, where, [Run.model if by_model else literal(None), col], total, sample)
+    rows, _k = _sample(engine, f, where, [model_label() if by_model else literal(None), col], total, sample)
     groups: dict = {}
     for key, v in rows:
         groups.setdefault(key, []).append(v)
@@ -332,7 +340,8 @@ def headline(*, session: Session | None = None, engine: Engine | None = None, ho
     with eng.connect() as conn:
         row = conn.execute(stmt.where(where)).one()
     calls = int(row.calls or 0)
-    return {"hours": hours, "calls": calls, "spend_usd": float(row.spend or 0.0),
+    spend = float(row.spend or 0.0) if (row.priced or not calls) else None  # None: no call had a price
+    return {"hours": hours, "calls": calls, "spend_usd": spend,
             "unpriced_calls": calls - int(row.priced or 0),
             "error_rate": (int(row.errors or 0) / calls) if calls else None,
             "p95_latency_ms": percentile_overall(eng, f, 0.95, sample=10_000) if calls else None}

@@ -20,17 +20,18 @@ BY = {"model": "model", "version": "version", "endpoint": "endpoint", "source": 
 
 
 def totals(roll: pd.DataFrame) -> dict:
-    """Totals over the filtered runs: calls, errors, tokens, spend, cost per 1,000 calls, rates."""
+    """Totals over the filtered runs: calls, errors, tokens, spend (over priced calls), cost per 1,000 calls."""
     calls = int(roll["calls"].sum()) if len(roll) else 0
     priced = int(roll["priced"].sum()) if len(roll) else 0
-    spend = float(roll["cost_usd"].sum(min_count=1)) if priced else 0.0
+    # No known price at all is unknown spend (None), not $0; no calls at all is $0.
+    spend = float(roll["cost_usd"].sum(min_count=1)) if priced else (None if calls else 0.0)
     errors = int(roll.loc[roll["status"] == "error", "calls"].sum()) if len(roll) else 0
     lat_n = int(roll["latency_n"].sum()) if len(roll) else 0
     return {"calls": calls, "errors": errors, "error_rate": errors / calls if calls else None,
             "prompt_tokens": int(roll["prompt_tokens"].sum()) if calls else 0,
             "completion_tokens": int(roll["completion_tokens"].sum()) if calls else 0,
             "spend_usd": spend, "unpriced_calls": calls - priced,
-            "cost_per_1k_calls": spend / priced * 1000 if priced else None,
+            "cost_per_1k_calls": spend / priced * 1000 if priced and spend is not None else None,
             "retry_rate": int(roll["retried"].sum()) / calls if calls else None,
             "cache_hit_rate": int(roll["cache_hits"].sum()) / calls if calls else None,
             "mean_latency_ms": float(roll["latency_sum"].sum()) / lat_n if lat_n else None}

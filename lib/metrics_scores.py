@@ -7,7 +7,7 @@ from sqlalchemy import case, false, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from .metrics import Filters, _engine, _frame, _version_names, _where
+from .metrics import Filters, _engine, _frame, _version_names, _where, model_label
 from .models import Run, Score
 
 COLUMNS = ["version", "model", "scored_runs", "pass_rate", "mean_score", "rated_runs", "thumbs_up_rate",
@@ -25,13 +25,14 @@ def scores(engine: Engine | Session | None, f: Filters) -> pd.DataFrame:
     # One pass over score x run: a run passed when none of its evaluators failed.
     judged = func.count(func.distinct(case((Score.passed.is_not(None), Score.run_id))))
     failed = func.count(func.distinct(case((Score.passed == false(), Score.run_id))))
-    ev = (select(Run.version_id, Run.model, func.count(func.distinct(Score.run_id)).label("scored_runs"),
+    m = model_label()
+    ev = (select(Run.version_id, m, func.count(func.distinct(Score.run_id)).label("scored_runs"),
                  case((judged > 0, 1.0 - failed * 1.0 / judged)).label("pass_rate"),
                  func.avg(Score.score).label("mean_score"))
-          .join(Run, Run.id == Score.run_id).where(where).group_by(Run.version_id, Run.model))
-    rt = (select(Run.version_id, Run.model, func.count().label("rated_runs"),
+          .join(Run, Run.id == Score.run_id).where(where).group_by(Run.version_id, m))
+    rt = (select(Run.version_id, m, func.count().label("rated_runs"),
                  func.avg(case((Run.rating > 0, 1.0), else_=0.0)).label("thumbs_up_rate"))
-          .where(where, Run.rating.is_not(None)).group_by(Run.version_id, Run.model)
+          .where(where, Run.rating.is_not(None)).group_by(Run.version_id, m)
           .with_hint(Run, "INDEXED BY ix_run_rating", "sqlite"))  # ratings are sparse; SQLite has no stats
     a = _frame(engine, ev, ["version_id", "model", "scored_runs", "pass_rate", "mean_score"])
     b = _frame(engine, rt, ["version_id", "model", "rated_runs", "thumbs_up_rate"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import queue
@@ -25,7 +26,7 @@ from .models import Run
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
-LINGER_S = 0.0005
+LINGER_S = 0.0
 _TABLE = Run.__table__  # type: ignore[attr-defined]
 
 
@@ -72,6 +73,7 @@ class RunLogWriter:
         self.batches = 0
         self.rows = 0
         self._sqlite = engine.dialect.name == "sqlite"
+        self._raw: Any = None  # the writer thread's own DBAPI connection (SQLite)
 
     def _prep(self, row: dict[str, Any]) -> Any:
         # On SQLite the bind values are made here, in the caller's thread: the writer then runs
@@ -135,6 +137,7 @@ class RunLogWriter:
                 batch.append(nxt)
                 wait = 0.0  # drain what is already queued, then flush
             self._flush(batch)
+        self._drop_raw()
 
     def _insert(self, rows: list[Any]) -> list[int]:
         if self._sqlite:
@@ -146,21 +149,35 @@ class RunLogWriter:
             return [r[0] for r in conn.execute(stmt, rows).all()]
 
     def _insert_sqlite(self, values: list[tuple]) -> list[int]:
-        """The DBAPI's executemany (several times cheaper than compiled statements; less GIL held).
+        """The DBAPI's executemany on a connection the writer keeps (no pool checkout per batch).
 
         Ids: the write lock is held from the INSERT to the commit, and a rowid table gives
         max(id)+1 per insert, so the n rows just inserted have ids max-n+1..max.
         """
-        with self.engine.begin() as conn:
-            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cur.executemany(_SQL, values)
-                if cur.rowcount != len(values):
-                    raise RuntimeError("run insert count mismatch")
-                last = cur.execute("SELECT max(id) FROM run").fetchone()[0]
-            finally:
-                cur.close()
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()  # the engine's pragmas (WAL, busy timeout) apply
+        raw = self._raw
+        cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cur.executemany(_SQL, values)
+            if cur.rowcount != len(values):
+                raise RuntimeError("run insert count mismatch")
+            last = cur.execute("SELECT max(id) FROM run").fetchone()[0]
+            raw.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                raw.rollback()
+            self._drop_raw()
+            raise
+        finally:
+            cur.close()
         return list(range(last - len(values) + 1, last + 1))
+
+    def _drop_raw(self) -> None:
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            self._raw = None
 
     def _flush(self, batch: list[tuple[Any, Any]]) -> None:
         outcomes: list[tuple[Any, int | None, BaseException | None]]

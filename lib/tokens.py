@@ -29,9 +29,9 @@ def _encoding():
 
 def count_text(text: str) -> int:
     """Estimated tokens in `text` (falls back to chars/4 if the encoding is unavailable)."""
+    enc = _encoding()
     if not text:
         return 0
-    enc = _encoding()
     if enc is None:  # pragma: no cover
         return max(1, len(text) // 4)
     return len(enc.encode(text, disallowed_special=()))

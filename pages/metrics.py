@@ -64,7 +64,10 @@ f = metrics.Filters(since=datetime.combine(start, time(), UTC),
                     endpoints=endpoints_sel, sources=sources_sel)
 FKEY = f.key()
 GRAIN = metrics.grain_for(f.since, f.until)
-st.caption(f"{start:%b %d} - {end:%b %d %Y} UTC, one point per {GRAIN}.")
+# Percentiles need many runs per point: hourly p95 lines over a week are noise, so they go per day.
+LAT_GRAIN = "day" if GRAIN == "hour" and f.until - f.since > timedelta(days=2) else GRAIN
+st.caption(f"{start:%b %d} - {end:%b %d %Y} UTC, one point per {GRAIN}"
+           + (f" (latency percentiles per {LAT_GRAIN})." if LAT_GRAIN != GRAIN else "."))
 
 
 def _roll(*keys: str):
@@ -72,7 +75,7 @@ def _roll(*keys: str):
 
 
 def _latency(total: int):
-    lat = mv.latency(URL, FKEY, GRAIN, total)
+    lat = mv.latency(URL, FKEY, LAT_GRAIN, total)
     if len(lat) and int(lat["sample_every"].max()) > 1:
         st.caption(f"Percentiles from every {int(lat['sample_every'].max())}th run "
                    f"(about {metrics.SAMPLE_MAX:,} runs ranked); see lib/metrics.py for the error bound.")
@@ -93,7 +96,7 @@ def overview() -> None:
     m[3].metric("Error rate", mv.pct(t["error_rate"]))
     m[4].metric("Mean latency", mv.ms(t["mean_latency_ms"]))
     lat = _latency(t["calls"])
-    mv.block(charts.latency(lat, GRAIN), lat, "latency")
+    mv.block(charts.latency(lat, LAT_GRAIN), lat, "latency")
     cost = metrics_runs.tokens_cost(roll, "model")
     mv.block(charts.stacked(cost, "cost_usd", "model", "Cost by model (USD)", GRAIN, "USD", "$,.4f"), cost,
              "cost_by_model")
@@ -102,8 +105,8 @@ def overview() -> None:
 def latency_tab() -> None:
     total = metrics_runs.totals(_roll("bucket", "model", "status"))["calls"]
     lat = _latency(total)
-    mv.block(charts.latency(lat, GRAIN), lat, "latency_detail")
-    mv.block(charts.latency(lat, GRAIN, prefix="ttft_"), lat.dropna(subset=["ttft_p50_ms"]), "ttft",
+    mv.block(charts.latency(lat, LAT_GRAIN), lat, "latency_detail")
+    mv.block(charts.latency(lat, LAT_GRAIN, prefix="ttft_"), lat.dropna(subset=["ttft_p50_ms"]), "ttft",
              empty="No time-to-first-token recorded (only streamed calls have one).")
 
 

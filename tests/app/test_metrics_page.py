@@ -66,7 +66,7 @@ def test_filters_and_table_view(engine_for_app):
     assert _metric(at, "Calls") == "4" and _metric(at, "Error rate") == "25.0%"
     at.segmented_control(key="metrics_view_latency").set_value("Table").run()
     table = at.dataframe[0].value
-    assert table["model"].tolist() == ["B"] and table["p95_ms"].tolist() == [40.0]
+    assert table["model"].tolist() == ["anthropic/B"] and table["p95_ms"].tolist() == [40.0]
     at.multiselect(key="metrics_sources").select("playground").run()
     assert "No runs match these filters" in texts(at)
     at.multiselect(key="metrics_models").set_value([])

@@ -19,7 +19,7 @@ def _arrange(app) -> int:
                                   messages=[{"role": "user", "content": "Capital of {{country}}?"}])
         run = Run(source="cli", prompt_id=v.prompt_id, version_id=v.id, prompt_name="hist-journey",
                   version_number=1, endpoint="echo", model="echo", params={"temperature": 0.1},
-                  variables={"country": "France"}, messages=[{"role": "user", "content": "Capital of France?"}],
+                  variables={"country": "Freedonia"}, messages=[{"role": "user", "content": "Capital of Freedonia?"}],
                   output=ANSWER, finish_reason="stop", prompt_tokens=12, completion_tokens=9, cost_usd=None,
                   latency_ms=321.0, ttft_ms=55.0, attempts=2, usage_raw={"prompt_tokens": 12, "completion_tokens": 9})
         s.add(run)
@@ -37,7 +37,7 @@ def test_history_journey(page, streamlit_app, shot):
     shot("record")
 
     page.get_by_role("tab", name="Rendered messages").click()
-    expect(page.locator("[data-testid=stCode]").filter(has_text="Capital of France?").first).to_be_visible()
+    expect(page.locator("[data-testid=stCode]").filter(has_text="Capital of Freedonia?").first).to_be_visible()
     page.get_by_role("tab", name="Parameters, variables and usage").click()
     expect(page.get_by_text("Raw usage")).to_be_visible()
     shot("record-details")
@@ -46,7 +46,7 @@ def test_history_journey(page, streamlit_app, shot):
     expect(page.get_by_text(f"Re-ran run #{run_id} as run #")).to_be_visible(timeout=15_000)
     with db.session_scope(streamlit_app.engine()) as s:
         new = s.exec(select(Run).where(Run.prompt_name == "hist-journey").order_by(Run.id.desc())).first()
-    assert new.id != run_id and new.output == "[user] Capital of France?" and new.variables == {"country": "France"}
+    assert new.id != run_id and new.output == "[user] Capital of Freedonia?" and new.variables == {"country": "Freedonia"}
     assert f"run={new.id}" in page.url
     expect(page.get_by_role("heading", name=f"Run #{new.id} · ok · playground")).to_be_visible()
     shot("re-run")
@@ -56,7 +56,7 @@ def test_history_journey(page, streamlit_app, shot):
     search = page.get_by_label("Search inputs and outputs")
     expect(search).to_have_count(1)  # the element from before the rerun is gone
     wait_idle(page)
-    search.fill("capital of france")
+    search.fill("capital of freedonia")
     search.press("Enter")
     wait_idle(page)
     expect(page.get_by_text("2 runs · page 1 of 1")).to_be_visible()

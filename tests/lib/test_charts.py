@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from lib import charts
 
@@ -42,7 +43,8 @@ def test_errors_rates_scores_leaderboard_batch_and_deltas():
                         "error_rate": [0.3], "http_429": [3]})
     assert _spec(charts.errors(err))["encoding"]["color"]["field"] == "error_kind"
     rel = pd.DataFrame({"bucket": [T0], "endpoint": ["openai"], "calls": [10], "error_rate": [0.3]})
-    assert _spec(charts.rate(rel, "error_rate", "endpoint", "Error rate"))["encoding"]["y"]["axis"]["format"] == "%"
+    rate_y = _spec(charts.rate(rel, "error_rate", "endpoint", "Error rate"))["encoding"]["y"]
+    assert rate_y["axis"]["format"] == ".1~%" and rate_y["scale"]["domain"] == [0, pytest.approx(0.33)]
     sc = pd.DataFrame({"version": ["p:1"], "model": ["A"], "pass_rate": [0.5], "scored_runs": [2], "rated_runs": [0]})
     assert _spec(charts.scores(sc))["encoding"]["xOffset"]["field"] == "model"
     lb = pd.DataFrame({"player": ["p:2", "p:1"], "rating": [1100.0, 900.0], "ci_low": [1000.0, 800.0],
@@ -59,3 +61,12 @@ def test_errors_rates_scores_leaderboard_batch_and_deltas():
 def test_empty_frames_still_build():
     empty = pd.DataFrame(columns=["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n"])
     assert _spec(charts.latency(empty))["mark"]["type"] == "line"
+
+
+def test_all_zero_rates_and_costs_keep_readable_axes():
+    rel = pd.DataFrame({"bucket": [T0], "endpoint": ["echo"], "calls": [3], "error_rate": [0.0]})
+    y = _spec(charts.rate(rel, "error_rate", "endpoint", "Error rate"))["encoding"]["y"]
+    assert y["scale"]["domain"] == [0, 0.01]
+    df = pd.DataFrame({"bucket": [T0], "model": ["echo/echo"], "cost_usd": [0.0], "calls": [3]})
+    cost_y = _spec(charts.stacked(df, "cost_usd", "model", "Cost", y_format="$,.4f"))["encoding"]["y"]
+    assert cost_y["axis"]["format"] == "$,.4~f"

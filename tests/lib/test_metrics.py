@@ -39,11 +39,11 @@ def test_latency_percentiles_exact(engine):
     with Session(engine, expire_on_commit=False) as s:
         standard(s)
     lat = metrics.latency(engine, _f()).set_index("model")
-    assert lat.loc["A", "p50_ms"] == 50 and lat.loc["A", "p95_ms"] == 95
-    assert lat.loc["A", "ttft_p50_ms"] == 25 and lat.loc["A", "ttft_p95_ms"] == 47.5
-    assert lat.loc["B", "p50_ms"] == 20 and lat.loc["B", "p95_ms"] == 40
-    assert lat.loc["B", "ttft_p95_ms"] == 15  # the errored run has no TTFT: 3 values 5, 10, 15
-    assert lat.loc["A", "n"] == 100
+    assert lat.loc["openai/A", "p50_ms"] == 50 and lat.loc["openai/A", "p95_ms"] == 95
+    assert lat.loc["openai/A", "ttft_p50_ms"] == 25 and lat.loc["openai/A", "ttft_p95_ms"] == 47.5
+    assert lat.loc["anthropic/B", "p50_ms"] == 20 and lat.loc["anthropic/B", "p95_ms"] == 40
+    assert lat.loc["anthropic/B", "ttft_p95_ms"] == 15  # the errored run has no TTFT: 3 values 5, 10, 15
+    assert lat.loc["openai/A", "n"] == 100
     assert metrics.percentile_overall(engine, _f(models=["A"]), 0.95) == 95
     # With the run count known and small, PostgreSQL ranks in SQL (percentile_disc): same numbers.
     cols = ["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n"]
@@ -56,8 +56,8 @@ def test_sqlite_sampling_bounds_the_error(sqlite_engine, monkeypatch):
         standard(s)
     monkeypatch.setattr(metrics, "SAMPLE_MAX", 10)
     lat = metrics.latency(sqlite_engine, _f(models=["A"]), total=100).set_index("model")
-    assert lat.loc["A", "sample_every"] >= 10 and 5 <= lat.loc["A", "n"] <= 11
-    assert 40 <= lat.loc["A", "p50_ms"] <= 60 and lat.loc["A", "p95_ms"] >= 85
+    assert lat.loc["openai/A", "sample_every"] >= 10 and 5 <= lat.loc["openai/A", "n"] <= 11
+    assert 40 <= lat.loc["openai/A", "p50_ms"] <= 60 and lat.loc["openai/A", "p95_ms"] >= 85
 
 
 def test_filters(engine):
@@ -79,10 +79,11 @@ def test_reshapes(engine):
         standard(s)
     roll = metrics.rollup(engine, _f())
     tc = metrics_runs.cost_table(roll, "model").set_index("model")
-    assert tc.loc["A", "cost_usd"] == pytest.approx(1.0) and tc.loc["A", "cost_per_1k_calls"] == pytest.approx(10.0)
-    assert tc.loc["B", "unpriced_calls"] == 2 and tc.loc["B", "cost_per_1k_calls"] == pytest.approx(500.0)
+    a, b = tc.loc["openai/A"], tc.loc["anthropic/B"]
+    assert a["cost_usd"] == pytest.approx(1.0) and a["cost_per_1k_calls"] == pytest.approx(10.0)
+    assert b["unpriced_calls"] == 2 and b["cost_per_1k_calls"] == pytest.approx(500.0)
     err = metrics_runs.errors(roll)
-    assert err.to_dict("records")[0] | {} == {"endpoint": "anthropic", "error_kind": "rate_limited", "errors": 1,
+    assert err.to_dict("records")[0] == {"endpoint": "anthropic", "error_kind": "rate_limited", "errors": 1,
                                               "calls": 4, "error_rate": 0.25, "http_429": 1}
     rel = metrics_runs.reliability(roll, "endpoint").set_index("endpoint")
     assert rel.loc["anthropic", "retry_rate"] == 0.25 and rel.loc["anthropic", "retries"] == 2
@@ -142,6 +143,7 @@ def test_scores(engine):
     assert sc.loc["greet:1", "mean_score"] == pytest.approx(0.5)
     assert sc.loc["greet:2", "rated_runs"] == 2 and sc.loc["greet:2", "thumbs_up_rate"] == 0.5
     assert sc.loc["(no version)", "thumbs_up_rate"] == 1.0
+    assert set(sc["model"]) == {"openai/A"}
 
 
 def test_batch_rate_against_limits(engine):
@@ -184,10 +186,21 @@ def test_percentiles_by_model_and_bounded_sample(engine):
     with Session(engine, expire_on_commit=False) as s:
         standard(s)
     by_model = metrics.percentiles(engine, _f(), by_model=True)
-    assert by_model == {"A": [50.0, 95.0], "B": [20.0, 40.0]}
+    assert by_model == {"openai/A": [50.0, 95.0], "anthropic/B": [20.0, 40.0]}
     p50, p95 = metrics.percentiles(engine, _f(models=["A"]), sample=10)[None]
     if engine.dialect.name == "sqlite":  # every ~10th run: nearest-rank of the sample
         assert 30 <= p50 <= 70 and p95 >= 80
     else:  # PostgreSQL is exact
         assert (p50, p95) == (50.0, 95.0)
     assert metrics.percentiles(engine, _f(prompts=["nope"])) == {}
+
+
+def test_unknown_price_is_unknown_not_zero(engine):
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s)
+        s.add_all([run(vs[0], cost_usd=None), run(vs[0], cost_usd=None)])
+        s.commit()
+    t = metrics_runs.totals(metrics.rollup(engine, _f()))
+    assert t["calls"] == 2 and t["spend_usd"] is None and t["cost_per_1k_calls"] is None and t["unpriced_calls"] == 2
+    h = metrics.headline(engine=engine, now=NOW + timedelta(hours=1))
+    assert h["calls"] == 2 and h["spend_usd"] is None and h["unpriced_calls"] == 2

@@ -23,8 +23,8 @@ def test_summary_json_and_text(engine):
     out = json.loads(r.stdout)
     assert out["calls"] == 104 and out["errors"] == 1 and out["spend_usd"] == pytest.approx(2.0)
     assert out["p95_latency_ms"] == 95 and out["unpriced_calls"] == 2
-    assert [m["model"] for m in out["models"]] == ["A", "B"]
-    assert out["models"][0]["p50_latency_ms"] == 50 and out["models"][1]["p95_latency_ms"] == 40
+    assert [m["model"] for m in out["models"]] == ["anthropic/B", "openai/A"]
+    assert out["models"][1]["p50_latency_ms"] == 50 and out["models"][0]["p95_latency_ms"] == 40
     text = runner.invoke(build(), ["metrics", "summary"])
     assert text.exit_code == 0 and "104 calls" in text.stdout and "p95 95 ms" in text.stdout
 
