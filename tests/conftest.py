@@ -115,3 +115,9 @@ def pg_engine(monkeypatch, pg_server):
     db.dispose_engines()
     get_settings.cache_clear()
 from tests.fakeserver import fake_server  # noqa: F401,E402
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser journeys last: Playwright's sync API keeps an event loop running in the main thread
+    for as long as the browser is open, which would break asyncio.run() in later tests."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path).replace("\\", "/"))

@@ -3,13 +3,14 @@ every tab is opened and screenshotted, the comparison gives a verdict, the arena
 
 from __future__ import annotations
 
+import re
 import time
 
 from playwright.sync_api import expect
-from sqlmodel import select
+from sqlmodel import func, select
 
 from lib import batch, datasets, db, prompts
-from lib.models import ArenaVote, BatchItem
+from lib.models import ArenaVote, BatchItem, Run
 
 from tests.e2e.conftest import goto, wait_idle
 
@@ -56,19 +57,26 @@ def _tab(page, name: str) -> None:
 
 def test_metrics_journey(page, streamlit_app, shot):
     _run_batch(streamlit_app.engine())
+    with db.session_scope(streamlit_app.engine()) as s:  # other journeys share this server's database
+        total_runs = s.exec(select(func.count()).select_from(Run)).one()
+        total_votes = s.exec(select(func.count()).select_from(ArenaVote)).one()
+    assert total_runs >= 2 * ROWS and total_votes >= ROWS
     goto(page, streamlit_app, "metrics")
     expect(page.get_by_role("heading", name="Metrics")).to_be_visible()
     calls = page.locator("[data-testid=stMain] [data-testid=stMetric]").filter(has_text="Calls").first
-    expect(calls).to_contain_text(str(2 * ROWS))
+    expect(calls).to_contain_text(f"{total_runs:,}")
     expect(page.locator("[data-testid=stMain] [data-testid=stVegaLiteChart]").first).to_be_visible()
     shot("overview")
     for name in ("Latency", "Cost & tokens", "Errors & reliability", "Throughput", "Quality"):
         _tab(page, name)
         shot(name.lower().replace(" & ", "-").replace(" ", "-"))
     _tab(page, "Compare versions")
+    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()  # other journeys ran datasets too
+    page.get_by_role("option", name=re.compile("metrics-journey")).click()
+    wait_idle(page)
     expect(page.get_by_text("better than metrics-journey:1").first).to_be_visible()
     shot("compare-versions")
     _tab(page, "Arena")
-    expect(page.get_by_text(f"{ROWS} votes").first).to_be_visible()
+    expect(page.get_by_text(f"{total_votes} votes").first).to_be_visible()
     shot("arena")
     assert page.dialogs == []
