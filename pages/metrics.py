@@ -15,6 +15,9 @@ from lib.db import get_engine
 from lib.ui_state import md_escape
 from pages import _metrics_compare as compare
 from pages import _metrics_view as mv
+from pages._boot import require_app
+
+require_app(__file__)
 
 ss = st.session_state
 engine = get_engine()
