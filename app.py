@@ -7,14 +7,12 @@ database with `lib.db.get_engine()`, which returns the engine this file bootstra
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from lib import db
+from lib import bootstrap, db, metrics, worker
 from lib.settings import get_settings
 from lib.ui_state import md_escape
 from pages import _boot
@@ -25,49 +23,26 @@ log = logging.getLogger("workbench.app")
 st.set_page_config(page_title="Prompt Workbench", page_icon=":material/edit_note:", layout="wide")
 
 
-def _optional(module: str):
-    """Import a lib module that another area may not have delivered yet (None when absent)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
 @st.cache_resource(show_spinner="Preparing the database...")
 def workbench_engine(url: str):
     """The engine for `url`, migrated and seeded once per process."""
     engine = db.get_engine(url)
-    bootstrap = _optional("lib.bootstrap")
-    if bootstrap is not None:
-        bootstrap.startup(engine)
-    else:
-        db.upgrade(engine)
+    bootstrap.startup(engine)
     return engine
 
 
 @st.cache_resource(show_spinner=False)
 def background_worker(url: str):
     """The batch worker thread (started once per process unless WORKBENCH_START_WORKER=0)."""
-    if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() in ("0", "false", "no"):
-        return None
-    worker = _optional("lib.worker")
-    if worker is None or not hasattr(worker, "start_background_worker"):
+    if not get_settings().start_worker:
         return None
     return worker.start_background_worker(db.get_engine(url))
 
 
 @st.cache_data(ttl=15, max_entries=4, show_spinner=False)
 def _headline(url: str) -> dict | None:
-    """Last-24h headline numbers from lib.metrics when that module exists (shared, not per user)."""
-    metrics = _optional("lib.metrics")
-    if metrics is None or not hasattr(metrics, "headline"):
-        return None
-    try:
-        return metrics.headline(engine=db.get_engine(url), hours=24)
-    except TypeError:
-        return metrics.headline(db.get_engine(url))
+    """Last-24h headline numbers (shared by every session, not per user)."""
+    return metrics.headline(engine=db.get_engine(url), hours=24)
 
 
 def _sidebar(engine) -> None:

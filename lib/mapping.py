@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .templating import as_text, render, walk
+
 _SEP = re.compile(r"[\s_\-.]+")
 LINT_SAMPLE_ROWS = 3  # row numbers listed per issue
 
@@ -48,21 +50,6 @@ def auto_map(columns: list[str], variables: list[str]) -> dict[str, str | None]:
     return out
 
 
-def _walk(obj: Any, path: list[str]) -> tuple[bool, Any]:
-    for part in path:
-        if isinstance(obj, dict) and part in obj:
-            obj = obj[part]
-        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
-            obj = obj[int(part)]
-        else:
-            return False, None
-    return True, obj
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else json.dumps(value, ensure_ascii=False)
-
-
 def cell_value(var: str, column: str, cell: str) -> tuple[bool, str]:
     """The value `var` takes from `column`'s cell: the cell, or a JSON path into it for a dotted head."""
     if "." not in var or norm(var) == norm(column):
@@ -74,8 +61,8 @@ def cell_value(var: str, column: str, cell: str) -> tuple[bool, str]:
         obj = json.loads(cell)
     except (json.JSONDecodeError, TypeError):
         return False, ""
-    ok, val = _walk(obj, rest.split("."))
-    return ok, _text(val) if ok else ""
+    ok, val = walk(obj, rest.split("."))
+    return ok, as_text(val) if ok else ""
 
 
 def row_values(row_data: dict[str, str], mapping: dict[str, str | None]) -> dict[str, str]:
@@ -146,7 +133,6 @@ class PreviewItem:
 def preview(version: Any, rows: Iterable[Any], mapping: dict[str, str | None], n: int = 3) -> list[PreviewItem]:
     """Render the first `n` rows (DatasetRow or dicts) with the mapping; errors are shown, not raised."""
     from .errors import WorkbenchError
-    from .templating import render
 
     items: list[PreviewItem] = []
     for i, row in enumerate(rows, start=1):
@@ -222,7 +208,6 @@ def lint(*, columns: list[str], variables: list[str], mapping: dict[str, str | N
     long_rows: list[tuple[int, int]] = []
     render_errors: dict[str, list[int]] = {}
     from .errors import WorkbenchError
-    from .templating import render
 
     for i, row in enumerate(rows, start=1):
         idx, data = _row(row, i)

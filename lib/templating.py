@@ -63,21 +63,26 @@ def _mustache_names(text: str, where: str) -> list[str]:
     return names
 
 
+def walk(obj: Any, parts: list[str]) -> tuple[bool, Any]:
+    """Follow keys (and list indexes) into nested values: (found, value)."""
+    for part in parts:
+        if isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        else:
+            return False, None
+    return True, obj
+
+
 def _lookup(values: dict, name: str) -> tuple[bool, Any]:
     if name in values:
         return True, values[name]
-    cur: Any = values
-    for part in name.split("."):
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return False, None
-    return True, cur
+    return walk(values, name.split("."))
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """How a value appears in a rendered prompt: text as is, objects and lists as JSON."""
     if isinstance(value, str):
         return value
     if value is None:
@@ -91,7 +96,7 @@ def _render_mustache(text: str, values: dict) -> str:
     def sub(m: re.Match) -> str:
         if m.group(1):
             return "{{" + m.group(2) + "}}"
-        return _as_text(_lookup(values, _VALID.match(m.group(2)).group(1))[1])
+        return as_text(_lookup(values, _VALID.match(m.group(2)).group(1))[1])
 
     return _PLACEHOLDER.sub(sub, text)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from lib import db, endpoints
+from lib import bootstrap, db, endpoints
 from lib.errors import WorkbenchError
 from lib.secrets import has_secret
 from lib.ui_state import md_escape
@@ -18,15 +17,6 @@ require_app(__file__)
 
 ss = st.session_state
 ss.setdefault("settings_health", {})
-
-
-def _optional(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
 
 
 def _note(kind: str, message: str) -> None:
@@ -198,17 +188,13 @@ c3.metric("Migration", info.get("revision") or "none",
 st.code(info["url"], language=None)
 
 st.header("Example data")
-bootstrap = _optional("lib.bootstrap")
-if bootstrap is not None and hasattr(bootstrap, "reset_examples"):
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    sure = c1.checkbox("I am sure", key="settings_reset_confirm")
-    if c2.button("Reset example prompts", key="settings_reset", disabled=not sure, icon=":material/restart_alt:"):
-        try:
-            names = bootstrap.reset_examples(db.get_engine())
-        except WorkbenchError as exc:
-            st.error(md_escape(str(exc)))
-        else:
-            st.success(md_escape(f"Restored {len(names)} example prompts: {', '.join(names)}"))
-    st.caption("Restores the bundled example prompts to their original versions; your own prompts are untouched.")
-else:
-    st.caption("Example data tools are not available in this build.")
+c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+sure = c1.checkbox("I am sure", key="settings_reset_confirm")
+if c2.button("Reset example prompts", key="settings_reset", disabled=not sure, icon=":material/restart_alt:"):
+    try:
+        names = bootstrap.reset_examples(db.get_engine())
+    except WorkbenchError as exc:
+        st.error(md_escape(str(exc)))
+    else:
+        st.success(md_escape(f"Restored {len(names)} example prompts: {', '.join(names)}"))
+st.caption("Restores the bundled example prompts to their original versions; your own prompts are untouched.")

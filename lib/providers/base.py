@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import (
     AuthenticationError,
     BadRequestError,
+    IncompleteStreamError,
     ModelNotFoundError,
     ProviderError,
     RateLimitError,
@@ -292,11 +293,33 @@ class Provider:
         """Model ids the endpoint serves (static list when it has one)."""
         return list(self.config.models)
 
+    async def fetch_models(self, url: str) -> list[str]:
+        """GET a models listing (`{"data": [{"id"}]}` or `{"models": [{"name"}]}`); the static list on 404."""
+        try:
+            resp = await self.send("GET", url)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.config.name) from None
+        if resp.status_code == 404 and self.config.models:
+            return list(self.config.models)
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, resp.text, resp.headers, self.config.name)
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
+        items = data.get("data", data.get("models", [])) if isinstance(data, dict) else data
+        return sorted(str(m.get("id") or m.get("name")) for m in items if isinstance(m, dict))
+
     async def aclose(self) -> None:
         """Close the pooled connections."""
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
+
+
+def broken_stream(exc: httpx.HTTPError, endpoint: str, parts: list[str], headers) -> ProviderError:
+    """A transport failure during a stream: incomplete (partial text kept) once the response had begun."""
+    if parts or headers is not None:
+        return IncompleteStreamError(f"{endpoint}: stream broken after {len(parts)} chunks ({type(exc).__name__})",
+                                     partial_text="".join(parts), request_id=request_id_of(headers))
+    return transport_error(exc, endpoint)
 
 
 def transport_error(exc: BaseException, endpoint: str) -> ProviderError:

@@ -20,6 +20,7 @@ from .base import (
     ChatResponse,
     Provider,
     ProviderEvent,
+    broken_stream,
     error_for_status,
     load_json,
     request_id_of,
@@ -168,27 +169,13 @@ class OpenAICompatProvider(Provider):
                     raise ProtocolError(f"{name}: not an event stream ({exc})", status_code=resp.status_code,
                                         request_id=request_id_of(headers)) from None
         except httpx.HTTPError as exc:
-            if parts or headers is not None:
-                raise IncompleteStreamError(f"{name}: stream broken after {len(parts)} chunks "
-                                            f"({type(exc).__name__})", partial_text="".join(parts),
-                                            request_id=request_id_of(headers)) from None
-            raise transport_error(exc, name) from None
+            raise broken_stream(exc, name, parts, headers) from None
         raise IncompleteStreamError(f"{name}: stream ended before [DONE]", partial_text="".join(parts),
                                     request_id=request_id_of(headers))
 
     async def list_models(self) -> list[str]:
         """GET /models (falls back to the endpoint's static list on 404)."""
-        try:
-            resp = await self.send("GET", f"{self.root}/models")
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.config.name) from None
-        if resp.status_code == 404 and self.config.models:
-            return list(self.config.models)
-        if resp.status_code >= 400:
-            raise error_for_status(resp.status_code, resp.text, resp.headers, self.config.name)
-        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
-        items = data.get("data", data.get("models", [])) if isinstance(data, dict) else data
-        return sorted(str(m.get("id") or m.get("name")) for m in items if isinstance(m, dict))
+        return await self.fetch_models(f"{self.root}/models")
 
     async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
         """POST /embeddings: one vector per input."""
