@@ -83,7 +83,8 @@ def _sidebar(engine) -> None:
                                                      f"${spend:,.2f}" if spend >= 0.01 else "<$0.01"),
                   help=f"{unpriced} calls have no known price" if unpriced else None)
         p95 = head.get("p95_latency_ms")
-        c2.metric("p95", "-" if p95 is None else f"{p95:,.0f} ms")
+        c2.metric("p95", "-" if p95 is None else f"{p95:,.0f} ms" if p95 < 1000 else f"{p95 / 1000:,.1f} s",
+                  help="95th percentile latency of the last 24 hours")
 
 
 def _pages() -> dict[str, list]:

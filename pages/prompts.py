@@ -140,9 +140,11 @@ with left:
     if not rows:
         st.caption("No prompts match." if total == 0 else "")
     c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="center")
-    c1.button("Prev", key="prompts_prev", on_click=_turn, args=(-1,), disabled=ss["prompts_page"] <= 1)
+    c1.button("‹", key="prompts_prev", on_click=_turn, args=(-1,), disabled=ss["prompts_page"] <= 1,
+              help="Previous page", width="stretch")
     c2.caption(f"Page {ss['prompts_page']} of {pages} · {total} prompts")
-    c3.button("Next", key="prompts_next", on_click=_turn, args=(1,), disabled=ss["prompts_page"] >= pages)
+    c3.button("›", key="prompts_next", on_click=_turn, args=(1,), disabled=ss["prompts_page"] >= pages,
+              help="Next page", width="stretch")
     with st.expander("Import JSON"):
         st.file_uploader("Exported prompt (.json)", type=["json"], key="prompts_import_file")
         st.text_area("...or paste the JSON", key="prompts_import_text", height=100)
