@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -122,7 +123,7 @@ def cost_usd(price: PriceInfo | None, prompt_tokens: int | None, completion_toke
 
 def set_override(*, session: Session, model: str, provider: str = "", input_per_mtok: float | None,
                  output_per_mtok: float | None, cached_per_mtok: float | None = None,
-                 source: str = "manual") -> Price:
+                 source: str = "manual", effective_date: datetime | date | None = None) -> Price:
     """Create or replace the price override of (provider, model); provider '' applies to every endpoint."""
     if not model:
         raise ValidationError("price override needs a model")
@@ -133,7 +134,9 @@ def set_override(*, session: Session, model: str, provider: str = "", input_per_
     if row is None:
         row = Price(provider=provider or "", model=model)
     row.input_per_mtok, row.output_per_mtok, row.cached_per_mtok = input_per_mtok, output_per_mtok, cached_per_mtok
-    row.source, row.updated_at, row.effective_date = source, utcnow(), utcnow()
+    if isinstance(effective_date, date) and not isinstance(effective_date, datetime):
+        effective_date = datetime(effective_date.year, effective_date.month, effective_date.day, tzinfo=UTC)
+    row.source, row.updated_at, row.effective_date = source, utcnow(), effective_date or utcnow()
     session.add(row)
     session.flush()
     invalidate()
@@ -155,7 +158,9 @@ def list_prices(*, session: Session, include_bundled: bool = False, search: str 
     """Overrides (and optionally every bundled model price), as dicts for the Settings page."""
     out = [{"provider": r.provider, "model": r.model, "input_per_mtok": r.input_per_mtok,
             "output_per_mtok": r.output_per_mtok, "cached_per_mtok": r.cached_per_mtok, "source": r.source,
-            "override": True} for r in session.exec(select(Price).order_by(Price.provider, Price.model))]
+            "effective": r.effective_date.date().isoformat() if r.effective_date else None,
+            "updated": r.updated_at.strftime("%Y-%m-%d %H:%M") if r.updated_at else None, "override": True}
+           for r in session.exec(select(Price).order_by(Price.provider, Price.model))]
     if include_bundled:
         from genai_prices import data_snapshot
 
@@ -167,7 +172,7 @@ def list_prices(*, session: Session, include_bundled: bool = False, search: str 
                 out.append({"provider": prov.id, "model": m.id, "input_per_mtok": _num(prices.input_mtok),
                             "output_per_mtok": _num(prices.output_mtok),
                             "cached_per_mtok": _num(getattr(prices, "cache_read_mtok", None)),
-                            "source": "genai-prices", "override": False})
+                            "source": "genai-prices", "effective": None, "updated": None, "override": False})
     if search:
         q = search.lower()
         out = [r for r in out if q in r["model"].lower() or q in (r["provider"] or "").lower()]

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pandas as pd
 import streamlit as st
 
-from lib import db
+from lib import db, pricing
 from lib.errors import WorkbenchError
 from lib.ui_state import md_escape
 
 ss = st.session_state
 MAX_ROWS = 300
-
-
-def _pricing():
-    try:
-        return importlib.import_module("lib.pricing")
-    except ModuleNotFoundError:
-        return None
 
 
 def _num(key: str) -> float | None:
@@ -28,14 +19,14 @@ def _num(key: str) -> float | None:
 
 
 def _save_override() -> None:
-    pricing = _pricing()
     try:
         with db.session_scope() as session:
             pricing.set_override(session=session, model=(ss.get("settings_price_model") or "").strip(),
                                  provider=(ss.get("settings_price_provider") or "").strip(),
                                  input_per_mtok=_num("settings_price_in"), output_per_mtok=_num("settings_price_out"),
                                  cached_per_mtok=_num("settings_price_cached"),
-                                 source=(ss.get("settings_price_source") or "").strip() or "manual")
+                                 source=(ss.get("settings_price_source") or "").strip() or "manual",
+                                 effective_date=ss.get("settings_price_date"))
     except (WorkbenchError, ValueError) as exc:
         ss.setdefault("settings_flash", []).append(("error", str(exc)))
         return
@@ -48,17 +39,13 @@ def _delete_override() -> None:
         return
     provider, _, model = choice.partition(" / ")
     with db.session_scope() as session:
-        _pricing().delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
+        pricing.delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
     ss.setdefault("settings_flash", []).append(("success", f"Removed the override of {model}."))
 
 
 def render_prices() -> None:
     """Overrides (editable), then the bundled table filtered by a search."""
     st.header("Prices")
-    pricing = _pricing()
-    if pricing is None:
-        st.caption("The price table is not available in this build.")
-        return
     with db.session_scope() as session:
         overrides = pricing.list_prices(session=session)
     st.caption("USD per 1M tokens. An override replaces the bundled price for a model (on one endpoint, or on "
@@ -81,6 +68,7 @@ def render_prices() -> None:
         c2.number_input("Output $/1M", min_value=0.0, value=None, step=0.05, format="%.4f", key="settings_price_out")
         c3.number_input("Cached input $/1M", min_value=0.0, value=None, step=0.05, format="%.4f",
                         key="settings_price_cached")
+        st.date_input("Effective from", key="settings_price_date", value="today")
         st.button("Save price", key="settings_price_save", on_click=_save_override, type="primary")
     q = st.text_input("Search bundled prices", key="settings_price_q", placeholder="e.g. gpt-4o, claude")
     if q.strip():

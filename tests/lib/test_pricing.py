@@ -60,3 +60,15 @@ def test_overrides_win_and_list(engine):
         assert pricing.price_for(OPENAI, "gpt-4o-mini", engine).input_per_mtok == pytest.approx(0.15)
         with pytest.raises(ValidationError):
             pricing.set_override(session=s, model="m", input_per_mtok=-1, output_per_mtok=1)
+
+
+def test_override_keeps_source_and_effective_date(engine):
+    from datetime import date
+
+    with Session(engine) as s:
+        pricing.set_override(session=s, model="my-model", provider="gateway", input_per_mtok=1.5,
+                             output_per_mtok=3.0, source="invoice 2026-11", effective_date=date(2026, 11, 1))
+        s.commit()
+        rows = pricing.list_prices(session=s)
+    assert [(r["model"], r["source"], r["effective"]) for r in rows] == [("my-model", "invoice 2026-11", "2026-11-01")]
+    assert rows[0]["updated"] is not None
