@@ -39,3 +39,14 @@ def test_redact_url():
 def test_info(engine):
     info = db.database_info(engine)
     assert info["revision"] == db.head_revision() and info["size_bytes"] > 0
+
+
+def test_downgrade_to_base_and_back(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    command.downgrade(db._alembic_config(engine), "base")
+    assert db.current_revision(engine) is None
+    assert "prompt" not in inspect(engine).get_table_names()
+    assert db.upgrade(engine) == db.head_revision()
+    assert {"prompt", "run", "runrollup"} <= set(inspect(engine).get_table_names())
