@@ -170,10 +170,31 @@ def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now)
     cur.close()
 
 
+def _no_nul(v: Any) -> Any:
+    return v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v
+
+
+def _text_safe(results: list[Finished]) -> None:
+    """Provider text made storable: NUL to U+FFFD (PostgreSQL refuses it) and short columns cut to size,
+    or the write would fail on every retry."""
+    for r in results:
+        r.error = _no_nul(r.error)
+        if r.run is not None:
+            for k in ("output", "error_message", "finish_reason"):
+                if k in r.run:
+                    r.run[k] = _no_nul(r.run[k])
+            for k, n in (("finish_reason", 50), ("request_id", 200)):  # provider text into varchar(n)
+                if isinstance(r.run.get(k), str):
+                    r.run[k] = r.run[k][:n]
+        for sc in r.scores:
+            sc["reason"] = _no_nul(sc.get("reason"))
+
+
 def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> float:
     """Write runs, scores, item states and the job's spend in one transaction; returns spend added."""
     if not results:
         return 0.0
+    _text_safe(results)
     now = utcnow()
     spend = sum(r.cost_usd or 0.0 for r in results)
     if engine.dialect.name == "sqlite":

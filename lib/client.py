@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from . import endpoints as endpoints_mod
 from . import templating, tokens
-from .client_exec import _END, CallExecution, SyncStream
+from .client_exec import _END, CallExecution, SyncStream, _scrub
 from .client_types import CallSpec, ClientStats, RunResult, StreamEvent
 from .errors import ProviderError, ValidationError, WorkbenchError
 from .limits import EndpointLimiter
@@ -298,7 +298,7 @@ class ModelClient(CallExecution):
         except (ProviderError, TimeoutError) as exc:
             kind = getattr(exc, "kind", "timeout")
             msg = str(exc) or f"no answer within {timeout_s:.0f}s"
-            out.update(ok=False, models=[], error=f"{kind}: {msg}")
+            out.update(ok=False, models=[], error=_scrub(f"{kind}: {msg}", cfg))  # a 401 body may echo the key
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return out
 

@@ -50,13 +50,17 @@ class CallExecution:
                                           mode=spec.mode)
         est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
         attempts, deadline_at, t_start = 0, None, self._clock()
+        err: ProviderError | None = None
         while True:
-            await limiter.acquire(est)
             if deadline_at is None:
+                await limiter.acquire(est)
                 t_start = self._clock()
                 deadline_at = t_start + spec.deadline_s
+            elif not await self._admit(limiter, est, deadline_at):
+                err = _no_slot(spec, err, attempts)
+                break
             attempts += 1
-            err: ProviderError | None = None
+            err = None
             resp: ChatResponse | None = None
             try:
                 remaining = deadline_at - self._clock()
@@ -118,10 +122,13 @@ class CallExecution:
         finished = False
         try:
             while True:
-                await limiter.acquire(est)
                 if deadline_at is None:
+                    await limiter.acquire(est)
                     t_start = self._clock()
                     deadline_at = t_start + spec.deadline_s
+                elif not await self._admit(limiter, est, deadline_at):
+                    err = _no_slot(spec, err, attempts)
+                    break
                 attempts += 1
                 err = None
                 agen = provider.stream(req)
@@ -185,6 +192,15 @@ class CallExecution:
                 if spec.record:
                     self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
 
+    async def _admit(self, limiter, est: int, deadline_at: float) -> bool:
+        """A retry's wait for a slot (and the RPM/TPM buckets), bounded by what is left of the deadline."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline_at - self._clock())):
+                await limiter.acquire(est)
+        except TimeoutError:
+            return False
+        return True
+
     async def _finish(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, *,
                       attempts: int, t_start: float, ttft: float | None, cached: bool = False,
                       partial: str = "") -> RunResult:
@@ -203,6 +219,7 @@ class CallExecution:
             status, text = "incomplete", err.partial_text or partial
         else:
             status, text = "error", partial
+        text = _no_nul(text)
         pt = resp.prompt_tokens if resp is not None else None
         ct = resp.completion_tokens if resp is not None else None
         estimated = False
@@ -213,12 +230,12 @@ class CallExecution:
         price = None if status == "error" else pricing.price_for(spec.config, spec.model, self.engine)
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
-        err_msg = _scrub(str(err)[:2000], spec.config) if err is not None else None
+        err_msg = _no_nul(_scrub(str(err)[:2000], spec.config)) if err is not None else None
         row = {"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
                "version_id": spec.version_id, "prompt_name": spec.prompt_name,
                "version_number": spec.version_number, "endpoint": spec.endpoint, "model": spec.model,
                "params": spec.params, "variables": spec.variables, "messages": spec.messages, "output": text,
-               "finish_reason": resp.finish_reason if resp else None, "status": status,
+               "finish_reason": resp.finish_reason[:50] if resp and resp.finish_reason else None, "status": status,
                "error_kind": err.kind if err is not None else None, "error_message": err_msg,
                "http_status": resp.http_status if resp else getattr(err, "status_code", None),
                "request_id": resp.request_id if resp else getattr(err, "request_id", None),
@@ -234,6 +251,18 @@ class CallExecution:
                            retryable=bool(err.retryable) if err is not None else False)
         result._row = row
         return result
+
+
+def _no_nul(text: str) -> str:
+    """NUL made U+FFFD: PostgreSQL text columns refuse NUL, and the Run row must always be written."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _no_slot(spec: CallSpec, last: ProviderError | None, attempts: int) -> ProviderError:
+    """The deadline ran out while a retry waited for the endpoint's concurrency or rate limit."""
+    why = f" after attempt {attempts} failed ({last.kind})" if last is not None else ""
+    return ProviderTimeoutError(f"{spec.endpoint}: no complete answer within the {spec.deadline_s:g}s deadline: "
+                                f"no free slot for a retry{why}")
 
 
 def _unexpected(spec: CallSpec, exc: Exception) -> ProviderError:

@@ -36,6 +36,19 @@ DELIMITERS = (",", ";", "\t", "|")
 FORMATS = ("csv", "tsv", "jsonl", "json")
 
 _EXPECTED = re.compile(r"^__expected\d*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with nesting too deep and integers too long reported as JSONDecodeError-like ValueError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's 4,300-digit limit
+        raise ValueError(str(exc).split(";")[0]) from None
 
 
 @dataclass
@@ -189,6 +202,9 @@ def _check_header(header: list[str], filename: str) -> list[str]:
 
 
 def _parse_csv(text: str, delimiter: str, filename: str, max_rows: int) -> tuple[list[str], list[dict]]:
+    # the csv module's default 128 KB per field rejected a legitimate long document cell as "malformed";
+    # the file size cap is the real bound
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     try:
         header = next(reader, None)
@@ -239,9 +255,13 @@ def _records_from_objects(objs: list[Any], filename: str, where: str) -> tuple[l
             plain = {k: v for k, v in record.items() if not is_special(k)}
             extra.append(_split_special({k: v for k, v in record.items() if is_special(k)}, n, filename))
             record = plain
-        for k in record:
+        for k, v in record.items():
             if not k.strip():
                 raise DatasetError("blank key; every field needs a name", row=n, file=filename)
+            if not (k.isascii() and v.isascii()) and (_SURROGATE.search(k) or _SURROGATE.search(v)):
+                # a lone "\\ud800" escape: valid JSON, but no database can store it as text
+                raise DatasetError("invalid unicode escape (a lone surrogate \\ud800-\\udfff)", row=n,
+                                   column=k, file=filename)
             columns.setdefault(k, None)
         rows.append(record)
     return list(columns), rows, extra
@@ -264,19 +284,23 @@ def _parse_jsonl(text: str, filename: str, max_rows: int) -> list[Any]:
         if len(objs) >= max_rows:
             raise DatasetError(f"more than {max_rows:,} rows (the row cap)", row=len(objs) + 1, file=filename)
         try:
-            objs.append(json.loads(line))
+            objs.append(_loads(line))
         except json.JSONDecodeError as exc:
             raise DatasetError(f"invalid JSON on line {lineno}: {exc.msg} (char {exc.colno})",
                                row=len(objs) + 1, file=filename) from None
+        except ValueError as exc:
+            raise DatasetError(f"invalid JSON on line {lineno}: {exc}", row=len(objs) + 1, file=filename) from None
     return objs
 
 
 def _parse_json(text: str, filename: str, max_rows: int) -> list[Any]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                            file=filename) from None
+    except ValueError as exc:
+        raise DatasetError(f"invalid JSON: {exc}", file=filename) from None
     if isinstance(data, dict) and isinstance(data.get("tests"), list):
         data = data["tests"]
     if not isinstance(data, list):

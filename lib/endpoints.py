@@ -38,6 +38,20 @@ def host_of(url: str) -> str:
     return (urlsplit(url).netloc or "").lower() if url else ""
 
 
+def origin_of(kind: str, base_url: str) -> str:
+    """Where a key is really sent: scheme://host:port of the base URL, or of the kind's default base."""
+    if not base_url:
+        if kind == "echo":
+            return ""
+        from .providers.anthropic import DEFAULT_BASE as ANTHROPIC_BASE
+        from .providers.openai_compat import DEFAULT_BASE as OPENAI_BASE
+
+        base_url = ANTHROPIC_BASE if kind == "anthropic" else OPENAI_BASE
+    parts = urlsplit(base_url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
 def to_config(row: Endpoint) -> EndpointConfig:
     """A detached, immutable config from a row (what providers and the client use)."""
     return EndpointConfig(name=row.name, kind=row.kind, base_url=row.base_url or "", api_key_env=row.api_key_env,
@@ -51,8 +65,19 @@ def _validate(name: str, kind: str, base_url: str, rpm, tpm, max_concurrency, ti
         raise ValidationError(f"endpoint name {name!r}: use letters, digits, '-', '_' or '.' (no '/')")
     if kind not in KINDS:
         raise ValidationError(f"endpoint kind {kind!r}: expected one of {', '.join(KINDS)}")
-    if base_url and urlsplit(base_url).scheme not in ("http", "https"):
-        raise ValidationError(f"base URL {base_url!r}: expected http:// or https://")
+    if base_url:
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018 (raises ValueError on a bad port)
+        except ValueError:
+            raise ValidationError("base URL: not a valid URL") from None
+        if "@" in parts.netloc:
+            # credentials in the URL would be stored, listed (`endpoints list --json`) and sent as
+            # basic auth; the URL is not echoed here because it holds them
+            raise ValidationError("base URL: must not contain credentials (user:password@); put the key in "
+                                  "an environment variable or secret and give its name as api_key_env")
+        if parts.scheme not in ("http", "https"):
+            raise ValidationError(f"base URL {base_url!r}: expected http:// or https://")
     for label, val in (("rpm", rpm), ("tpm", tpm), ("max_concurrency", max_concurrency)):
         if val is not None and (not isinstance(val, int) or val < 1):
             raise ValidationError(f"{label} must be a positive integer, got {val!r}")
@@ -110,11 +135,13 @@ def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
     new.update(changes)
     _validate(name, new["kind"], new["base_url"], new["rpm"], new["tpm"], new["max_concurrency"], new["timeout_s"],
               new["api_key_env"])
-    if ("base_url" in changes and host_of(changes["base_url"] or "") != host_of(row.base_url or "")
-            and "api_key_env" not in changes and row.api_key_env):
+    # compare where the key really goes: a kind change with no base URL moves it to another
+    # provider's default host, and https -> http on the same host would send it in clear text
+    before, after = origin_of(row.kind, row.base_url or ""), origin_of(new["kind"], new["base_url"] or "")
+    if before != after and "api_key_env" not in changes and row.api_key_env:
         raise ValidationError(
-            f"endpoint {name!r}: the base URL's host changes from {host_of(row.base_url) or '(none)'} to "
-            f"{host_of(changes['base_url']) or '(none)'}; name the key again (api_key_env) in the same change "
+            f"endpoint {name!r}: the key's destination changes from {before or '(none)'} to "
+            f"{after or '(none)'}; name the key again (api_key_env) in the same change "
             "so a key is never sent to a new host by accident")
     for k, v in changes.items():
         setattr(row, k, v)

@@ -1,6 +1,7 @@
 """Write results to CSV (utf-8-sig), JSONL and Parquet with spreadsheet formulas neutralised; read them back.
 
-Neutralising: a text cell that starts with ``= + - @``, tab or CR gets a leading ``'`` so a
+Neutralising: a text cell that starts with ``= + - @``, tab or CR (or their full-width forms
+``＝ ＋ － ＠``, or any of them after leading spaces / newlines) gets a leading ``'`` so a
 spreadsheet shows it as text instead of running it (``=HYPERLINK(...)`` stays inert).  A
 cell that is a plain number (``-5``, ``+3.2``, ``-1e5``) is left alone: it is data, not a
 formula, and stays a number.  To keep the round trip exact, a text cell that already
@@ -26,7 +27,10 @@ from typing import IO, Any
 
 import pandas as pd
 
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# ASCII triggers, then their full-width forms (East Asian spreadsheet locales read U+FF1D as "=")
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# spreadsheets skip these before deciding a cell is a formula, so " =cmd" and "\n=cmd" are live too
+_LEADING_BLANKS = " \n\u00a0\u3000"
 FORMATS = ("csv", "jsonl", "parquet")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 Dest = str | Path | IO[bytes]
@@ -37,16 +41,21 @@ def neutralise(value: Any) -> Any:
     if not isinstance(value, str) or not value:
         return value
     core = value.lstrip("'")
-    if core and core[0] in TRIGGERS and (core != value or not _NUMBER.match(core)):
+    if _risky(core) and (core != value or not _NUMBER.match(core.strip(_LEADING_BLANKS))):
         return "'" + value
     return value
+
+
+def _risky(core: str) -> bool:
+    first = core.lstrip(_LEADING_BLANKS)[:1]
+    return bool(first) and first in TRIGGERS
 
 
 def restore(value: Any) -> Any:
     """Undo `neutralise` on one cell."""
     if isinstance(value, str) and value.startswith("'"):
         core = value.lstrip("'")
-        if core and core[0] in TRIGGERS:
+        if _risky(core):
             return value[1:]
     return value
 

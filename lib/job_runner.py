@@ -30,6 +30,7 @@ from . import batch_store as store
 from . import templating
 from .batch import ACTIVE
 from .errors import WorkbenchError
+from .mapping import row_values  # also imported from here by provider_batch and preflight
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,20 +48,6 @@ def lease_seconds() -> float:
 def new_owner() -> str:
     """A lease owner id unique to this worker: host, pid and a random suffix."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def row_values(data: dict, mapping: dict) -> dict:
-    """Template values for a row: every column by name, then each mapped variable from its column."""
-    try:
-        from .mapping import row_values as mapped
-
-        return mapped(data, mapping)
-    except ImportError:
-        values = dict(data)
-        for var, col in (mapping or {}).items():
-            if col:
-                values[var] = data.get(col, "")
-        return values
 
 
 def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict) -> dict:
@@ -234,9 +221,10 @@ class JobRunner:
                     try:
                         await self._db(store.persist, self.engine, self.job_id, self.owner, batch)
                         break
-                    except Exception:
-                        if attempt == 4:
-                            raise
+                    except Exception as exc:
+                        if attempt == 4:  # give up without raising: this batch's slots must still be freed
+                            await self._unsaved(batch, exc)
+                            break
                         log.warning("batch %s: write failed, retrying", self.job_id, exc_info=True)
                         await asyncio.sleep(0.2 * (attempt + 1))
                 for fin in batch:
@@ -253,10 +241,23 @@ class JobRunner:
             if self._closing and not self._buf:
                 return
 
+    async def _unsaved(self, batch: list[store.Finished], exc: Exception) -> None:
+        """Results that could not be written: pause the job (a retry would pay again) and hand the items back."""
+        log.error("batch %s: could not save %d results", self.job_id, len(batch), exc_info=True)
+        first = (str(exc).splitlines() or [""])[0][:200]  # not the SQL and parameters that follow
+        self._stop("paused", f"could not save results ({type(exc).__name__}: {first}); resume to retry")
+        try:
+            await self._db(store.release, self.engine, self.owner, [f.item_id for f in batch])
+        except Exception:  # noqa: BLE001 - their leases then expire and another run reclaims them
+            log.warning("batch %s: could not hand back unsaved items", self.job_id, exc_info=True)
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
+            try:
+                await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
+            except Exception:  # noqa: BLE001 - one failed renew (a locked database) must not end the heartbeat
+                log.warning("batch %s: lease renewal failed, retrying", self.job_id, exc_info=True)
 
     def _over_budget(self, in_flight: int) -> bool:
         budget = self.job.budget_usd

@@ -69,6 +69,7 @@ def _import(session: Session, data: dict | str, name: str | None) -> Prompt:
             raise ValidationError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValidationError(f"not a prompt export: expected \"format\": \"{FORMAT}\"")
+    _check_shape(data)
     meta = data.get("prompt") or {}
     pname = validate_name(name or meta.get("name", ""))
     if session.exec(select(Prompt.id).where(Prompt.name == pname)).first() is not None:
@@ -117,6 +118,37 @@ def _import(session: Session, data: dict | str, name: str | None) -> Prompt:
         session.add(ev)
     session.commit()
     return prompt
+
+
+def _expect(value: Any, kind: type | tuple, where: str, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise ValidationError(f"not a valid prompt export: {where} must be {what}, got {type(value).__name__}")
+
+
+def _check_shape(data: dict) -> None:
+    """Types of every field an import reads, so a hand-edited file fails with a message, not a crash."""
+    _expect(data.get("prompt"), dict, "\"prompt\"", "an object")
+    meta = data.get("prompt") or {}
+    _expect(meta.get("name"), str, "prompt.name", "text")
+    _expect(meta.get("description"), str, "prompt.description", "text")
+    _expect(meta.get("tags"), list, "prompt.tags", "a list")
+    _expect(data.get("versions"), list, "\"versions\"", "a list")
+    _expect(data.get("labels"), dict, "\"labels\"", "an object of label -> version number")
+    _expect(data.get("label_history"), list, "\"label_history\"", "a list")
+    for i, v in enumerate(data.get("versions") or []):
+        where = f"versions[{i}]"
+        _expect(v, dict, where, "an object")
+        for field in ("model", "commit_message", "author", "template_format", "created_at"):
+            _expect(v.get(field), str, f"{where}.{field}", "text")
+        for field in ("params", "model_overrides"):
+            _expect(v.get(field), dict, f"{where}.{field}", "an object")
+    for label, number in (data.get("labels") or {}).items():
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise ValidationError(f"not a valid prompt export: label {label!r} must point at a version number")
+    for i, e in enumerate(data.get("label_history") or []):
+        _expect(e, dict, f"label_history[{i}]", "an object")
+        if not isinstance(e.get("label"), str):
+            raise ValidationError(f"not a valid prompt export: label_history[{i}].label must be text")
 
 
 def dumps(data: dict) -> str:

@@ -86,6 +86,16 @@ def validate_messages(messages: Any, template_format: str = "mustache") -> list[
     return clean
 
 
+def validate_params(params: Any, what: str = "parameters") -> dict:
+    """Model parameters (and per-model overrides) must be a JSON object."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValidationError(f"{what} must be a JSON object like {{\"temperature\": 0.2}}, "
+                              f"got {type(params).__name__}")
+    return params
+
+
 def content_hash(messages: list[dict], template_format: str, model: str | None, params: dict | None,
                  model_overrides: dict | None = None) -> str:
     """Stable hash of what makes a version different from another."""
@@ -185,10 +195,12 @@ def list_prompts(*, session: Session, search: str | None = None, tag: str | None
     elif not include_archived:
         q = q.where(Prompt.archived.is_(False))
     if search:
-        like = f"%{search.strip().lower()}%"
-        q = q.where(or_(func.lower(Prompt.name).like(like), func.lower(Prompt.description).like(like)))
+        # contains(autoescape): a typed % or _ matches itself, not any text
+        needle = search.strip().lower()
+        q = q.where(or_(func.lower(Prompt.name).contains(needle, autoescape=True),
+                        func.lower(Prompt.description).contains(needle, autoescape=True)))
     if tag:
-        q = q.where(cast(Prompt.tags, String).like(f'%{json.dumps(tag)}%'))
+        q = q.where(cast(Prompt.tags, String).contains(json.dumps(tag), autoescape=True))
     total = session.exec(select(func.count()).select_from(q.subquery())).one()
     page, page_size = max(1, page), max(1, min(page_size, 500))
     rows = session.exec(q.order_by(SORTS[sort], Prompt.id).offset((page - 1) * page_size).limit(page_size))
@@ -246,6 +258,7 @@ def create_prompt(*, session: Session, name: str, messages: list[dict], template
     """Create a prompt and its version 1; a taken name is a ConflictError."""
     name = validate_name(name)
     messages = validate_messages(messages, template_format)
+    params = validate_params(params)
     tags = validate_tags(tags)
     if session.exec(select(Prompt.id).where(Prompt.name == name)).first() is not None:
         raise ConflictError(f"a prompt named {name!r} already exists")
@@ -278,6 +291,7 @@ def save_version(*, session: Session, name: str, messages: list[dict], template_
                  commit_message: str = "", author: str | None = None) -> tuple[PromptVersion, bool]:
     """Append a version; content identical to the newest version returns it with created=False."""
     messages = validate_messages(messages, template_format)
+    params, model_overrides = validate_params(params), validate_params(model_overrides, "per-model overrides")
     prompt = get_prompt(session=session, name=name)
     if prompt.archived:
         raise ValidationError(f"prompt {name!r} is archived; restore it before saving a new version")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -47,10 +48,15 @@ def _filtered(stmt, *, search: str | None, source: str | None, status: str | Non
     if until is not None:
         stmt = stmt.where(Run.created_at < until)
     if search:
-        q = f"%{search.lower()}%"
-        stmt = stmt.where(or_(func.lower(Run.output).like(q), func.lower(cast(Run.messages, String)).like(q),
-                              func.lower(cast(Run.variables, String)).like(q),
-                              func.lower(func.coalesce(Run.error_message, "")).like(q)))
+        # contains(autoescape) so a typed % or _ is literal; JSON columns hold the text JSON-encoded
+        # (non-ASCII as \\u00e9, quotes as \\"), so they are searched for the encoded form too.
+        q = search.lower()
+        enc = json.dumps(q)[1:-1]
+        conds = [func.lower(Run.output).contains(q, autoescape=True),
+                 func.lower(func.coalesce(Run.error_message, "")).contains(q, autoescape=True)]
+        for col in (Run.messages, Run.variables):
+            conds += [func.lower(cast(col, String)).contains(v, autoescape=True) for v in {q, enc}]
+        stmt = stmt.where(or_(*conds))
     return stmt
 
 

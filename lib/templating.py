@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import sys
 import time
 from dataclasses import dataclass
@@ -47,8 +48,17 @@ def _source(version_or_messages: Any, template_format: str | None = None) -> _So
 
 # ---------------------------------------------------------------- mustache
 
+def _split_tail(text: str) -> tuple[str, str]:
+    """(text up to the last '}}', the rest).  The lazy placeholder regex rescans to the end of the text
+    from every '{{' that has no '}}' after it: quadratic, so 100 KB of '{' took minutes.  Only the
+    tail after the last '}}' holds such openers, and it has no placeholder, so it is kept out."""
+    end = text.rfind("}}")
+    return (text[:end + 2], text[end + 2:]) if end >= 0 else ("", text)
+
+
 def _mustache_names(text: str, where: str) -> list[str]:
     names: list[str] = []
+    text, tail = _split_tail(text)
     for m in _PLACEHOLDER.finditer(text):
         if m.group(1):
             continue
@@ -57,7 +67,7 @@ def _mustache_names(text: str, where: str) -> list[str]:
             raise TemplateError(f"{where}: malformed placeholder {m.group(0)[:60]!r}; "
                                 "use {{ name }} or {{ name.field }} (letters, digits, _ and dots)")
         names.append(valid.group(1))
-    rest = _PLACEHOLDER.sub("", text)
+    rest = _PLACEHOLDER.sub("", text) + tail
     if "{{" in rest.replace("\\{{", ""):
         raise TemplateError(f"{where}: '{{{{' is never closed with '}}}}'")
     return names
@@ -98,12 +108,14 @@ def _render_mustache(text: str, values: dict) -> str:
             return "{{" + m.group(2) + "}}"
         return as_text(_lookup(values, _VALID.match(m.group(2)).group(1))[1])
 
-    return _PLACEHOLDER.sub(sub, text)
+    head, tail = _split_tail(text)
+    return _PLACEHOLDER.sub(sub, head) + tail
 
 
 # ---------------------------------------------------------------- jinja2
 
 _env = None
+_formatter = string.Formatter()
 
 
 def _jinja_env():
@@ -112,13 +124,17 @@ def _jinja_env():
         from jinja2 import StrictUndefined
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+        from . import template_guard as guard
+
         class _Env(ImmutableSandboxedEnvironment):
-            intercepted_binops = frozenset(["*", "**"])
+            intercepted_binops = frozenset(["*", "**", "%"])
 
             def call_binop(self, context, operator, left, right):
                 # "x" * 10**9 or 10**10**10 would exhaust memory or CPU before any cap fires.
                 if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
                     raise TemplateError("exponent too large in template")
+                if operator == "%":
+                    guard.check_percent(left, right, OUTPUT_CAP_CHARS)
                 if operator == "*":
                     for seq, n in ((left, right), (right, left)):
                         if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
@@ -126,9 +142,32 @@ def _jinja_env():
                             raise TemplateError("template output would exceed the size cap")
                 return super().call_binop(context, operator, left, right)
 
+            def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja2's signature)
+                guard.check_method(__obj, args, kwargs, OUTPUT_CAP_CHARS)
+                return super().call(__context, __obj, *args, **kwargs)
+
+            def wrap_str_format(self, value):
+                wrapped = super().wrap_str_format(value)
+                if wrapped is None:
+                    return None
+
+                def checked(*args, **kwargs):
+                    fmt = value.__self__
+                    for _, _, spec, _ in _formatter.parse(fmt):
+                        guard.check_spec(spec or "", OUTPUT_CAP_CHARS)
+                    if any("{" in (spec or "") for _, _, spec, _ in _formatter.parse(fmt)):
+                        # a nested width ({:>{w}}): check every value that could fill it
+                        for v in (*args, *kwargs.values()):
+                            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > OUTPUT_CAP_CHARS:
+                                raise TemplateError("template output would exceed the size cap")
+                    return wrapped(*args, **kwargs)
+
+                return checked
+
         _env = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
         for unsafe in ("lipsum", "cycler", "joiner", "namespace"):
             _env.globals.pop(unsafe, None)
+        _env.filters.update(guard.guarded_filters(_env.filters, OUTPUT_CAP_CHARS))
     return _env
 
 
@@ -137,9 +176,11 @@ def _jinja_names(text: str, where: str) -> list[str]:
 
     try:
         ast = _jinja_env().parse(text)
+        found = meta.find_undeclared_variables(ast) - set(_jinja_env().globals)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: jinja2 syntax error on line {exc.lineno}: {exc.message}") from None
-    found = meta.find_undeclared_variables(ast) - set(_jinja_env().globals)
+    except RecursionError:  # e.g. 50,000 nested '{{' or '(': the parser is recursive
+        raise TemplateError(f"{where}: jinja2 template nested too deeply") from None
     return sorted(found, key=lambda n: (m.start() if (m := re.search(rf"\b{re.escape(n)}\b", text)) else 0))
 
 
@@ -175,6 +216,8 @@ def _render_jinja(text: str, values: dict, where: str) -> str:
         template = env.from_string(text)
     except JinjaError as exc:
         raise TemplateError(f"{where}: jinja2 error: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{where}: jinja2 template nested too deeply") from None
     deadline = _Deadline(RENDER_TIME_CAP_S)
     previous = sys.gettrace()
     out: list[str] = []

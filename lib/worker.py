@@ -38,10 +38,14 @@ async def work(engine: Engine, *, stop: threading.Event | None = None, once: boo
     last_poll: dict[int, float] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="batch-db") as pool:
         while not (stop and stop.is_set()):
-            with session_scope(engine) as s:
-                live = runnable_jobs(session=s, mode="live")
-                provider = runnable_jobs(session=s, mode="provider")
             progressed = False
+            try:
+                with session_scope(engine) as s:
+                    live = runnable_jobs(session=s, mode="live")
+                    provider = runnable_jobs(session=s, mode="provider")
+            except Exception:  # a locked or restarting database must not end the worker thread for good
+                log.warning("batch worker: listing runnable jobs failed, retrying", exc_info=True)
+                live, provider = [], []
             for job_id in live:
                 if stop and stop.is_set():
                     break

@@ -87,11 +87,9 @@ def open_run_from_query(engine: Any) -> Any:
             ss["play_ref"] = f"{run.prompt_name}:{run.version_number}"
             ss["play_defaults_for"] = run.version_id  # keep the run's model and parameters below
         ss["play_model"] = f"{run.endpoint}/{run.model}"
-        p = run.params or {}
-        if "temperature" in p:
-            ss["play_temperature"] = float(p["temperature"])
-        if "max_tokens" in p:
-            ss["play_max_tokens"] = int(p["max_tokens"])
+        from pages._run_widgets import seed_params
+
+        seed_params("play", run.params)  # odd values (text, out of range) land in Other parameters
     return run
 
 

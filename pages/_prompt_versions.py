@@ -7,9 +7,9 @@ import streamlit as st
 
 from lib import db, diffing, prompt_io, prompts
 from lib.errors import WorkbenchError
-from lib.ui_state import parse_tags
+from lib.ui_state import is_dirty, parse_tags
 
-from pages._prompt_editor import flash, replace_draft
+from pages._prompt_editor import flash, sync_from_widgets
 
 STANDARD_LABELS = ["production", "staging"]
 
@@ -135,9 +135,22 @@ def _archive(name: str, archived: bool) -> None:
     except WorkbenchError as exc:
         flash("error", str(exc))
         return
-    if archived:
-        replace_draft(name, None)
-    flash("success", f"{'Archived' if archived else 'Restored'} {name}.")
+    # The draft is kept (it used to be dropped here, losing typed edits): restore the prompt to save it.
+    dirty = archived and name in st.session_state.get("prompts_drafts", {}) and _draft_is_dirty(name)
+    flash("success", f"{'Archived' if archived else 'Restored'} {name}."
+          + (" Your unsaved draft is kept: restore the prompt to save it." if dirty else ""))
+
+
+def _draft_is_dirty(name: str) -> bool:
+    """Whether the open draft of `name` holds edits that no version has."""
+    d = sync_from_widgets(name)
+    try:
+        with db.session_scope() as session:
+            versions = prompts.list_versions(session=session, name=name)
+            base = next((v for v in versions if v.number == d.get("base_version")), versions[-1] if versions else None)
+            return is_dirty(d, base)
+    except WorkbenchError:
+        return False
 
 
 def render_manage(prompt) -> None:

@@ -84,16 +84,61 @@ def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
     return out
 
 
+# The parameters with their own number fields: (type, min, max, default).  A saved value that does not fit
+# its field (text, null, out of range) stays in "Other parameters" instead, so it is neither lost nor a crash.
+NUMBER_PARAMS: dict[str, tuple[type, float, float, float]] = {
+    "temperature": (float, 0.0, 2.0, 0.7), "max_tokens": (int, 1, 200_000, 512)}
+
+
+def _field_value(value: Any, cast: type, lo: float, hi: float) -> Any:
+    """`value` as its number field takes it, or None when it does not fit (wrong type, fraction, out of range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    if cast is int and not float(value).is_integer():
+        return None
+    return cast(value) if lo <= value <= hi else None
+
+
+def as_params(params: Any) -> dict[str, Any]:
+    """Saved parameters as a dict ({} for anything else: an imported version can hold e.g. a string)."""
+    return dict(params) if isinstance(params, dict) else {}
+
+
+def split_params(params: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """(values for the number fields that fit them, every other parameter as the JSON of 'Other parameters')."""
+    fields: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    for k, v in as_params(params).items():
+        spec = NUMBER_PARAMS.get(k)
+        fitted = _field_value(v, *spec[:3]) if spec else None
+        if fitted is None:
+            others[k] = v
+        else:
+            fields[k] = fitted
+    return fields, json.dumps(others) if others else ""
+
+
+def seed_params(prefix: str, params: dict[str, Any] | None) -> None:
+    """Put saved parameters (a version's or a run's) into the fields of params_inputs, before they are drawn."""
+    fields, extra = split_params(params)
+    for k, v in fields.items():
+        st.session_state[f"{prefix}_{k}"] = v
+    st.session_state[f"{prefix}_extra"] = extra
+
+
 def params_inputs(prefix: str, defaults: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """Temperature, max tokens and extra JSON parameters; returns (params, error)."""
+    fields, extra_text = split_params(defaults)
     c1, c2 = st.columns(2)
     temp = c1.number_input("Temperature", min_value=0.0, max_value=2.0, step=0.1,
-                           value=float(defaults.get("temperature", 0.7)), key=f"{prefix}_temperature")
+                           value=fields.get("temperature", NUMBER_PARAMS["temperature"][3]),
+                           key=f"{prefix}_temperature")
     max_tokens = c2.number_input("Max tokens", min_value=1, max_value=200_000, step=64,
-                                 value=int(defaults.get("max_tokens", 512)), key=f"{prefix}_max_tokens")
-    others = {k: v for k, v in defaults.items() if k not in ("temperature", "max_tokens")}
-    text = st.text_input("Other parameters (JSON)", value=json.dumps(others) if others else "",
-                         key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}')
+                                 value=fields.get("max_tokens", NUMBER_PARAMS["max_tokens"][3]),
+                                 key=f"{prefix}_max_tokens")
+    text = st.text_input("Other parameters (JSON)", value=extra_text,
+                         key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}',
+                         help="Any other provider parameter; a key given here wins over the fields above.")
     params: dict[str, Any] = {"temperature": float(temp), "max_tokens": int(max_tokens)}
     if text.strip():
         try:

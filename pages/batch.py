@@ -7,6 +7,7 @@ progress panel is a fragment that refreshes itself while the job is active.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import streamlit as st
@@ -39,12 +40,14 @@ source = st.radio("Source", ["Upload a file", "Stored dataset"], horizontal=True
 if source == "Upload a file":
     up = st.file_uploader("CSV, TSV, JSONL or JSON (promptfoo columns such as __expected are understood)",
                           type=["csv", "tsv", "jsonl", "json", "txt"], key="batch_upload")
-    if up is not None and ss.batch_upload_sig != (up.name, up.size):
+    # By content, not (name, size): a file fixed in place (one cell edited) often keeps both, and was ignored.
+    sig = None if up is None else (up.name, hashlib.sha256(up.getvalue()).hexdigest())
+    if up is not None and ss.batch_upload_sig != sig:
         try:
             with session_scope(engine) as s:
                 ds = datasets.import_dataset(session=s, data=up.getvalue(), filename=up.name)
                 ss.batch_dataset_id = ds.id
-            ss.batch_upload_sig = (up.name, up.size)
+            ss.batch_upload_sig = sig
             ss.batch_preflight = None
         except WorkbenchError as exc:
             st.error(md_escape(str(exc)))

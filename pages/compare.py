@@ -56,11 +56,17 @@ with st.expander("Columns and variables", expanded=expanded):
                 version = prompts_lib.resolve(session=session, ref=ref)
                 session.expunge(version)
                 versions.append(version)
-                options = w.model_options(session, [version.model])
+                if ss.get(f"cmp_defaults_for_{i}") != version.id:  # another version: start from its settings
+                    ss[f"cmp_defaults_for_{i}"] = version.id
+                    if version.model:
+                        ss[f"cmp_model_{i}"] = version.model
+                    w.seed_params(f"cmp_{i}", w.as_params(version.params))
+                # a model typed into the picker (ENDPOINT/MODEL) stays a choice, not swapped for the first one
+                options = w.model_options(session, [version.model, ss.get(f"cmp_model_{i}")])
                 if ss.get(f"cmp_model_{i}") not in options:
                     ss[f"cmp_model_{i}"] = version.model if version.model in options else options[0]
                 model = st.selectbox("Model", options, key=f"cmp_model_{i}", accept_new_options=True, help=w.MODEL_HELP)
-                params, err = w.params_inputs(f"cmp_{i}", dict(version.params or {}))
+                params, err = w.params_inputs(f"cmp_{i}", w.as_params(version.params))
                 if err:
                     problems.append(f"column {i + 1}: {err}")
                 specs.append(ColumnSpec(version.id, model or "", params))

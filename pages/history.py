@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import date, datetime, time as dtime, timedelta, UTC
 
 import pandas as pd
@@ -100,14 +101,18 @@ if not data:
     st.info("No runs match these filters." if total == 0 else "This page is empty.")
 else:
     st.caption("Select a row to open its full record.")
+    # The table's key follows the runs it shows: a selection is a row index, so when the rows change (other
+    # filters, another page, new runs arriving) an old selection must not point at another run, or past the end.
+    shown = zlib.crc32(",".join(str(r["run"]) for r in data).encode())
     event = st.dataframe(
-        pd.DataFrame(data), hide_index=True, key="hist_table", on_select="rerun", selection_mode="single-row",
+        pd.DataFrame(data), hide_index=True, key=f"hist_table_{shown:08x}", on_select="rerun",
+        selection_mode="single-row",
         column_config={"run": st.column_config.NumberColumn("Run", format="%d"),
                        "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.0f"),
                        "cost": st.column_config.TextColumn("Cost"),
                        "answer": st.column_config.TextColumn("Answer (start)", width="large")})
     picked = getattr(getattr(event, "selection", None), "rows", None) or []
-    if picked:
+    if picked and 0 <= picked[0] < len(data):
         chosen = data[picked[0]]["run"]
         if str(chosen) != raw:
             st.query_params["run"] = str(chosen)

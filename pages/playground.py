@@ -62,14 +62,12 @@ with session_scope(engine) as session:
             st.stop()
         session.expunge(version)
         messages, fmt = list(version.messages), version.template_format
-        default_params, default_model = dict(version.params or {}), version.model
+        default_params, default_model = w.as_params(version.params), version.model
         if ss.get("play_defaults_for") != version.id:  # another version: start from its model and parameters
             ss["play_defaults_for"] = version.id
             if version.model:
                 ss["play_model"] = version.model
-            for k, cast in (("temperature", float), ("max_tokens", int)):
-                if k in default_params:
-                    ss[f"play_{k}"] = cast(default_params[k])
+            w.seed_params("play", default_params)
     else:
         keys = [p.key for p in presets.list_presets()]
         key = pick_col.selectbox("Task preset", keys, key="play_preset",
@@ -80,9 +78,9 @@ with session_scope(engine) as session:
         messages, default_params = preset.message_list(), dict(preset.params)
         if ss.get("play_params_for") != key:  # a newly picked preset fills its recommended parameters
             ss["play_params_for"] = key
-            ss["play_temperature"] = float(preset.params["temperature"])
-            ss["play_max_tokens"] = int(preset.params["max_tokens"])
-    model_choices = w.model_options(session, [default_model])
+            w.seed_params("play", preset.params)
+    # the model typed into the picker (ENDPOINT/MODEL) stays a choice, or the check below would swap it for echo
+    model_choices = w.model_options(session, [default_model, ss.get("play_model")])
 
 try:
     names_in_prompt = templating.variables(messages, fmt)

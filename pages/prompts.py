@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from lib import db, endpoints, prompt_io, prompts
@@ -15,6 +17,7 @@ from pages._boot import require_app
 require_app(__file__)
 
 PAGE_SIZE = 20
+log = logging.getLogger("workbench.prompts")
 ss = st.session_state
 ss.setdefault("prompts_page", 1)
 if "prompts_selected" not in ss:
@@ -51,6 +54,10 @@ def _import() -> None:
             name = p.name
     except WorkbenchError as exc:
         flash("error", f"Import failed: {exc}")
+        return
+    except Exception as exc:  # a JSON export of the wrong shape (e.g. "versions": "x") must not be a traceback
+        log.exception("prompt import failed")
+        flash("error", f"Import failed: this is not a valid prompt export ({type(exc).__name__}: {exc})"[:500])
         return
     ss["prompts_selected"] = name
     ss["prompts_import_text"] = ""

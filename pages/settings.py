@@ -106,8 +106,12 @@ def _endpoint_panel(e) -> None:
     st.text_input("Models (comma-separated; used when the endpoint cannot list them)", key=p + "models")
     c1, c2, c3 = st.columns(3)
     c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key=p + "rpm")
-    c2.number_input("Max concurrency", min_value=1, max_value=512, step=1, key=p + "conc")
-    c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, step=5.0, key=p + "timeout")
+    # The bounds stretch to the saved values (the CLI allows any positive number): a value outside them is
+    # drawn clamped, and Save would then silently write the clamped number over the saved one.
+    conc, timeout = int(e.max_concurrency or 8), float(e.timeout_s or 60)
+    c2.number_input("Max concurrency", min_value=1, max_value=max(512, conc), step=1, key=p + "conc")
+    c3.number_input("Timeout (s)", min_value=min(1.0, timeout), max_value=max(3600.0, timeout), step=5.0,
+                    key=p + "timeout")
     if e.kind != "echo" and e.api_key_env:
         st.checkbox(f"Allow the key {e.api_key_env} to be sent to a new host when the base URL changes",
                     key=p + "rekey")

@@ -134,3 +134,26 @@ def test_bad_upload_names_row_and_column(page, monkeypatch):
 def test_page_runs_inside_the_app(open_page):
     at = open_page("pages/batch.py")
     assert any(t.value == "Batch" for t in at.title)
+
+
+def test_a_fixed_file_of_the_same_name_and_size_is_imported_again(page, monkeypatch):
+    """The page skipped an upload whose (name, size) matched the previous one, so a file fixed in place
+    (same length: one cell changed) kept showing the old dataset."""
+    import streamlit as st
+
+    first = b"q,a\nwhat is 2+2?,4\n"
+    fixed = b"q,a\nwhat is 2+3?,5\n"
+    assert len(first) == len(fixed)
+    current = {"data": first}
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("same.csv", current["data"]))
+    at = _at()
+    current["data"] = fixed
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["batch_dataset_id"] is not None
+    with session_scope(page) as s:
+        rows = datasets.get_rows(session=s, dataset_id=at.session_state["batch_dataset_id"], limit=5)
+        assert [dict(r.data) for r in rows] == [{"q": "what is 2+3?", "a": "5"}]
+    at.run()  # the same file again is not imported a third time
+    with session_scope(page) as s:
+        assert len(datasets.list_datasets(session=s)) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import select
 
 from lib import db, endpoints, prompts
@@ -160,3 +162,55 @@ def test_form_and_last_answer_survive_switching_pages(engine_for_app):
     assert at.text_area(key="play_var_word").value == "kept"
     assert at.number_input(key="play_temperature").value == 1.1
     assert "[user] Say kept" in _codes(at)  # the last answer is shown again
+
+
+def test_saved_parameters_that_do_not_fit_the_fields_are_kept_not_a_crash(engine_for_app):
+    """A version saved with temperature "hot" / 5 / null or max_tokens 0 (Prompts page, CLI or import)
+    used to crash the Playground (float("hot"), StreamlitValueAboveMaxError): they now go to Other parameters."""
+    _make(engine_for_app, name="odd", content="Hi {{who}}", model="echo/echo",
+          params={"temperature": 5, "max_tokens": 0, "top_p": 0.9})
+    _make(engine_for_app, name="text", content="Hi {{who}}", params={"temperature": "hot", "seed": None})
+    at = _open()
+    assert at.selectbox(key="play_prompt").value == "text"
+    assert at.number_input(key="play_temperature").value == 0.7
+    assert json.loads(at.text_input(key="play_extra").value) == {"temperature": "hot", "seed": None}
+    at.selectbox(key="play_prompt").set_value("odd").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert json.loads(at.text_input(key="play_extra").value) == {"temperature": 5, "max_tokens": 0, "top_p": 0.9}
+    at.text_area(key="play_var_who").input("Ada").run()
+    at.button(key="play_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [run] = _runs(engine_for_app)
+    assert run.params["temperature"] == 5 and run.params["top_p"] == 0.9  # nothing saved was dropped
+    at2 = _open({"run": str(run.id)})  # reopening that run by permalink does not crash either
+    assert json.loads(at2.text_input(key="play_extra").value)["temperature"] == 5
+
+
+def test_switching_version_loads_its_other_parameters(engine_for_app):
+    """Other parameters follow the picked version (they used to stick from the previously shown one)."""
+    _make(engine_for_app, name="a", content="Hi {{who}}", params={"top_p": 0.5})
+    _make(engine_for_app, name="b", content="Hi {{who}}", params={"temperature": 0.3})
+    at = _open()
+    first = at.selectbox(key="play_prompt").value
+    other = "a" if first == "b" else "b"
+    at.selectbox(key="play_prompt").set_value(other).run()
+    assert not at.exception
+    expected = "" if other == "b" else json.dumps({"top_p": 0.5})
+    assert at.text_input(key="play_extra").value == expected
+
+
+
+def test_a_version_whose_params_are_not_an_object_still_opens(engine_for_app):
+    """An imported export can carry "params": "x" (prompt_io accepts it); dict("x") crashed the page."""
+    from lib import prompt_io
+
+    _make(engine_for_app, name="src", content="Hi {{who}}")
+    with db.session_scope(engine_for_app) as s:
+        data = json.loads(prompt_io.dumps(prompt_io.export_prompt(session=s, name="src")))
+    data["versions"][0]["params"] = "x"
+    with db.session_scope(engine_for_app) as s:
+        prompt_io.import_prompt(session=s, data=json.dumps(data), name="strparams")
+    at = _open()
+    at.selectbox(key="play_prompt").set_value("strparams").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="play_temperature").value == 0.7

@@ -230,3 +230,41 @@ def test_untrusted_prompt_text_is_never_markdown(engine_for_app):
     assert evil in [t.value for t in at.text]  # description as plain text
     for md in at.markdown:
         assert "<img" not in md.value and "javascript:" not in md.value.replace("\\", "")
+
+
+def test_import_of_a_wrongly_shaped_export_is_a_message_not_a_traceback(engine_for_app):
+    """prompt_io.import_prompt raised AttributeError / a database error on exports of the right format but
+    the wrong shape; the Import button showed Streamlit's exception box instead of saying what is wrong."""
+    _make(engine_for_app)
+    at = _open("greet")
+    with db.session_scope(engine_for_app) as s:
+        good = json.loads(prompt_io.dumps(prompt_io.export_prompt(session=s, name="greet")))
+    bad_versions = dict(good, versions="x")
+    bad_description = dict(good, prompt=dict(good["prompt"], description={"a": 1}))
+    for i, bad in enumerate((bad_versions, bad_description, dict(good, labels=["x"]))):
+        at.text_area(key="prompts_import_text").input(json.dumps(bad))
+        at.text_input(key="prompts_import_name").input(f"broken-{i}")
+        at.button(key="prompts_import").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(e.startswith("Import failed") for e in values(at.error)), values(at.error)
+    assert at.session_state["prompts_selected"] == "greet"  # the open prompt and its draft are untouched
+    with db.session_scope(engine_for_app) as s:
+        assert [p.name for p in prompts.list_prompts(session=s)[0]] == ["greet"]
+
+
+def test_archiving_the_open_prompt_keeps_its_unsaved_draft(engine_for_app):
+    """Archive used to drop the open prompt's draft without a word: restoring it showed the saved text again
+    and the edits typed before were gone."""
+    _make(engine_for_app)
+    at = _open("greet")
+    _msg_areas(at)[0].input("Hello {{ name }}, edited but not saved").run()
+    at.button(key="prompts_archive_greet").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _msg_areas(at)[0].value == "Hello {{ name }}, edited but not saved"
+    assert any("unsaved" in m for m in values(at.success) + values(at.info))
+    at.button(key="prompts_restore_greet").click().run()
+    assert _msg_areas(at)[0].value == "Hello {{ name }}, edited but not saved"
+    at.button(key="prompts_save_greet").click().run()
+    with db.session_scope(engine_for_app) as s:
+        saved = prompts.resolve(session=s, ref="greet").messages[0]["content"]
+    assert saved == "Hello {{ name }}, edited but not saved"

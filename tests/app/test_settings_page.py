@@ -151,3 +151,27 @@ def test_database_info_and_reset_examples(examples, engine_for_app):
     assert any(s.startswith("Restored") for s in values(at.success))
     with db.session_scope(engine_for_app) as s:
         assert prompts.resolve(session=s, ref="support-reply").messages != [{"role": "user", "content": "changed"}]
+
+
+def test_saving_an_endpoint_keeps_limits_beyond_the_form_defaults(engine_for_app):
+    """An endpoint made by the CLI with --max-concurrency 1000 --timeout 7200 (or 0.5 s) was drawn with the
+    fields clamped to 1 / 1.0 (outside the fields' bounds), so pressing Save on it, e.g. to edit its models,
+    silently wrote concurrency 1 and a 1 s timeout over the saved values."""
+    with db.session_scope(engine_for_app) as s:
+        endpoints.add_endpoint(session=s, name="big", kind="openai", base_url="http://127.0.0.1:1/v1",
+                               max_concurrency=1000, timeout_s=7200.0)
+        endpoints.add_endpoint(session=s, name="quick", kind="openai", base_url="http://127.0.0.1:1/v1",
+                               timeout_s=0.5)
+    at = _open()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="settings_ep_big_conc").value == 1000
+    assert at.number_input(key="settings_ep_big_timeout").value == 7200.0
+    assert at.number_input(key="settings_ep_quick_timeout").value == 0.5
+    at.text_input(key="settings_ep_big_models").input("m1, m2")
+    at.button(key="settings_ep_big_save").click().run()
+    at.button(key="settings_ep_quick_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    big, quick = _endpoint(engine_for_app, "big"), _endpoint(engine_for_app, "quick")
+    assert big.models == ["m1", "m2"]
+    assert big.max_concurrency == 1000 and big.timeout_s == 7200.0
+    assert quick.timeout_s == 0.5

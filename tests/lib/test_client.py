@@ -234,3 +234,34 @@ def test_get_client_is_shared_per_engine(engine):
         assert a.generate_sync(model="echo/echo", messages=MSG).status == "ok"
     finally:
         reset_clients()
+
+
+def test_output_with_nul_is_still_recorded(client, engine, fake_server):
+    # PostgreSQL text columns refuse NUL: generate() raised DataError from the run log and a
+    # batch's writer gave up (the job then hung); the row is now written with U+FFFD
+    r = client.generate_sync(model="echo/echo", messages=[{"role": "user", "content": "a\x00b"}])
+    assert r.status == "ok" and r.run_id and "\x00" not in r.text and "a\ufffdb" in r.text
+    with Session(engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        s.commit()
+    fake_server.script(Fault(status=400, body='{"error": {"message": "bad \\u0000 input"}}'))
+    r = client.generate_sync(model="fake/m", messages=MSG)
+    assert r.status == "error" and r.run_id and "bad \ufffd input" in r.error_message
+    assert _runs(engine)[0].output == "[user] a\ufffdb"
+
+
+
+def test_overlong_finish_reason_does_not_lose_the_run(client, engine, fake_server):
+    # finish_reason comes from the provider; PostgreSQL's varchar(50) refused a longer one and
+    # the whole Run row failed (generate() raised)
+    import json
+
+    with Session(engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        s.commit()
+    body = {"id": "c1", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "f" * 80}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    fake_server.script(Fault(body=json.dumps(body), headers={"content-type": "application/json"}))
+    r = client.generate_sync(model="fake/m", messages=MSG)
+    assert r.status == "ok" and r.text == "hi" and r.run_id and _runs(engine)[-1].finish_reason == "f" * 50

@@ -255,3 +255,29 @@ def test_rate_limited_server_200_calls(sqlite_engine, fake_server):
     assert all(r.status == "ok" for r in results)
     total = fake_server.count()
     assert total >= 200 and fake_server.rejected <= 0.1 * total
+
+
+def test_retry_waiting_for_a_slot_is_bounded_by_the_deadline(sqlite_engine, fake_server):
+    # the retry's wait for a concurrency slot was outside the deadline: a call with a 1.5 s
+    # deadline sat behind a 4 s call for the whole 4 s (and only then reported a timeout)
+    c = make_client(sqlite_engine, fake_server, timeout_s=10.0, max_concurrency=1)
+    fake_server.script(Fault(status=500), Fault(delay_s=4.0))
+
+    async def timed(**kw):
+        t0 = time.monotonic()
+        r = await c.generate(model="fake/gpt-4o-mini", messages=MSG, **kw)
+        return r, time.monotonic() - t0
+
+    async def both():
+        first = asyncio.create_task(timed(deadline_s=1.5))
+        await asyncio.sleep(0.05)  # the second call queues for the slot the first one holds
+        second = asyncio.create_task(timed(deadline_s=10.0))
+        return await first, await second
+
+    try:
+        (r1, took1), (r2, _) = c.run(both(), 30)
+        assert r1.status == "error" and r1.error_kind == "timeout" and took1 < 2.5, (r1.error_message, took1)
+        assert r1.attempts == 1 and "deadline" in r1.error_message
+        assert r2.status == "ok"
+    finally:
+        c.close()

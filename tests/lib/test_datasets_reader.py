@@ -159,3 +159,26 @@ def test_content_hash_is_of_bytes():
     a = read_file(b"a\n1\n", "x.csv").content_hash
     assert a == read_file(b"a\n1\n", "y.csv").content_hash
     assert a != read_file(b"a\n2\n", "x.csv").content_hash and len(a) == 64
+
+
+@pytest.mark.parametrize("data, name, words", [
+    (b"[" * 100_000 + b"]" * 100_000, "deep.json", ["nested too deeply"]),
+    (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "deep.jsonl", ["line 1", "nested too deeply"]),
+    (b'[{"a": ' + b"9" * 5000 + b"}]", "bigint.json", ["4300 digits"]),
+    (b'{"a": "ok"}\n{"a": "x\\ud800y"}\n', "surrogate.jsonl", ["row 2", "'a'", "surrogate"]),
+    (b'[{"\\udfff": "v"}]', "surrogate_key.json", ["row 1", "surrogate"]),
+])
+def test_hostile_json_is_a_dataset_error_not_a_crash(data, name, words):
+    # RecursionError / ValueError (int digits) escaped read_file; a lone surrogate parsed but then
+    # failed with UnicodeEncodeError when the row was written to SQLite or PostgreSQL.
+    with pytest.raises(DatasetError) as info:
+        read_file(data, name)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_a_long_cell_is_data_not_a_malformed_file():
+    # one 300 KB cell (a long document to summarise) failed with "field larger than field limit (131072)"
+    doc = "word " * 60_000
+    parsed = read_file(f'id,doc\n1,"{doc}"\n2,short\n'.encode(), "docs.csv")
+    assert parsed.row_count == 2 and parsed.rows[0]["doc"] == doc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session
 
@@ -89,5 +91,58 @@ def test_health_lists_models_and_reports_failures(sqlite_engine, fake_server, mo
         h = c.health("down", timeout_s=3)
         assert not h["ok"] and h["error"].startswith("connection")
         assert c.health("echo")["models"] == ["echo"]
+    finally:
+        c.close()
+
+
+def test_key_destination_guard_covers_kind_change_and_scheme_downgrade(engine):
+    with Session(engine) as s:
+        endpoints.add_endpoint(session=s, name="oa", kind="openai", api_key_env="OPENAI_API_KEY")  # default host
+        endpoints.add_endpoint(session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
+                               api_key_env="GW_KEY")
+        # no base URL: switching the kind sends the OpenAI key to api.anthropic.com
+        with pytest.raises(ValidationError, match="name the key again"):
+            endpoints.update_endpoint(session=s, name="oa", kind="anthropic")
+        # same host, but http: the key would travel in clear text
+        with pytest.raises(ValidationError, match="name the key again"):
+            endpoints.update_endpoint(session=s, name="gw", base_url="http://gw.example.com/v1")
+        with pytest.raises(ValidationError, match="name the key again"):
+            endpoints.update_endpoint(session=s, name="gw", base_url="https://gw.example.com:8443/v1")
+        assert endpoints.get_endpoint(session=s, name="oa").kind == "openai"
+        endpoints.update_endpoint(session=s, name="gw", base_url="https://GW.example.com:443/openai")  # same place
+        endpoints.update_endpoint(session=s, name="oa", base_url="https://api.openai.com/v1")  # default
+
+
+def test_base_url_with_credentials_is_refused_without_echoing_them(engine):
+    with Session(engine) as s:
+        for url in ("https://user:sk-live-SECRET@api.example.com/v1", "https://sk-live-SECRET@api.example.com",
+                    "ftp://u:sk-live-SECRET@h"):
+            with pytest.raises(ValidationError) as info:
+                endpoints.add_endpoint(session=s, name="x", kind="openai", base_url=url)
+            assert "SECRET" not in str(info.value)
+        endpoints.add_endpoint(session=s, name="ok", kind="openai", base_url="https://api.example.com/v1")
+        with pytest.raises(ValidationError, match="credentials") as info:
+            endpoints.update_endpoint(session=s, name="ok", base_url="https://k:sk-live-SECRET@api.example.com/v1")
+        assert "SECRET" not in str(info.value)
+        assert endpoints.get_endpoint(session=s, name="ok").base_url == "https://api.example.com/v1"
+
+
+def test_health_never_echoes_a_key_the_server_sent_back(sqlite_engine, fake_server, monkeypatch):
+    from tests.fakeserver import Fault
+
+    key = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("FAKE_KEY", key)
+    with Session(sqlite_engine) as s:
+        endpoints.add_endpoint(session=s, name="keyed", kind="openai", base_url=fake_server.url,
+                               api_key_env="FAKE_KEY")
+        s.commit()
+    c = ModelClient(sqlite_engine)
+    try:
+        # some gateways put the presented key in their 401 body; health() (Settings page,
+        # `endpoints test`) printed it verbatim while Run rows were already scrubbed
+        body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}"}})
+        fake_server.script(Fault(status=401, body=body))
+        h = c.health("keyed")
+        assert not h["ok"] and "Incorrect API key" in h["error"] and key not in h["error"]
     finally:
         c.close()

@@ -111,3 +111,23 @@ def test_formula_column_names_are_neutralised_too(tmp_path):
     assert (tmp_path / "c.csv").read_bytes().decode("utf-8-sig").split("\r\n")[0] == "'=evil,ok"
     back = export.read_back(tmp_path / "c.csv")
     assert list(back.columns) == ["=evil", "ok"] and back["ok"].tolist() == [-7]
+
+
+@pytest.mark.parametrize("value,expected", [
+    (" =HYPERLINK(\"http://evil.example\")", " =HYPERLINK(\"http://evil.example\")"),
+    ("\n=1+1", "\n=1+1"), ("  @SUM(A1)", "  @SUM(A1)"), ("\u3000=cmd", "\u3000=cmd"),
+    ("\uff1dHYPERLINK(\"x\")", "\uff1dHYPERLINK(\"x\")"), ("\uff0bcmd", "\uff0bcmd"), ("\uff0d1", "\uff0d1"),
+    ("\uff20SUM(A1)", "\uff20SUM(A1)"), ("'\uff1dx", "'\uff1dx"),
+])
+def test_leading_blank_and_full_width_triggers_are_neutralised(value, expected, tmp_path):
+    # these reached the CSV untouched: a spreadsheet skips leading blanks, and East Asian
+    # locales read full-width ＝ ＋ － ＠ as formula starters
+    assert export.neutralise(value) == "'" + expected
+    assert export.restore(export.neutralise(value)) == value
+    export.write_csv([{"c": value}], tmp_path / "o.csv")
+    assert export.read_back(tmp_path / "o.csv")["c"].tolist() == [value]
+
+
+@pytest.mark.parametrize("value", [" -5", " 3.5", "\u00a0x", " plain"])
+def test_numbers_and_text_after_blanks_stay_untouched(value):
+    assert export.neutralise(value) == value

@@ -70,3 +70,26 @@ def test_diff(s):
     assert d.model == ("echo/echo", None) and not d.identical
     assert "1 message changed" in d.summary() and "format mustache -> jinja2" in d.summary()
     assert diff_versions(v1, v1).identical
+
+
+@pytest.mark.parametrize("mutate,text", [
+    (lambda d: d.update(versions="x"), '"versions" must be a list'),
+    (lambda d: d.update(labels=["x"]), '"labels" must be an object'),
+    (lambda d: d["prompt"].update(description={"a": 1}), "prompt.description must be text"),
+    (lambda d: d["versions"][0].update(params="hot"), r"versions\[0\].params must be an object"),
+    (lambda d: d["labels"].update(production="2"), "must point at a version number"),
+    (lambda d: d.update(label_history=[3]), r"label_history\[0\] must be an object"),
+])
+def test_wrongly_shaped_export_is_a_clear_error(s, mutate, text):
+    data = json.loads(json.dumps(prompt_io.export_prompt(session=s, name="p")))
+    mutate(data)
+    with pytest.raises(ValidationError, match=text):
+        prompt_io.import_prompt(session=s, data=data, name="q")
+    assert s.exec(select(func.count()).select_from(Prompt)).one() == 1
+
+
+def test_params_must_be_an_object(s):
+    with pytest.raises(ValidationError, match="parameters must be a JSON object"):
+        prompts.save_version(session=s, name="p", messages=[{"role": "user", "content": "x"}], params=["t"])
+    with pytest.raises(ValidationError, match="parameters must be a JSON object"):
+        prompts.create_prompt(session=s, name="q", messages=[{"role": "user", "content": "x"}], params="hot")

@@ -123,3 +123,14 @@ def test_archive_restore_and_duplicate(s):
     prompts.set_archived(session=s, name="p", archived=False)
     copy = prompts.duplicate(session=s, name="p", new_name="p-copy")
     assert copy.number == 1 and copy.messages == MSGS and "copied from p:1" in copy.commit_message
+
+
+def test_search_and_tag_treat_percent_and_underscore_literally(s):
+    # the search box and tag filter built LIKE patterns from user text: '_' matched any
+    # character and '%' anything, so "a_b" found "axb" and "100%" found "100 apples"
+    prompts.create_prompt(session=s, name="axb", messages=MSGS, tags=["snake_case"], description="100 apples")
+    prompts.create_prompt(session=s, name="a_b", messages=MSGS, tags=["snakeXcase"], description="100% sure")
+    assert [r.name for r in prompts.list_prompts(session=s, search="a_b")[0]] == ["a_b"]
+    assert [r.name for r in prompts.list_prompts(session=s, search="100%")[0]] == ["a_b"]
+    assert [r.name for r in prompts.list_prompts(session=s, tag="snake_case")[0]] == ["axb"]
+    assert prompts.list_prompts(session=s, search="%")[1] == 1

@@ -79,3 +79,58 @@ def test_sandbox_escapes_fail_fast(template, tmp_path):
 def test_value_is_never_reparsed_in_jinja():
     out = t.render_messages([{"role": "user", "content": "{{ v }}"}], {"v": "{{ 7*7 }}"}, "jinja2")
     assert out[0]["content"] == "{{ 7*7 }}"
+
+
+AMPLIFIERS = [
+    # constant expressions: jinja2 folded these while compiling, before any cap, for 20-35 s and GBs
+    "{{ '%999999999d' % 1 }}",
+    "{{ 'a'|center(999999999) }}",
+    "{{ '%999999999d'|format(1) }}",
+    "{{ 'x'|indent(999999999, true) }}",
+    # runtime: one C call allocated ~1 GB before the output cap could count it
+    "{{ '%*d' % (n * 99999999, 1) }}",
+    "{{ s|center(999999999) }}",
+    "{{ s.rjust(999999999) }}",
+    "{{ '{:>999999999}'.format(n) }}",
+    "{{ '{:>{w}}'.format(n, w=n * 99999999) }}",
+    "{{ (s * 300000).replace('', s * 100) }}",
+    "{{ (s * 300000)|replace('a', s * 100) }}",
+    "{{ range(99999)|join(s * 1000) }}",
+]
+
+
+@pytest.mark.parametrize("template", AMPLIFIERS)
+def test_single_step_amplification_is_refused_before_allocating(template):
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="size cap"):
+        t.render_messages([{"role": "user", "content": template}], {"n": 10, "s": "abc"}, "jinja2")
+    assert time.monotonic() - start < 1.0
+
+
+def test_ordinary_formatting_filters_still_work():
+    tpl = ("{{ '%5.2f|%s|%d%%'|format(3.14159, s, n) }} {{ '{:>4}|{}'.format(n, s) }} {{ 'a-b'|replace('-', '+') }} "
+           "{{ [1, 2]|join(', ') }} {{ s|center(7) }}|{{ 'x\ny'|indent(2) }} {{ s.replace('b', 'B') }}")
+    out = t.render_messages([{"role": "user", "content": tpl}], {"n": 10, "s": "abc"}, "jinja2")[0]["content"]
+    assert out == " 3.14|abc|10%   10|abc a+b 1, 2   abc  |x\n  y aBc"
+
+
+@pytest.mark.parametrize("text", ["{" * 100_000 + "x", "{{x}} " + "{{ a" * 30_000, "ok {{x}} then " + "{{" * 50_000])
+def test_unclosed_openers_fail_fast_in_mustache(text):
+    # the lazy placeholder regex rescanned to the end from every unclosed '{{': 100 KB of '{'
+    # took minutes (variables() runs on every page render)
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="never closed|malformed"):
+        t.variables([{"role": "user", "content": text}])
+    assert time.monotonic() - start < 1.0
+
+
+def test_mustache_tail_after_the_last_placeholder_is_kept():
+    out = t.render_messages([{"role": "user", "content": "a {{x}} b \\{{ c } {"}], {"x": "X"})
+    assert out[0]["content"] == "a X b \\{{ c } {"
+
+
+@pytest.mark.parametrize("text", ["{{" * 50_000, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"])
+def test_deeply_nested_jinja_is_a_template_error(text):
+    # RecursionError from jinja2's recursive parser escaped as a raw exception
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        t.render_messages([{"role": "user", "content": text}], {}, "jinja2")

@@ -110,3 +110,101 @@ def test_judge_and_similarity_evaluators_run_inside_the_worker(sqlite_engine):
         judge_runs = s.execute(select(func.count()).select_from(Run).where(Run.source == "batch",
                                                                            Run.batch_job_id == job_id)).scalar()
         assert judge_runs >= 3  # the 3 item runs (+ the judge's own calls, recorded by the client)
+
+
+def test_heartbeat_survives_a_failed_lease_renewal(sqlite_engine, monkeypatch):
+    # one failed renew (e.g. "database is locked") killed the heartbeat task for good: the
+    # leases then expired under in-flight calls and another worker could claim and repeat them
+    import asyncio
+
+    from lib import batch_store
+    from lib.job_runner import JobRunner
+    from tests.lib.batch_helpers import StandIn
+
+    job_id = setup_job(sqlite_engine, n=2, concurrency=2)
+    calls: list[float] = []
+    real = batch_store.renew
+
+    def flaky(*a, **kw):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(batch_store, "renew", flaky)
+    assert asyncio.run(JobRunner(sqlite_engine, job_id, caller=StandIn(delay=0.8), lease_s=0.5).run()) == "done"
+    assert len(calls) >= 3
+
+
+def test_background_worker_survives_a_failed_poll(sqlite_engine, monkeypatch):
+    # an error while listing runnable jobs (e.g. "database is locked") ended work() and so the
+    # app's background worker thread for good: jobs submitted afterwards never ran
+    real = worker.runnable_jobs
+    fails = []
+
+    def flaky(**kw):
+        if not fails:
+            fails.append(1)
+            raise RuntimeError("database is locked")
+        return real(**kw)
+
+    monkeypatch.setattr(worker, "runnable_jobs", flaky)
+    t = worker.start_background_worker(sqlite_engine, poll_s=0.1)
+    try:
+        job_id = setup_job(sqlite_engine, 3)
+        deadline, status = time.monotonic() + 20, None
+        while time.monotonic() < deadline and status != "done":
+            time.sleep(0.1)
+            with session_scope(sqlite_engine) as s:
+                status = batch.get_job(session=s, job_id=job_id).status
+        assert fails and status == "done" and t.is_alive()
+    finally:
+        worker.stop_background_worker(sqlite_engine)
+
+
+def test_results_that_cannot_be_saved_pause_the_job_instead_of_hanging_it(sqlite_engine, monkeypatch):
+    # the writer gave up after 5 failed writes by raising inside its task: the slots of that
+    # write were never freed, so the dispatcher waited on the semaphore forever (job stuck)
+    import asyncio
+
+    from lib import batch_store
+    from lib.job_runner import JobRunner
+    from tests.lib.batch_helpers import StandIn
+
+    def broken(*a, **kw):
+        raise RuntimeError("value cannot be stored")
+
+    monkeypatch.setattr(batch_store, "persist", broken)
+    job_id = setup_job(sqlite_engine, n=6, concurrency=2)
+    runner = JobRunner(sqlite_engine, job_id, caller=StandIn())
+
+    async def go():
+        return await asyncio.wait_for(runner.run(), 30)
+
+    assert asyncio.run(go()) == "paused"
+    with session_scope(sqlite_engine) as s:
+        job = batch.get_job(session=s, job_id=job_id)
+        assert job.status == "paused" and "could not save" in job.pause_reason
+        states = set(s.execute(select(BatchItem.state).where(BatchItem.job_id == job_id)).scalars())
+        assert states == {"pending"}  # handed back, none left leased to a runner that stopped
+
+
+def test_batch_outputs_with_nul_are_saved(engine):
+    # a provider answer containing NUL (or a finish_reason over varchar(50)) could never be
+    # written on PostgreSQL: every write of that item's result failed
+    import asyncio
+
+    from lib.client_types import RunResult
+    from lib.job_runner import JobRunner
+    from tests.lib.batch_helpers import StandIn
+
+    class NulCaller(StandIn):
+        async def __call__(self, **kw):
+            self.calls.append(kw)
+            return RunResult(text="a\x00b", status="ok", cost_usd=0.001, attempts=1, finish_reason="f" * 80)
+
+    job_id = setup_job(engine, n=2, concurrency=2, evaluators=["contains:zzz"])
+    assert asyncio.run(asyncio.wait_for(JobRunner(engine, job_id, caller=NulCaller()).run(), 30)) == "done"
+    with session_scope(engine) as s:
+        outs = s.execute(select(Run.output, Run.finish_reason).where(Run.batch_job_id == job_id)).all()
+        assert [tuple(o) for o in outs] == [("a\ufffdb", "f" * 50)] * 2
