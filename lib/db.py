@@ -32,12 +32,16 @@ def normalise_url(url: str) -> str:
     return url
 
 
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|sslpassword|token|secret)=)[^&]*")
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, safe to show and log."""
+    """The URL with its password (in the authority or the query string) replaced by ***."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+        shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    return _SECRET_QUERY.sub(r"\1***", shown)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

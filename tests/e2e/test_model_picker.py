@@ -54,6 +54,11 @@ def test_playground_calls_the_typed_model(page, streamlit_app, shot):
 def test_compare_keeps_the_typed_model(page, streamlit_app, shot):
     _seed(streamlit_app)
     goto(page, streamlit_app, "compare")
+    box = page.get_by_role("combobox", name="Prompt").first  # pick it: other journeys add prompts too
+    box.click()
+    box.fill(NAME)
+    page.get_by_role("option", name=NAME).click()
+    wait_idle(page)
     _type_model(page, "Model", "nosuch/typed-model")
     expect(page.get_by_role("combobox", name="Model").first).to_have_value("nosuch/typed-model")
     page.get_by_role("heading", name="Compare").click()  # another rerun: still the typed model

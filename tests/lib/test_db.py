@@ -33,6 +33,8 @@ def test_sqlite_is_wal(sqlite_engine):
 
 def test_redact_url():
     assert "secret" not in db.redact_url("postgresql+psycopg://u:secret@h:5432/d")
+    shown = db.redact_url("postgresql+psycopg://u@h/d?sslmode=require&password=hunter2")
+    assert "hunter2" not in shown and "sslmode=require" in shown
     assert db.normalise_url("postgres://u@h/d").startswith("postgresql+psycopg://")
 
 
