@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from sqlalchemy.engine import Engine
 
-from . import db
+from . import db, endpoints
 from .examples import reset_examples as _reset
-from .examples import seed_examples
+from .examples import seed_example_datasets, seed_examples
 from .settings import get_settings
 
 log = logging.getLogger(__name__)
-
-
-def _ensure_endpoints(session) -> None:
-    try:
-        endpoints = importlib.import_module("lib.endpoints")
-    except ModuleNotFoundError:
-        return
-    endpoints.ensure_defaults(session)
 
 
 def startup(engine: Engine | None = None) -> dict:
@@ -29,9 +20,11 @@ def startup(engine: Engine | None = None) -> dict:
     revision = db.upgrade(engine)
     seeded: list[str] = []
     with db.session_scope(engine) as session:
-        _ensure_endpoints(session)
+        endpoints.ensure_defaults(session)
         if get_settings().seed_examples:
             seeded = seed_examples(session=session)
+            if seeded:  # first start: the example datasets that fit the example prompts
+                seed_example_datasets(session=session)
     if seeded:
         log.info("seeded example prompts: %s", ", ".join(seeded))
     return {"revision": revision, "seeded": seeded}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import Session, select
 
 from .models import Prompt
@@ -69,6 +71,21 @@ def seed_examples(*, session: Session, force: bool = False) -> list[str]:
             set_label(session=session, name=ex["name"], label=ex["label"], version=1, author="workbench")
         created.append(ex["name"])
     return created
+
+
+EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "examples"
+
+
+def seed_example_datasets(*, session: Session) -> list[str]:
+    """Import the example CSVs as datasets (names = file stems) so Batch has data on a fresh install."""
+    from .datasets import import_dataset  # datasets imports templating, which is heavier than this module
+
+    names = []
+    for path in sorted(EXAMPLE_DIR.glob("*.csv")):
+        ds = import_dataset(session=session, data=path.read_bytes(), filename=path.name, name=path.stem)
+        names.append(ds.name)
+    session.commit()
+    return names
 
 
 def reset_examples(*, session: Session) -> list[str]:

@@ -15,6 +15,11 @@ def test_startup_seeds_once_and_examples_fit_their_csv(engine, monkeypatch):
     get_settings.cache_clear()
     assert sorted(bootstrap.startup(engine)["seeded"]) == sorted(e["name"] for e in EXAMPLES)
     assert bootstrap.startup(engine)["seeded"] == []
+    with Session(engine) as s:  # the example CSVs are stored datasets, once
+        from lib.datasets import list_datasets
+
+        assert sorted(d.name for d in list_datasets(session=s)) == [
+            "articles", "code_snippets", "support_tickets", "translations"]
     files = {"support-reply": "support_tickets.csv", "code-review": "code_snippets.csv",
              "summarise": "articles.csv", "translate": "translations.csv"}
     with Session(engine) as s:
