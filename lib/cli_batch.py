@@ -56,6 +56,14 @@ def _dataset_id(s, ref: str) -> int:
     return datasets.get_dataset(session=s, ref=ref).id
 
 
+def _apply(action, job: int, as_json: bool) -> None:
+    """Run a job control (pause, cancel) and print the job's progress after it."""
+    with db.session_scope() as s:
+        action(session=s, job_id=job)
+        p = batch.progress(session=s, job_id=job)
+    emit(p, as_json, lambda: _status_text(p))
+
+
 def register(app: typer.Typer) -> None:
     """Add the `batch` group and the top-level `worker` command."""
     sub = typer.Typer(no_args_is_help=True, help="Batch jobs: run a dataset through prompts x models.")
@@ -136,19 +144,13 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def cancel(job: int, as_json: bool = JsonOpt) -> None:
         """Cancel a job (finished results stay)."""
-        with db.session_scope() as s:
-            batch.cancel(session=s, job_id=job)
-            p = batch.progress(session=s, job_id=job)
-        emit(p, as_json, lambda: _status_text(p))
+        _apply(batch.cancel, job, as_json)
 
     @sub.command("pause")
     @handle_errors
     def pause(job: int, as_json: bool = JsonOpt) -> None:
         """Pause a job (items in flight finish)."""
-        with db.session_scope() as s:
-            batch.pause(session=s, job_id=job)
-            p = batch.progress(session=s, job_id=job)
-        emit(p, as_json, lambda: _status_text(p))
+        _apply(batch.pause, job, as_json)
 
     @sub.command("retry-failed")
     @handle_errors

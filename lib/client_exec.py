@@ -49,14 +49,13 @@ class CallExecution:
         req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
                                           mode=spec.mode)
         est = tokens.count_messages(spec.messages) if spec.config.tpm else 0
-        attempts, deadline_at, t_start = 0, None, self._clock()
+        attempts = 0
         err: ProviderError | None = None
+        await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
+        t_start = self._clock()
+        deadline_at = t_start + spec.deadline_s
         while True:
-            if deadline_at is None:
-                await limiter.acquire(est)
-                t_start = self._clock()
-                deadline_at = t_start + spec.deadline_s
-            elif not await self._admit(limiter, est, deadline_at):
+            if attempts and not await self._admit(limiter, est, deadline_at):
                 err = _no_slot(spec, err, attempts)
                 break
             attempts += 1
@@ -121,12 +120,11 @@ class CallExecution:
         err: ProviderError | None = None
         finished = False
         try:
+            await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
+            t_start = self._clock()
+            deadline_at = t_start + spec.deadline_s
             while True:
-                if deadline_at is None:
-                    await limiter.acquire(est)
-                    t_start = self._clock()
-                    deadline_at = t_start + spec.deadline_s
-                elif not await self._admit(limiter, est, deadline_at):
+                if attempts and not await self._admit(limiter, est, deadline_at):
                     err = _no_slot(spec, err, attempts)
                     break
                 attempts += 1
