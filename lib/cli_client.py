@@ -46,6 +46,8 @@ def _register_endpoints(app: typer.Typer) -> None:
             model: list[str] = typer.Option(None, "--model", help="static model id (repeatable)"),
             header: list[str] = typer.Option(None, "--header", help="extra header K=V (not secret)"),
             option: list[str] = typer.Option(None, "--option", help="kind option K=V"),
+            rebind_key: bool = typer.Option(False, "--rebind-key",
+                                            help="send a key already bound to another host to this one"),
             as_json: bool = JsonOpt) -> None:
         """Add an endpoint."""
         _defaults()
@@ -53,7 +55,7 @@ def _register_endpoints(app: typer.Typer) -> None:
             e = endpoints.add_endpoint(session=s, name=name, kind=kind, base_url=base_url, api_key_env=api_key_env,
                                        rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, timeout_s=timeout,
                                        models=list(model or []), headers=parse_pairs(header, "--header"),
-                                       options=parse_params(option))
+                                       options=parse_params(option), rebind_key=rebind_key)
             data = _endpoint_dict(e)
         emit(data, as_json, f"added endpoint {name} ({kind})")
 

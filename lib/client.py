@@ -30,7 +30,13 @@ from . import endpoints as endpoints_mod
 from . import templating, tokens
 from .client_exec import _END, CallExecution, SyncStream, _scrub
 from .client_types import CallSpec, ClientStats, RunResult, StreamEvent
-from .errors import ProviderError, ValidationError, WorkbenchError
+from .errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    ValidationError,
+    WorkbenchError,
+)
 from .limits import EndpointLimiter
 from .providers import make_provider
 from .providers.base import EndpointConfig, Provider
@@ -296,15 +302,31 @@ class ModelClient(CallExecution):
             models = self.run(check(), timeout_s + 5)
             out.update(ok=True, models=models, error=None)
         except (ProviderError, TimeoutError) as exc:
-            kind = getattr(exc, "kind", "timeout")
-            msg = str(exc) or f"no answer within {timeout_s:.0f}s"
-            out.update(ok=False, models=[], error=_scrub(f"{kind}: {msg}", cfg))  # a 401 body may echo the key
+            out.update(ok=False, models=[], error=_scrub(_health_error(exc, cfg, timeout_s), cfg))
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return out
 
     def client_stats(self) -> dict[str, dict[str, Any]]:
         """Per-endpoint requests, success rate, mean/p95 latency, cache hit rate."""
         return self.stats.snapshot()
+
+def _health_error(exc: Exception, cfg: EndpointConfig, timeout_s: float) -> str:
+    """Reachable or unreachable for the configured URL only: never a remote body (Test is no port oracle)."""
+    from .db import redact_url
+
+    where = redact_url(cfg.base_url) if cfg.base_url else cfg.kind
+    kind = getattr(exc, "kind", "timeout")
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, (TimeoutError, ProviderTimeoutError)):
+        return f"unreachable: no answer from {where} within {timeout_s:.0f}s"
+    if isinstance(exc, ProviderConnectionError):
+        return f"unreachable: cannot connect to {where}"
+    if status is None:  # raised here before any request (no key, a refused key variable): our own words
+        return f"{kind}: {exc}"
+    if status in (401, 403):
+        return f"reachable: {where} refused the key (HTTP {status})"
+    return f"reachable: {where} answered HTTP {status}, not a model listing"
+
 
 _clients: dict[str, ModelClient] = {}
 _clients_lock = threading.Lock()

@@ -1,8 +1,10 @@
 """Endpoints: stored rows (name, kind, base URL, the NAME of the key's env var, limits, timeout).
 
-The key itself is never stored: it is looked up by name at call time (`lib.secrets`).
-Changing an endpoint's host requires naming the key again, so a key is never sent to a
-new host by accident.
+The key itself is never stored: it is looked up by name at call time (`lib.secrets`), and
+the name must be a key variable (`secrets.check_key_variable`). A key variable is bound to
+the origin (scheme://host:port) it was first used with (`KeyBinding`); pointing any endpoint
+that names it at another origin, on creation or on update, requires naming the key again,
+so a key is never sent to a new host by accident.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, select
 
 from .errors import NotFoundError, ValidationError
-from .models import Endpoint, utcnow
+from .models import Endpoint, KeyBinding, utcnow
 from .providers.base import EndpointConfig
+from .secrets import check_key_variable
 
 KINDS = ("openai", "anthropic", "echo")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -83,16 +86,33 @@ def _validate(name: str, kind: str, base_url: str, rpm, tpm, max_concurrency, ti
             raise ValidationError(f"{label} must be a positive integer, got {val!r}")
     if timeout_s is not None and (not isinstance(timeout_s, (int, float)) or timeout_s <= 0):
         raise ValidationError(f"timeout must be positive seconds, got {timeout_s!r}")
-    if api_key_env is not None and api_key_env != "" and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", api_key_env):
-        raise ValidationError("api_key_env must be the NAME of an environment variable or secret "
-                              "(letters, digits, underscore), not the key itself")
+    if api_key_env:
+        check_key_variable(api_key_env)
+
+
+def _bind_key(session: Session, endpoint: str, kind: str, base_url: str, api_key_env: str | None,
+              rebind: bool) -> None:
+    """Bind a key variable to where this endpoint sends it; refuse another origin unless the key is named again."""
+    if not api_key_env or kind == "echo":
+        return
+    origin = origin_of(kind, base_url)
+    binding = session.get(KeyBinding, api_key_env)
+    if binding is None:
+        session.add(KeyBinding(name=api_key_env, origin=origin, endpoint=endpoint))
+    elif binding.origin != origin:
+        if not rebind:
+            raise ValidationError(
+                f"endpoint {endpoint!r}: key {api_key_env} is bound to {binding.origin} (first used by endpoint "
+                f"{binding.endpoint!r}); to send it to {origin}, name the key again (--rebind-key)")
+        binding.origin, binding.endpoint, binding.bound_at = origin, endpoint, utcnow()
+        session.add(binding)
 
 
 def add_endpoint(*, session: Session, name: str, kind: str, base_url: str = "", api_key_env: str | None = None,
                  headers: dict | None = None, models: list | None = None, rpm: int | None = None,
                  tpm: int | None = None, max_concurrency: int = 8, timeout_s: float = 60.0,
-                 options: dict | None = None) -> Endpoint:
-    """Create an endpoint row (name must be new)."""
+                 options: dict | None = None, rebind_key: bool = False) -> Endpoint:
+    """Create an endpoint row (name must be new); `rebind_key` allows a key bound elsewhere to go to this host."""
     _validate(name, kind, base_url, rpm, tpm, max_concurrency, timeout_s, api_key_env)
     if session.exec(select(Endpoint).where(Endpoint.name == name)).first():
         from .errors import ConflictError
@@ -102,6 +122,7 @@ def add_endpoint(*, session: Session, name: str, kind: str, base_url: str = "", 
                    headers=dict(headers or {}), models=list(models or (["echo"] if kind == "echo" else [])),
                    rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, timeout_s=float(timeout_s),
                    options=dict(options or {}))
+    _bind_key(session, name, kind, base_url or "", api_key_env, rebind_key)
     session.add(row)
     session.flush()
     return row
@@ -143,6 +164,7 @@ def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
             f"endpoint {name!r}: the key's destination changes from {before or '(none)'} to "
             f"{after or '(none)'}; name the key again (api_key_env) in the same change "
             "so a key is never sent to a new host by accident")
+    _bind_key(session, name, new["kind"], new["base_url"] or "", new["api_key_env"], "api_key_env" in changes)
     for k, v in changes.items():
         setattr(row, k, v)
     row.updated_at = utcnow()
@@ -182,14 +204,18 @@ def ensure_defaults(session: Session) -> list[str]:
     if "echo" not in existing:
         add_endpoint(session=session, name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
         created.append("echo")
+    # the operator's own environment names these keys and hosts, so they may (re)bind them
     if "openai" not in existing and os.environ.get("OPENAI_API_KEY"):
-        add_endpoint(session=session, name="openai", kind="openai",
-                     base_url=os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-                     api_key_env="OPENAI_API_KEY")
+        base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        try:
+            add_endpoint(session=session, name="openai", kind="openai", base_url=base,
+                         api_key_env="OPENAI_API_KEY", rebind_key=True)
+        except ValidationError as exc:
+            raise ValidationError(f"environment variable OPENAI_BASE_URL: {exc}") from None
         created.append("openai")
     if "anthropic" not in existing and os.environ.get("ANTHROPIC_API_KEY"):
         add_endpoint(session=session, name="anthropic", kind="anthropic", base_url="https://api.anthropic.com",
-                     api_key_env="ANTHROPIC_API_KEY")
+                     api_key_env="ANTHROPIC_API_KEY", rebind_key=True)
         created.append("anthropic")
     return created
 

@@ -90,6 +90,15 @@ class Endpoint(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class KeyBinding(SQLModel, table=True):
+    """Where a key variable may be sent: the origin (scheme://host:port) it was first used with."""
+
+    name: str = Field(primary_key=True, max_length=200)  # the key variable's NAME, never its value
+    origin: str = Field(max_length=500)
+    endpoint: str = Field(default="", max_length=100)  # the endpoint that bound it
+    bound_at: datetime = Field(default_factory=utcnow)
+
+
 class Run(SQLModel, table=True):
     """One model call, from any screen."""
 

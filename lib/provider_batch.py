@@ -51,10 +51,10 @@ def _require_batch_api(cfg) -> None:
 
 def _http(cfg) -> tuple[httpx.AsyncClient, str]:
     from .providers.openai_compat import api_root
-    from .secrets import get_secret
+    from .secrets import get_key
 
     _require_batch_api(cfg)
-    key = get_secret(cfg.api_key_env) if cfg.api_key_env else None
+    key = get_key(cfg.api_key_env) if cfg.api_key_env else None
     headers = dict(cfg.headers or {})
     if key:
         headers["Authorization"] = f"Bearer {key}"

@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     seed_examples: bool = True
     start_worker: bool = True
     log_level: str = "INFO"
+    # which environment variables / secrets an endpoint may name as its key (fnmatch patterns,
+    # upper-cased); a name must match an allow pattern and no deny pattern, or be listed in the
+    # `[keys]` table of .streamlit/secrets.toml
+    key_env_allow: list[str] = ["*_API_KEY", "*_API_TOKEN", "*_KEY"]
+    key_env_deny: list[str] = [
+        "AWS_*", "AZURE_CLIENT_SECRET", "GOOGLE_APPLICATION_CREDENTIALS", "DATABASE_URL", "*_DATABASE_URL",
+        "*PASSWORD*", "*_PASSWD", "SECRET_KEY", "*_SECRET_KEY", "*_SECRET", "*PRIVATE_KEY*", "*_SIGNING_KEY",
+        "*_ENCRYPTION_KEY", "SSH_*", "GPG_*", "PG*", "*_COOKIE_*", "STREAMLIT_*", "WORKBENCH_*",
+    ]
 
     def resolved_database_url(self) -> str:
         """DATABASE_URL wins, then WORKBENCH_DATABASE_URL, then SQLite in data/."""

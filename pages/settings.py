@@ -40,7 +40,8 @@ def _add_endpoint() -> None:
                 api_key_env=(ss.get("settings_new_key") or "").strip() or None,
                 models=_models(ss.get("settings_new_models", "")), rpm=_int_or_none(ss.get("settings_new_rpm")),
                 max_concurrency=int(ss.get("settings_new_conc") or 8),
-                timeout_s=float(ss.get("settings_new_timeout") or 60))
+                timeout_s=float(ss.get("settings_new_timeout") or 60),
+                rebind_key=bool(ss.get("settings_new_rebind")))
     except WorkbenchError as exc:
         _note("error", str(exc))
         return
@@ -173,6 +174,7 @@ with st.expander("Add an endpoint", icon=":material/add:"):
     c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key="settings_new_rpm")
     c2.number_input("Max concurrency", min_value=1, max_value=512, value=8, key="settings_new_conc")
     c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, value=60.0, key="settings_new_timeout")
+    st.checkbox("Allow this key to be sent to this host even if it is bound to another one", key="settings_new_rebind")
     st.button("Add endpoint", key="settings_add", on_click=_add_endpoint, type="primary")
     st.caption("Keys are never stored: put the key in the environment or .streamlit/secrets.toml under the "
                "name you give here.")

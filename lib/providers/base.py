@@ -268,9 +268,14 @@ class Provider:
 
     def api_key(self) -> str | None:
         """The key, read now; AuthenticationError (naming the variable, never a value) if it is missing."""
+        from ..errors import AuthenticationError
+        from ..secrets import key_variable_problem
+
+        problem = key_variable_problem(self.config.api_key_env)
+        if problem:  # checked at call time too: a row written before the allowlist existed
+            raise AuthenticationError(f"{self.config.name}: {problem}")
         key = self._key_fn()
         if not key and self.config.api_key_env:
-            from ..errors import AuthenticationError
 
             raise AuthenticationError(
                 f"{self.config.name}: no API key: set the environment variable {self.config.api_key_env} "

@@ -65,8 +65,11 @@ class AppServer:
 
 
 @contextmanager
-def run_streamlit(work: Path, db_url: str, **env_extra: str):
-    """`streamlit run app.py` on a free port against `db_url`; yields an AppServer, stops it after."""
+def run_streamlit(work: Path, db_url: str, *, address: str | None = "127.0.0.1", **env_extra: str):
+    """`streamlit run app.py` on a free port against `db_url`; yields an AppServer, stops it after.
+
+    `address=None` passes no --server.address, so the bind comes from .streamlit/config.toml.
+    """
     import httpx
 
     port = _free_port()
@@ -77,9 +80,10 @@ def run_streamlit(work: Path, db_url: str, **env_extra: str):
     env.update(env_extra)
     log_path = work / f"streamlit-{port}.log"
     log = open(log_path, "wb")  # noqa: SIM115  (closed below, after the process)
+    bind = ["--server.address", address] if address else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), *bind,
+         "--server.headless", "true", "--server.fileWatcherType", "none",
          "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"],
         cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

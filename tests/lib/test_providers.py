@@ -19,7 +19,7 @@ MSGS = [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]
 
 
 def _provider(kind: str, handler, base_url="http://h.test", key="k-123", **cfg):
-    config = EndpointConfig(name="p", kind=kind, base_url=base_url, api_key_env="X" if key else None, **cfg)
+    config = EndpointConfig(name="p", kind=kind, base_url=base_url, api_key_env="X_API_KEY" if key else None, **cfg)
     return make_provider(config, api_key=key, transport=httpx.MockTransport(handler))
 
 
