@@ -12,9 +12,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import bootstrap, db, metrics, worker
+from lib import bootstrap, db, metrics
+from lib.batch import start_background_worker
 from lib.settings import get_settings
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 from pages import _boot
 
 ROOT = Path(__file__).resolve().parent
@@ -36,7 +37,7 @@ def background_worker(url: str):
     """The batch worker thread (started once per process unless WORKBENCH_START_WORKER=0)."""
     if not get_settings().start_worker:
         return None
-    return worker.start_background_worker(db.get_engine(url))
+    return start_background_worker(db.get_engine(url))
 
 
 @st.cache_data(ttl=15, max_entries=4, show_spinner=False)
@@ -47,15 +48,15 @@ def _headline(url: str) -> dict | None:
 
 def _sidebar(engine) -> None:
     """Database in use, endpoints' health, and the last-24h headline."""
-    from lib import endpoints as endpoints_mod
-    from lib.secrets import has_secret
+    from lib.client import list_endpoints
+    from lib.credentials import has_secret
 
     sb = st.sidebar
     sb.caption("Database")
     sb.code(db.redact_url(engine.url.render_as_string(hide_password=False)), language=None, wrap_lines=True)
     checks = st.session_state.get("settings_health", {})
     with db.session_scope(engine) as session:
-        rows = [(e.name, e.kind, e.api_key_env) for e in endpoints_mod.list_endpoints(session=session)]
+        rows = [(e.name, e.kind, e.api_key_env) for e in list_endpoints(session=session)]
     lines = []
     for name, kind, key_env in rows:
         if kind == "echo":
@@ -88,9 +89,9 @@ def _sidebar(engine) -> None:
 
 
 def _pages() -> dict[str, list]:
-    """The navigation: Home, Build, Data, then History and Settings (optional pages only when their file exists)."""
+    """The navigation: Home, Build, Data, then History and Settings (a missing page file fails loudly)."""
     def page(path: str, title: str, icon: str, default: bool = False):
-        return st.Page(path, title=title, icon=icon, default=default) if (ROOT / path).exists() else None
+        return st.Page(path, title=title, icon=icon, default=default)
 
     sections = {
         "": [page("pages/home.py", "Home", ":material/home:", default=True)],
@@ -102,7 +103,7 @@ def _pages() -> dict[str, list]:
         "Workspace": [page("pages/history.py", "History", ":material/history:"),
                       page("pages/settings.py", "Settings", ":material/settings:")],
     }
-    return {k: [p for p in v if p is not None] for k, v in sections.items() if any(v)}
+    return sections
 
 
 def main() -> None:

@@ -100,18 +100,19 @@ def engine_run(port: int, n: int, concurrency: int, tmp: Path) -> tuple[float, d
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
     from sqlalchemy import func, select
 
-    from lib import batch, datasets, db, endpoints, prompts
+    from lib import batch, datasets, db, prompts
+    from lib.batch import run_job_foreground
+    from lib.client import add_endpoint
     from lib.db import session_scope
     from lib.models import BatchItem, Run, Score
     from lib.settings import get_settings
-    from lib.worker import run_job_foreground
 
     get_settings.cache_clear()
     eng = db.get_engine()
     db.upgrade(eng)
     csv = "question\n" + "".join(f"what is q{i}?\n" for i in range(n))
     with session_scope(eng) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=f"http://127.0.0.1:{port}/v1",
+        add_endpoint(session=s, name="fake", kind="openai", base_url=f"http://127.0.0.1:{port}/v1",
                                max_concurrency=concurrency, timeout_s=30)
         ds = datasets.import_dataset(session=s, data=csv.encode(), filename="bench.csv", name="bench")
         s.commit()

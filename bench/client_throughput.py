@@ -141,11 +141,11 @@ def bench_lib(client, url: str, n: int, conc: int, on_loop: bool) -> float:
     name = f"bench{conc}-{abs(hash(url)) % 10000}"
     from sqlmodel import Session
 
-    from lib import endpoints
+    from lib.client import add_endpoint, list_endpoints
 
     with Session(client.engine) as s:
-        if not any(e.name == name for e in endpoints.list_endpoints(session=s)):
-            endpoints.add_endpoint(session=s, name=name, kind="openai", base_url=url, max_concurrency=conc,
+        if not any(e.name == name for e in list_endpoints(session=s)):
+            add_endpoint(session=s, name=name, kind="openai", base_url=url, max_concurrency=conc,
                                    timeout_s=60)
             s.commit()
 

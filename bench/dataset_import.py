@@ -44,7 +44,7 @@ def _reset_peak() -> bool:
 
 def _phase(kind: str, rows: int, url: str, queue: mp.Queue) -> None:
     from lib import datasets, db
-    from lib.dataset_reader import read_file
+    from lib.datasets import read_file
     from tests.data_files import big_csv
 
     data = big_csv(rows)

@@ -30,7 +30,23 @@ os.environ.setdefault("WORKBENCH_SEED_EXAMPLES", "0")
 os.environ.setdefault("WORKBENCH_START_WORKER", "0")
 
 from bench.metrics_fill import extras, fill  # noqa: E402
-from lib import arena, db, metrics, metrics_rollup, metrics_runs, metrics_scores, versus  # noqa: E402
+from lib import (  # noqa: E402
+    db,
+    metrics,
+)
+from lib.compare import (  # noqa: E402
+    Side,
+    candidates,
+    leaderboard,
+    pair_cases,
+    verdict,
+)
+from lib.metrics import (  # noqa: E402
+    refresh,
+    scores,
+    summary,
+    totals,
+)
 
 
 def _ms(fn, repeat: int) -> tuple[float, object]:
@@ -53,9 +69,9 @@ def aggregations(engine, repeat: int, info: dict) -> None:
     for name, f in _ranges().items():
         grain = metrics.grain_for(f.since, f.until)
         lat_grain = "day" if grain == "hour" and f.until - f.since > timedelta(days=2) else grain  # as the page
-        total = metrics_runs.totals(metrics.rollup(engine, f, grain, keys=["bucket", "model", "status"]))["calls"]
+        total = totals(metrics.rollup(engine, f, grain, keys=["bucket", "model", "status"]))["calls"]
         print(f"-- range {name}: {total:,} runs, grain {grain}")
-        sa, sb = (versus.Side(v, "openai/gpt-4o") for v in info.get("versions", (1, 2)))
+        sa, sb = (Side(v, "openai/gpt-4o") for v in info.get("versions", (1, 2)))
         ds = info.get("dataset_id", 1)
         cases = [
             ("rollup overview (bucket, model, status)",
@@ -66,13 +82,13 @@ def aggregations(engine, repeat: int, info: dict) -> None:
                                                                             keys=["bucket", "version_id", "status"])),
             ("rollup all keys", lambda f=f, g=grain: metrics.rollup(engine, f, g)),
             ("latency p50/p95 + ttft", lambda f=f, g=lat_grain, n=total: metrics.latency(engine, f, g, total=n)),
-            ("scores by version x model", lambda f=f: metrics_scores.scores(engine, f)),
+            ("scores by version x model", lambda f=f: scores(engine, f)),
             ("filter options", lambda: metrics.options(engine)),
             ("headline 24h", lambda: metrics.headline(engine=engine)),
-            ("arena leaderboard", lambda: arena.leaderboard(engine)),
-            ("versus candidates", lambda: versus.candidates(engine)),
+            ("arena leaderboard", lambda: leaderboard(engine)),
+            ("versus candidates", lambda: candidates(engine)),
             ("versus pair 1,000 cases + verdict",
-             lambda ds=ds, sa=sa, sb=sb: versus.verdict(versus.pair_cases(engine, ds, sa, sb))),
+             lambda ds=ds, sa=sa, sb=sb: verdict(pair_cases(engine, ds, sa, sb))),
             ("baseline: raw GROUP BY over run", lambda f=f, g=grain: metrics.rollup(engine, f, g,
                                                                                      use_rollup=False)),
         ]
@@ -80,7 +96,7 @@ def aggregations(engine, repeat: int, info: dict) -> None:
             ms, out = _ms(fn, repeat)
             rows = len(out) if hasattr(out, "__len__") and not isinstance(out, dict) else "-"
             print(f"{label:<48} {ms:9.1f} ms  rows={rows}")
-    ms, _ = _ms(lambda: metrics_runs.summary(engine, datetime.now(UTC) - timedelta(hours=24)), repeat)
+    ms, _ = _ms(lambda: summary(engine, datetime.now(UTC) - timedelta(hours=24)), repeat)
     print(f"{'cli metrics summary --since 24h':<48} {ms:9.1f} ms")
 
 
@@ -149,7 +165,7 @@ def run_sqlite(args) -> tuple[float, float]:
             info["versions"] = tuple(r[0] for r in conn.exec_driver_sql(
                 "SELECT id FROM promptversion ORDER BY id LIMIT 2"))
     t = time.perf_counter()
-    n = metrics_rollup.refresh(engine)
+    n = refresh(engine)
     print(f"rollup refresh (first page view after the bulk load): {n:,} runs in {time.perf_counter() - t:.1f} s")
     with engine.connect() as conn:
         print(f"rollup rows: {conn.exec_driver_sql('SELECT count(*) FROM runrollup').scalar():,}; "

@@ -30,10 +30,9 @@ os.environ["WORKBENCH_START_WORKER"] = "0"
 
 def build_db(url: str, n_runs: int, n_prompts: int) -> dict:
     """Migrate, add `n_prompts` prompts (2 versions each, labels) and `n_runs` runs; returns timings."""
+    from bench.metrics_fill import fill
     from lib import db, prompts
     from lib.settings import get_settings
-
-    from bench.metrics_fill import fill
 
     get_settings.cache_clear()
     eng = db.get_engine(url)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from .settings import ROOT, get_settings
+from lib.settings import ROOT, get_settings
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -155,3 +155,12 @@ def database_info(engine: Engine | None = None) -> dict:
     return {"url": redact_url(str(engine.url.render_as_string(hide_password=False))),
             "dialect": engine.dialect.name, "size_bytes": size,
             "revision": current_revision(engine), "tables": len(inspect(engine).get_table_names())}
+
+
+def engine_of(session_or_engine: Session | Engine | None) -> Engine:
+    """The engine behind a session or engine (None: the configured database)."""
+    if session_or_engine is None:
+        return get_engine()
+    if isinstance(session_or_engine, Session):
+        return session_or_engine.get_bind()
+    return session_or_engine

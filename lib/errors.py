@@ -11,6 +11,7 @@ what is wrong and where.  Nothing here ever carries an API key.
     │   └── MissingVariablesError      (missing: list[str])
     ├── DatasetError                   (row, column)
     ├── BudgetExceededError
+    ├── PermissionDeniedError          the acting identity's role or token scope does not allow it (action)
     └── ProviderError                  (status_code, body, request_id, provider_message)
         ├── BadRequestError            400 / 422
         ├── AuthenticationError        401 / 403
@@ -97,6 +98,16 @@ class BudgetExceededError(WorkbenchError):
     """A job's spend reached its budget."""
 
     kind = "budget"
+
+
+class PermissionDeniedError(WorkbenchError):
+    """The acting identity (role or token scope) may not take this action; nothing was changed."""
+
+    kind = "permission"
+
+    def __init__(self, message: str, *, action: str | None = None) -> None:
+        self.action = action
+        super().__init__(message)
 
 
 class ProviderError(WorkbenchError):

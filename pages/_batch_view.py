@@ -7,11 +7,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import batch, batch_results, datasets, export
+from lib import batch, datasets
+from lib.batch import matrix, pass_rates, records, results, version_labels
+from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.models import Prompt, PromptVersion
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 
 LINT_ROWS = 2000
 PAGE_SIZE = 25
@@ -53,9 +55,9 @@ def version_choices(session: Any) -> dict[str, int]:
 
 def model_choices(session: Any) -> list[str]:
     """'endpoint/model' for every endpoint's models (echo/echo always)."""
-    from lib import endpoints
+    from lib.client import list_endpoints
 
-    out = [f"{e.name}/{m}" for e in endpoints.list_endpoints(session=session) for m in (e.models or [])]
+    out = [f"{e.name}/{m}" for e in list_endpoints(session=session) for m in (e.models or [])]
     return out if "echo/echo" in out else out + ["echo/echo"]
 
 
@@ -180,9 +182,9 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
 
 def _results(engine: Any, job_id: int) -> None:
     with session_scope(engine) as s:
-        rates = batch_results.pass_rates(session=s, job_id=job_id)
+        rates = pass_rates(session=s, job_id=job_id)
         job = batch.get_job(session=s, job_id=job_id)
-        vlabels = batch_results.version_labels(session=s, version_ids=list(job.version_ids))
+        vlabels = version_labels(session=s, version_ids=list(job.version_ids))
     st.markdown("**Pass rate per version x model**")
     st.dataframe(pd.DataFrame([{"version": r["version"], "model": r["model"], "done": r["done"], "errors": r["errors"],
                                 "pass rate": None if r["pass_rate"] is None else round(r["pass_rate"] * 100, 1),
@@ -194,7 +196,7 @@ def _results(engine: Any, job_id: int) -> None:
         value = st.selectbox("Cells show", ["output", "passed", "score", "state"], key="batch_matrix_value")
         page = st.number_input("Page", 1, 100000, 1, key="batch_matrix_page")
         with session_scope(engine) as s:
-            rows, cols, total = batch_results.matrix(session=s, job_id=job_id, page=int(page),
+            rows, cols, total = matrix(session=s, job_id=job_id, page=int(page),
                                                      page_size=PAGE_SIZE, value=value)
         frame = pd.DataFrame([{"row": r["row"], "repeat": r["repeat"], **{c: r.get(c) for c in cols}} for r in rows])
         st.dataframe(frame, hide_index=True, width="stretch")
@@ -209,7 +211,7 @@ def _results(engine: Any, job_id: int) -> None:
         page = f[4].number_input("Page", 1, 100000, 1, key="batch_f_page")
         vid = next((k for k, v in vlabels.items() if v == ver), None)
         with session_scope(engine) as s:
-            rows, total = batch_results.results(
+            rows, total = results(
                 session=s, job_id=job_id, page=int(page), page_size=PAGE_SIZE,
                 state=None if state == ANY else state, passed=None if verdict == ANY else verdict == "passed",
                 version_id=vid, model=None if model == ANY else model)
@@ -228,10 +230,10 @@ def _downloads(engine: Any, job_id: int) -> None:
     c = st.columns(4)
     if c[0].button("Prepare downloads", key="batch_prepare_dl"):
         with session_scope(engine) as s:
-            data = list(batch_results.records(session=s, job_id=job_id))
+            data = list(records(session=s, job_id=job_id))
         cache.clear()
-        cache.update({"job": job_id, **{fmt: export.to_bytes(data, fmt) for fmt in ("csv", "jsonl", "parquet")}})
+        cache.update({"job": job_id, **{fmt: to_bytes(data, fmt) for fmt in ("csv", "jsonl", "parquet")}})
     for i, fmt in enumerate(("csv", "jsonl", "parquet"), start=1):
         if fmt in cache:
             c[i].download_button(f"Download {fmt.upper()}", cache[fmt], file_name=f"batch-{job_id}.{fmt}",
-                                 mime=export.MIME[fmt], key=f"batch_dl_{fmt}")
+                                 mime=MIME[fmt], key=f"batch_dl_{fmt}")

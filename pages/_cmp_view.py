@@ -7,10 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from lib import compare, runs as runs_lib, textdiff
+from lib import compare
+from lib import runs as runs_lib
 from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.prompts import diff_texts
+from lib.ui import md_escape
 from pages import _run_widgets as w
 
 ss = st.session_state
@@ -131,13 +133,8 @@ def _leaderboard() -> None:
                                    "version": "prompt versions"}.get)
         if not st.toggle("Show the leaderboard", key="cmp_show_board"):
             return
-        try:
-            from lib import arena
-        except ImportError:  # the metrics area's module is optional
-            st.caption("The leaderboard needs lib.arena (Metrics).")
-            return
         with session_scope() as session:
-            board = arena.leaderboard(session, by=by, n_boot=100)
+            board = compare.leaderboard(session, by=by, n_boot=100)
         if board.empty:
             st.caption("No votes between different contenders yet.")
         else:
@@ -152,7 +149,7 @@ def _diff(runs: list[Any], labels: list[str]) -> None:
     c1, c2 = st.columns(2)
     a = c1.selectbox("From", present, key="cmp_diff_a", format_func=lambda i: labels[i], index=0)
     b = c2.selectbox("To", present, key="cmp_diff_b", format_func=lambda i: labels[i], index=1)
-    d = textdiff.diff_texts(runs[a].output, runs[b].output, labels[a], labels[b])
+    d = diff_texts(runs[a].output, runs[b].output, labels[a], labels[b])
     if d.identical:
         st.success("The two answers are identical.")
         return

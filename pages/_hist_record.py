@@ -10,7 +10,7 @@ from lib import runs as runs_lib
 from lib.db import session_scope
 from lib.errors import NotFoundError, WorkbenchError
 from lib.models import PromptVersion
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 from pages import _run_widgets as w
 
 ss = st.session_state

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import charts, export, versus
-from lib.ui_state import md_escape
+from lib.compare import case_diff, filter_cases, prompt_diff, verdict
+from lib.datasets import to_bytes
+from lib.ui import deltas, leaderboard, md_escape
 from pages import _metrics_view as mv
 
 FILTERS = {"all": "All cases", "changed": "Answer changed", "worse": "Got worse", "better": "Got better"}
@@ -37,14 +38,14 @@ def versus_tab(url: str) -> None:
     name_a = f"{a['prompt']}:{a['version_number']}" + ("" if a["model"] == b["model"] else f" on {a['model']}")
     name_b = f"{b['prompt']}:{b['version_number']}" + ("" if a["model"] == b["model"] else f" on {b['model']}")
     if a["version_id"] != b["version_id"]:
-        diff = versus.prompt_diff(None, int(a["version_id"]), int(b["version_id"]))
+        diff = prompt_diff(None, int(a["version_id"]), int(b["version_id"]))
         with st.expander(f"Prompt diff: {md_escape(diff.summary())}", expanded=not diff.identical):
             st.code(diff.text or "(identical)", language="diff")
     cases = mv.cases(url, int(ds), (int(a["version_id"]), a["model"]), (int(b["version_id"]), b["model"]))
     if cases.empty:
         st.info("These two sides have no dataset row in common.")
         return
-    v = versus.verdict(cases, name_a, name_b)
+    v = verdict(cases, name_a, name_b)
     box = {"better": st.success, "worse": st.error, "same": st.info}.get(v.outcome, st.warning)
     box(md_escape(v.sentence))
     m = st.columns(4)
@@ -53,23 +54,23 @@ def versus_tab(url: str) -> None:
     m[2].metric("Mean score B", "-" if v.mean_b is None else f"{v.mean_b * 100:.1f}",
                 delta=None if v.diff is None else f"{v.diff.estimate * 100:+.1f} points")
     m[3].metric("Pass rate A -> B", "-" if v.pass_a is None else f"{v.pass_a:.0%} -> {v.pass_b:.0%}")
-    mv.block(charts.deltas(cases), cases[["row_idx", "delta", "outcome"]].dropna(subset=["delta"]), "score_changes",
+    mv.block(deltas(cases), cases[["row_idx", "delta", "outcome"]].dropna(subset=["delta"]), "score_changes",
              empty="No scores on both sides.")
     show = st.segmented_control("Show", list(FILTERS), format_func=FILTERS.get, default="all",
                                 key="metrics_vs_filter") or "all"
-    shown = versus.filter_cases(cases, show)
+    shown = filter_cases(cases, show)
     st.caption(f"{len(shown):,} of {len(cases):,} cases")
     st.dataframe(shown[["row_idx", "input", "score_a", "score_b", "delta", "outcome", "output_a", "output_b"]],
                  hide_index=True, width="stretch",
                  column_config={"row_idx": st.column_config.NumberColumn("row"),
                                 "delta": st.column_config.NumberColumn("B - A", format="%+.2f")})
-    st.download_button("Cases CSV", data=export.to_bytes(shown, "csv"), file_name="comparison_cases.csv",
+    st.download_button("Cases CSV", data=to_bytes(shown, "csv"), file_name="comparison_cases.csv",
                        mime="text/csv", key="metrics_vs_csv", on_click="ignore", icon=":material/download:")
     if len(shown):
         rows = shown["row_idx"].tolist()
         row = st.selectbox("Word diff of row", rows, key="metrics_vs_row")
         case = shown[shown["row_idx"] == row].iloc[0]
-        d = versus.case_diff(case["output_a"], case["output_b"])
+        d = case_diff(case["output_a"], case["output_b"])
         st.caption(f"Similarity {d.similarity:.0%}; {d.removed_words} words removed, {d.added_words} added "
                    "([-removed-] {+added+})" if not d.identical else "Identical answers.")
         st.code(d.words or "(empty)", language=None, wrap_lines=True)
@@ -84,6 +85,6 @@ def arena_tab(url: str) -> None:
     if lb.empty:
         st.info("No arena votes yet: in Compare, turn on blind mode and vote for the better answer.")
         return
-    mv.block(charts.leaderboard(lb), lb, f"arena_{by}")
+    mv.block(leaderboard(lb), lb, f"arena_{by}")
     st.caption(f"{int(lb['votes'].sum() // 2):,} votes. Bradley-Terry ratings on an Elo-like scale "
                "(400 points = 10:1 odds), 95% intervals from resampling votes; ties count half.")

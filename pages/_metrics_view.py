@@ -8,8 +8,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import arena, export, metrics, metrics_runs, metrics_scores, versus
+from lib import metrics
+from lib.compare import Side, pair_cases
+from lib.compare import candidates as versus_candidates
+from lib.compare import leaderboard as arena_leaderboard
+from lib.datasets import to_bytes
 from lib.db import get_engine
+from lib.metrics import batch_rate as metrics_runs_batch_rate
+from lib.metrics import running_batches
+from lib.metrics import scores as metrics_scores_scores
 
 TTL = 30  # seconds: new runs show up within half a minute; widget reruns reuse the aggregates
 
@@ -42,37 +49,37 @@ def latency(url: str, fkey: tuple, grain: str, total: int) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
 def scores(url: str, fkey: tuple) -> pd.DataFrame:
     """Pass rate, mean score and ratings per version x model."""
-    return metrics_scores.scores(get_engine(url), filters_from_key(fkey))
+    return metrics_scores_scores(get_engine(url), filters_from_key(fkey))
 
 
 @st.cache_data(ttl=5, max_entries=16, show_spinner=False)
 def batch_rate(url: str, job_id: int) -> pd.DataFrame:
     """A running batch's per-minute requests and tokens (short TTL: it is live)."""
-    return metrics_runs.batch_rate(get_engine(url), job_id)
+    return metrics_runs_batch_rate(get_engine(url), job_id)
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def running(url: str) -> pd.DataFrame:
     """Running batch jobs."""
-    return metrics_runs.running_batches(get_engine(url))
+    return running_batches(get_engine(url))
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def candidates(url: str) -> pd.DataFrame:
     """(dataset, version, model) sides with finished batch items."""
-    return versus.candidates(get_engine(url))
+    return versus_candidates(get_engine(url))
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Pairing cases...")
 def cases(url: str, dataset_id: int, a: tuple[int, str], b: tuple[int, str]) -> pd.DataFrame:
     """Paired cases of two sides."""
-    return versus.pair_cases(get_engine(url), dataset_id, versus.Side(*a), versus.Side(*b))
+    return pair_cases(get_engine(url), dataset_id, Side(*a), Side(*b))
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner="Fitting ratings...")
 def leaderboard(url: str, by: str) -> pd.DataFrame:
     """Arena leaderboard."""
-    return arena.leaderboard(get_engine(url), by=by)
+    return arena_leaderboard(get_engine(url), by=by)
 
 
 def block(chart, data: pd.DataFrame, name: str, empty: str = "No data for these filters.") -> None:
@@ -83,7 +90,7 @@ def block(chart, data: pd.DataFrame, name: str, empty: str = "No data for these 
     left, right = st.columns([4, 1], vertical_alignment="center")
     view = left.segmented_control(f"View of {name}", ["Chart", "Table"], default="Chart",
                                   key=f"metrics_view_{name}", label_visibility="collapsed")
-    right.download_button("CSV", data=export.to_bytes(data, "csv"), file_name=f"{name}.csv", mime="text/csv",
+    right.download_button("CSV", data=to_bytes(data, "csv"), file_name=f"{name}.csv", mime="text/csv",
                           key=f"metrics_csv_{name}", on_click="ignore", icon=":material/download:")
     if view == "Table":
         st.dataframe(data, hide_index=True, width="stretch")

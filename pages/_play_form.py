@@ -10,7 +10,7 @@ import streamlit as st
 from lib import runs as runs_lib
 from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 
 ss = st.session_state
 

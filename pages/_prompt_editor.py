@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import db, prompts, templating
+from lib import db, prompts
 from lib.errors import WorkbenchError
-from lib.ui_state import (ROLES, blank_draft, draft_from_version, draft_messages, is_dirty, md_escape, move,
-                          new_message, parse_params, parse_tags)
+from lib.prompts import FORMATS as templating_FORMATS
+from lib.prompts import variables
+from lib.ui import (
+    ROLES,
+    blank_draft,
+    draft_from_version,
+    draft_messages,
+    is_dirty,
+    md_escape,
+    move,
+    new_message,
+    parse_params,
+    parse_tags,
+)
 
 NEW = "__new__"
-FORMATS = list(templating.FORMATS)
+FORMATS = list(templating_FORMATS)
 
 
 def flash(kind: str, message: str) -> None:
@@ -204,7 +216,7 @@ def render_editor(dk: str, version=None, known_models: list[str] | None = None) 
         st.error(md_escape(str(exc)))
 
     try:
-        names = templating.variables(draft_messages(d), d["template_format"])
+        names = variables(draft_messages(d), d["template_format"])
     except WorkbenchError as exc:
         st.error(md_escape(f"Template error: {exc}"), icon=":material/error:")
     else:

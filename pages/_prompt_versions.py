@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import db, diffing, prompt_io, prompts
+from lib import db, prompts
 from lib.errors import WorkbenchError
-from lib.ui_state import is_dirty, parse_tags
-
+from lib.prompts import diff_versions, dumps, export_prompt
+from lib.ui import is_dirty, parse_tags
 from pages._prompt_editor import flash, sync_from_widgets
 
 STANDARD_LABELS = ["production", "staging"]
@@ -39,7 +39,7 @@ def render_diff(name: str, versions: list) -> None:
     a = c1.selectbox("From version", numbers, index=len(numbers) - 2, key=f"prompts_diff_a_{name}_{len(numbers)}")
     b = c2.selectbox("To version", numbers, index=len(numbers) - 1, key=f"prompts_diff_b_{name}_{len(numbers)}")
     va, vb = versions[numbers.index(a)], versions[numbers.index(b)]
-    d = diffing.diff_versions(va, vb)
+    d = diff_versions(va, vb)
     st.text(d.summary())
     if not d.identical:
         st.code(d.text, language="diff", wrap_lines=True)
@@ -176,6 +176,6 @@ def render_manage(prompt) -> None:
         c1.button("Archive", key=f"prompts_archive_{name}", icon=":material/archive:", on_click=_archive,
                   args=(name, True), width="stretch", help="Hidden from lists; nothing is deleted.")
     with db.session_scope() as session:
-        data = prompt_io.dumps(prompt_io.export_prompt(session=session, name=name))
+        data = dumps(export_prompt(session=session, name=name))
     c2.download_button("Export JSON", data=data, file_name=f"{name}.prompt.json", mime="application/json",
                        key=f"prompts_export_{name}", icon=":material/download:", width="stretch")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from lib import prompts as prompts_lib
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 
 PROMPT_LIST_CAP = 500
 MODELS_PER_ENDPOINT = 300
@@ -68,11 +68,11 @@ def ref_label(ref: str, refs: dict[str, int]) -> str:
 
 def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
     """'endpoint/model' choices from every endpoint's model list, plus any extra ones (e.g. a version default)."""
-    from lib import endpoints
+    from lib.client import list_endpoints
 
     out: list[str] = []
     checked = st.session_state.get("settings_health", {})  # models found by the Settings page's Test button
-    for e in endpoints.list_endpoints(session=session):
+    for e in list_endpoints(session=session):
         found = (checked.get(e.name) or {}).get("models") or []
         for m in list(dict.fromkeys([*(e.models or []), *found]))[:MODELS_PER_ENDPOINT]:
             out.append(f"{e.name}/{m}")

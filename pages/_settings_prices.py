@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import db, pricing
+from lib import db
+from lib.client import delete_override, list_prices, set_override
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 
 ss = st.session_state
 MAX_ROWS = 300
@@ -21,7 +22,7 @@ def _num(key: str) -> float | None:
 def _save_override() -> None:
     try:
         with db.session_scope() as session:
-            pricing.set_override(session=session, model=(ss.get("settings_price_model") or "").strip(),
+            set_override(session=session, model=(ss.get("settings_price_model") or "").strip(),
                                  provider=(ss.get("settings_price_provider") or "").strip(),
                                  input_per_mtok=_num("settings_price_in"), output_per_mtok=_num("settings_price_out"),
                                  cached_per_mtok=_num("settings_price_cached"),
@@ -39,7 +40,7 @@ def _delete_override() -> None:
         return
     provider, _, model = choice.partition(" / ")
     with db.session_scope() as session:
-        pricing.delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
+        delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
     ss.setdefault("settings_flash", []).append(("success", f"Removed the override of {model}."))
 
 
@@ -47,7 +48,7 @@ def render_prices() -> None:
     """Overrides (editable), then the bundled table filtered by a search."""
     st.header("Prices")
     with db.session_scope() as session:
-        overrides = pricing.list_prices(session=session)
+        overrides = list_prices(session=session)
     st.caption("USD per 1M tokens. An override replaces the bundled price for a model (on one endpoint, or on "
                "every endpoint when the provider is empty). An unknown price shows as unknown, never as 0.")
     if overrides:
@@ -73,7 +74,7 @@ def render_prices() -> None:
     q = st.text_input("Search bundled prices", key="settings_price_q", placeholder="e.g. gpt-4o, claude")
     if q.strip():
         with db.session_scope() as session:
-            rows = [r for r in pricing.list_prices(session=session, include_bundled=True, search=q.strip())
+            rows = [r for r in list_prices(session=session, include_bundled=True, search=q.strip())
                     if not r.get("override")]
         st.caption(md_escape(f"{len(rows)} bundled prices match (genai-prices)")
                    + (f"; showing the first {MAX_ROWS}" if len(rows) > MAX_ROWS else ""))

@@ -12,11 +12,14 @@ import os
 
 import streamlit as st
 
-from lib import batch, datasets, mapping, preflight, templating
-from lib import evaluators as ev
+from lib import batch, datasets
+from lib.batch import preflight as preflight_preflight
+from lib.datasets import auto_map, has_errors, lint, preview
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.evals import parse_spec
+from lib.prompts import variables as templating_variables
+from lib.ui import md_escape
 from pages import _batch_view as view
 from pages._boot import require_app
 
@@ -89,11 +92,11 @@ with session_scope(engine) as s:
     rows = datasets.get_rows(session=s, dataset_id=dataset["id"], limit=view.LINT_ROWS)
 variables = []
 for v in versions:
-    for name in templating.variables(v):
+    for name in templating_variables(v):
         if name not in variables:
             variables.append(name)
 columns = list(dataset["columns"])
-auto = mapping.auto_map(columns, variables)
+auto = auto_map(columns, variables)
 chosen_map: dict[str, str | None] = {}
 if variables:
     cols = st.columns(min(3, len(variables)))
@@ -106,11 +109,11 @@ elif versions:
     st.caption("These versions have no variables: every row sends the same messages.")
 issues = []
 if versions:
-    issues = mapping.lint(columns=columns, variables=variables, mapping=chosen_map, rows=rows, version=versions[0],
+    issues = lint(columns=columns, variables=variables, mapping=chosen_map, rows=rows, version=versions[0],
                           models=chosen_models or None)
     view.show_lint(issues, len(rows), dataset["row_count"])
     with st.expander("Preview of the first rendered prompts", expanded=False):
-        view.show_preview(mapping.preview(versions[0], rows, chosen_map, n=3))
+        view.show_preview(preview(versions[0], rows, chosen_map, n=3))
 
 # ---------------------------------------------------------------- 4. evaluators and limits
 st.subheader("4. Evaluators and limits")
@@ -120,7 +123,7 @@ specs, bad = [], []
 for line in (eval_text or "").splitlines():
     if line.strip():
         try:
-            specs.append(ev.parse_spec(line.strip()).to_dict())
+            specs.append(parse_spec(line.strip()).to_dict())
         except (ValueError, WorkbenchError) as exc:
             bad.append(f"{line.strip()}: {exc}")
 for b in bad:
@@ -135,13 +138,13 @@ mode = l4.selectbox("Mode", ["live", "provider"], key="batch_mode",
 
 # ---------------------------------------------------------------- 5. preflight and start
 st.subheader("5. Preflight")
-ready = bool(version_ids and chosen_models and not bad and not mapping.has_errors(issues))
+ready = bool(version_ids and chosen_models and not bad and not has_errors(issues))
 plan = dict(dataset_id=dataset["id"], version_ids=version_ids, models=list(chosen_models), mapping=chosen_map,
             repeats=int(repeats), concurrency=int(concurrency))
 if st.button("Preflight", key="batch_preflight_btn", disabled=not ready, type="secondary"):
     try:
         with session_scope(engine) as s:
-            ss.batch_preflight = {"plan": plan, "result": preflight.preflight(session=s, **plan)}
+            ss.batch_preflight = {"plan": plan, "result": preflight_preflight(session=s, **plan)}
     except WorkbenchError as exc:
         st.error(md_escape(str(exc)))
 pf = ss.batch_preflight
@@ -153,7 +156,7 @@ if pf and pf["plan"] == plan:
                 job = batch.submit(session=s, evaluators=specs, budget_usd=float(budget) or None, mode=mode, **plan)
             ss.batch_job_id, ss.batch_preflight = job.id, None
             if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() not in ("0", "false", "no"):
-                from lib.worker import start_background_worker
+                from lib.batch import start_background_worker
 
                 start_background_worker(engine)  # idempotent: the app normally started it already
             st.rerun()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import compare, templating
+from lib import compare
 from lib import prompts as prompts_lib
 from lib.compare import ColumnSpec
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
-from lib.ui_state import md_escape
+from lib.prompts import missing as templating_missing
+from lib.prompts import variables
+from lib.ui import md_escape
 from pages import _cmp_view as view
 from pages import _run_widgets as w
-from pages._play_form import _roots
 from pages._boot import require_app
+from pages._play_form import _roots
 
 require_app(__file__)
 
@@ -74,7 +76,7 @@ with st.expander("Columns and variables", expanded=expanded):
     wanted: list[str] = []
     for v in versions:
         try:
-            wanted += [n for n in templating.variables(v) if n not in wanted]
+            wanted += [n for n in variables(v) if n not in wanted]
         except TemplateError as exc:
             problems.append(str(exc))
     values: dict = {}
@@ -90,7 +92,7 @@ with st.expander("Columns and variables", expanded=expanded):
                     problems.append(f"{root}: not valid JSON ({exc.msg})")
             else:
                 values[root] = text
-    missing = [m for v in versions for m in templating.missing(v, values)]
+    missing = [m for v in versions for m in templating_missing(v, values)]
     if missing:
         st.warning("Missing values: " + ", ".join(md_escape(m) for m in dict.fromkeys(missing)))
     for p in problems:

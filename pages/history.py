@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from datetime import date, datetime, time as dtime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 import pandas as pd
 import streamlit as st
@@ -13,10 +14,10 @@ from lib import prompts as prompts_lib
 from lib import runs as runs_lib
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 from pages import _run_widgets as w
-from pages._hist_record import show_record
 from pages._boot import require_app
+from pages._hist_record import show_record
 
 require_app(__file__)
 

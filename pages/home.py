@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import db
-from lib.ui_state import workspace_summary
+from lib.ui import workspace_summary
 from pages._boot import require_app
 
 require_app(__file__)
@@ -35,8 +35,7 @@ for col, (path, label, icon) in zip(links, [
         ("pages/playground.py", "Open the playground", ":material/play_circle:"),
         ("pages/compare.py", "Compare models", ":material/view_column:"),
         ("pages/history.py", "Browse history", ":material/history:")], strict=True):
-    if (ROOT / path).exists():
-        col.page_link(path, label=label, icon=icon)
+    col.page_link(path, label=label, icon=icon)
 
 st.subheader("Recent runs")
 if summary["recent_runs"]:

@@ -10,9 +10,36 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
-from lib import charts, metrics, metrics_runs
+from lib import metrics
 from lib.db import get_engine
-from lib.ui_state import md_escape
+from lib.metrics import (
+    cost_table,
+    reliability,
+    tokens_cost,
+    totals,
+)
+from lib.metrics import (
+    errors as metrics_runs_errors,
+)
+from lib.metrics import (
+    throughput as metrics_runs_throughput,
+)
+from lib.ui import (
+    batch_rate,
+    latency,
+    md_escape,
+    scores,
+    stacked,
+)
+from lib.ui import (
+    errors as charts_errors,
+)
+from lib.ui import (
+    rate as charts_rate,
+)
+from lib.ui import (
+    throughput as charts_throughput,
+)
 from pages import _metrics_compare as compare
 from pages import _metrics_view as mv
 from pages._boot import require_app
@@ -87,7 +114,7 @@ def _latency(total: int):
 
 def overview() -> None:
     roll = _roll("bucket", "model", "status")
-    t = metrics_runs.totals(roll)
+    t = totals(roll)
     if not t["calls"]:
         st.info("No runs match these filters. Widen the dates or clear a filter.")
         return
@@ -99,17 +126,17 @@ def overview() -> None:
     m[3].metric("Error rate", mv.pct(t["error_rate"]))
     m[4].metric("Mean latency", mv.ms(t["mean_latency_ms"]))
     lat = _latency(t["calls"])
-    mv.block(charts.latency(lat, LAT_GRAIN), lat, "latency")
-    cost = metrics_runs.tokens_cost(roll, "model")
-    mv.block(charts.stacked(cost, "cost_usd", "model", "Cost by model (USD)", GRAIN, "USD", "$,.4f"), cost,
+    mv.block(latency(lat, LAT_GRAIN), lat, "latency")
+    cost = tokens_cost(roll, "model")
+    mv.block(stacked(cost, "cost_usd", "model", "Cost by model (USD)", GRAIN, "USD", "$,.4f"), cost,
              "cost_by_model")
 
 
 def latency_tab() -> None:
-    total = metrics_runs.totals(_roll("bucket", "model", "status"))["calls"]
+    total = totals(_roll("bucket", "model", "status"))["calls"]
     lat = _latency(total)
-    mv.block(charts.latency(lat, LAT_GRAIN), lat, "latency_detail")
-    mv.block(charts.latency(lat, LAT_GRAIN, prefix="ttft_"), lat.dropna(subset=["ttft_p50_ms"]), "ttft",
+    mv.block(latency(lat, LAT_GRAIN), lat, "latency_detail")
+    mv.block(latency(lat, LAT_GRAIN, prefix="ttft_"), lat.dropna(subset=["ttft_p50_ms"]), "ttft",
              empty="No time-to-first-token recorded (only streamed calls have one).")
 
 
@@ -118,16 +145,16 @@ def cost_tab() -> None:
                               key="metrics_cost_by") or "model"
     key = "version_id" if by == "version" else by
     roll = _roll("bucket", key, "status")
-    table = metrics_runs.cost_table(roll, by)
-    tc = metrics_runs.tokens_cost(roll, by)
-    mv.block(charts.stacked(tc, "cost_usd", by, f"Cost by {by} (USD)", GRAIN, "USD", "$,.4f"), tc, f"cost_by_{by}")
-    mv.block(charts.stacked(tc, "tokens", by, f"Tokens by {by}", GRAIN, "tokens"), tc, f"tokens_by_{by}")
+    table = cost_table(roll, by)
+    tc = tokens_cost(roll, by)
+    mv.block(stacked(tc, "cost_usd", by, f"Cost by {by} (USD)", GRAIN, "USD", "$,.4f"), tc, f"cost_by_{by}")
+    mv.block(stacked(tc, "tokens", by, f"Tokens by {by}", GRAIN, "tokens"), tc, f"tokens_by_{by}")
     st.subheader("Totals", divider="gray")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f"),
                                 "cost_per_1k_calls": st.column_config.NumberColumn("per 1,000 calls",
                                                                                    format="$%.4f")})
-    t = metrics_runs.totals(roll)
+    t = totals(roll)
     st.caption(f"{t['calls']:,} calls, {t['prompt_tokens'] + t['completion_tokens']:,} tokens, "
                f"spend {mv.usd(t['spend_usd'])}; cost per 1,000 calls {mv.usd(t['cost_per_1k_calls'])}"
                + (f"; {t['unpriced_calls']:,} calls without a known price are not in the spend."
@@ -136,23 +163,23 @@ def cost_tab() -> None:
 
 def errors_tab() -> None:
     roll = _roll("bucket", "endpoint", "status", "error_kind")
-    t = metrics_runs.totals(roll)
+    t = totals(roll)
     m = st.columns(4)
     m[0].metric("Error rate", mv.pct(t["error_rate"]))
     m[1].metric("HTTP 429s", f"{int(roll['http_429'].sum()) if len(roll) else 0:,}")
     m[2].metric("Retried calls", mv.pct(t["retry_rate"]))
     m[3].metric("Cache hits", mv.pct(t["cache_hit_rate"]))
-    err = metrics_runs.errors(roll)
-    mv.block(charts.errors(err), err, "errors_by_kind", empty="No errors in this period.")
-    rel = metrics_runs.reliability(roll, "endpoint")
-    mv.block(charts.rate(rel, "error_rate", "endpoint", "Error rate by endpoint", GRAIN), rel, "error_rate")
-    mv.block(charts.rate(rel, "retry_rate", "endpoint", "Share of calls retried", GRAIN), rel, "retry_rate")
-    mv.block(charts.rate(rel, "cache_hit_rate", "endpoint", "Cache hit rate", GRAIN), rel, "cache_hit_rate")
+    err = metrics_runs_errors(roll)
+    mv.block(charts_errors(err), err, "errors_by_kind", empty="No errors in this period.")
+    rel = reliability(roll, "endpoint")
+    mv.block(charts_rate(rel, "error_rate", "endpoint", "Error rate by endpoint", GRAIN), rel, "error_rate")
+    mv.block(charts_rate(rel, "retry_rate", "endpoint", "Share of calls retried", GRAIN), rel, "retry_rate")
+    mv.block(charts_rate(rel, "cache_hit_rate", "endpoint", "Cache hit rate", GRAIN), rel, "cache_hit_rate")
 
 
 def throughput_tab() -> None:
-    tp = metrics_runs.throughput(_roll("bucket", "source"), GRAIN)
-    mv.block(charts.throughput(tp, GRAIN), tp, "throughput")
+    tp = metrics_runs_throughput(_roll("bucket", "source"), GRAIN)
+    mv.block(charts_throughput(tp, GRAIN), tp, "throughput")
     st.subheader("Running batches", divider="gray")
     jobs = mv.running(URL)
     if jobs.empty:
@@ -162,9 +189,9 @@ def throughput_tab() -> None:
     labels = {int(r.id): f"#{int(r.id)} {r.name or ''}".strip() for r in jobs.itertuples()}
     job = st.selectbox("Batch", list(labels), format_func=labels.get, key="metrics_batch")
     rate = mv.batch_rate(URL, int(job))
-    mv.block(charts.batch_rate(rate, "requests", "rpm_limit"), rate, "batch_requests",
+    mv.block(batch_rate(rate, "requests", "rpm_limit"), rate, "batch_requests",
              empty="No requests in the last 30 minutes.")
-    mv.block(charts.batch_rate(rate, "tokens", "tpm_limit"), rate, "batch_tokens",
+    mv.block(batch_rate(rate, "tokens", "tpm_limit"), rate, "batch_tokens",
              empty="No requests in the last 30 minutes.")
 
 
@@ -173,10 +200,10 @@ def quality_tab() -> None:
     if sc.empty:
         st.info("No scores yet: run a Batch with evaluators, or rate answers in the Playground or Compare.")
         return
-    mv.block(charts.scores(sc, "pass_rate"), sc, "pass_rate", empty="No evaluator results.")
-    mv.block(charts.scores(sc, "mean_score"), sc.dropna(subset=["mean_score"]), "mean_score",
+    mv.block(scores(sc, "pass_rate"), sc, "pass_rate", empty="No evaluator results.")
+    mv.block(scores(sc, "mean_score"), sc.dropna(subset=["mean_score"]), "mean_score",
              empty="No evaluator scores.")
-    mv.block(charts.scores(sc, "thumbs_up_rate"), sc.dropna(subset=["thumbs_up_rate"]), "ratings",
+    mv.block(scores(sc, "thumbs_up_rate"), sc.dropna(subset=["thumbs_up_rate"]), "ratings",
              empty="No human ratings in this period.")
 
 

@@ -6,13 +6,26 @@ import time
 
 import streamlit as st
 
-from lib import attachments, presets, templating, tokens
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
-from lib.ui_state import md_escape
+from lib.prompts import (
+    CONTEXT_NAMES,
+    MAX_BYTES,
+    combine,
+    count_messages,
+    create_from_preset,
+    get_preset,
+    list_presets,
+    read_attachment,
+    render_messages,
+    total_tokens,
+    variables,
+)
+from lib.prompts import missing as templating_missing
+from lib.ui import md_escape
 from pages import _run_widgets as w
-from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
 from pages._boot import require_app
+from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
 
 require_app(__file__)
 
@@ -69,10 +82,10 @@ with session_scope(engine) as session:
                 ss["play_model"] = version.model
             w.seed_params("play", default_params)
     else:
-        keys = [p.key for p in presets.list_presets()]
+        keys = [p.key for p in list_presets()]
         key = pick_col.selectbox("Task preset", keys, key="play_preset",
-                                 format_func=lambda k: presets.get_preset(k).title)
-        preset = presets.get_preset(key)
+                                 format_func=lambda k: get_preset(k).title)
+        preset = get_preset(key)
         pick_col.caption(md_escape(f"{preset.description} Recommended: temperature {preset.params['temperature']}, "
                                    f"max tokens {preset.params['max_tokens']}."))
         messages, default_params = preset.message_list(), dict(preset.params)
@@ -83,7 +96,7 @@ with session_scope(engine) as session:
     model_choices = w.model_options(session, [default_model, ss.get("play_model")])
 
 try:
-    names_in_prompt = templating.variables(messages, fmt)
+    names_in_prompt = variables(messages, fmt)
 except TemplateError as exc:
     w.lib_error(exc)
     st.stop()
@@ -98,15 +111,15 @@ with left:
     values, form_errors = variable_form(names_in_prompt)
     with st.expander("Attach text or code files", expanded=False):
         files = st.file_uploader("Files", accept_multiple_files=True, key="play_files",
-                                 help=f"Text or code, up to {attachments.MAX_BYTES // 1024} KB each.")
+                                 help=f"Text or code, up to {MAX_BYTES // 1024} KB each.")
         roots = list(dict.fromkeys(n.split(".")[0] for n in names_in_prompt)) or ["(no variables)"]
         if ss.get("play_attach_to") not in roots:  # prefer a variable that reads like context
-            ss["play_attach_to"] = next((r for r in roots if r.lower() in attachments.CONTEXT_NAMES), roots[0])
+            ss["play_attach_to"] = next((r for r in roots if r.lower() in CONTEXT_NAMES), roots[0])
         target = st.selectbox("Put the files into variable", roots, key="play_attach_to")
         loaded = []
         for f in files or []:
             try:
-                a = attachments.read_attachment(f.name, f.getvalue())
+                a = read_attachment(f.name, f.getvalue())
             except WorkbenchError as exc:
                 w.lib_error(exc)
                 continue
@@ -115,24 +128,24 @@ with left:
             for warn in a.warnings:
                 st.warning(md_escape(f"{a.name}: {warn}"))
         if loaded and target != "(no variables)":
-            values[target] = attachments.combine(loaded)
-            st.info(md_escape(f"{len(loaded)} file(s), ~{attachments.total_tokens(loaded):,} tokens in all, "
+            values[target] = combine(loaded)
+            st.info(md_escape(f"{len(loaded)} file(s), ~{total_tokens(loaded):,} tokens in all, "
                               f"replace the value typed for {{{{{target}}}}}."))
     recent_runs_picker(engine, version)
 
 rendered = None
 with right:
     st.subheader("Preview")
-    missing = templating.missing(messages, values, fmt)
+    missing = templating_missing(messages, values, fmt)
     if missing:
         st.warning("Missing values: " + ", ".join(md_escape(m) for m in missing), icon=":material/info:")
     else:
         try:
-            rendered = templating.render_messages(messages, values, fmt)
+            rendered = render_messages(messages, values, fmt)
         except TemplateError as exc:
             w.lib_error(exc)
     if rendered is not None:
-        st.caption(md_escape(f"~{tokens.count_messages(rendered):,} prompt tokens (estimate)"))
+        st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate)"))
         with st.container(border=True):
             w.show_messages(rendered)
 
@@ -198,7 +211,7 @@ if preset is not None:
                 st.stop()
             try:
                 with session_scope(engine) as session:
-                    v = presets.create_from_preset(session=session, key=preset.key, name=new_name,
+                    v = create_from_preset(session=session, key=preset.key, name=new_name,
                                                    model=model or None)
                     saved = f"{new_name}:{v.number}"
                 st.success(md_escape(f"Saved {saved}. Pick it under 'Saved prompt' to keep iterating."))

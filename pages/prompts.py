@@ -6,13 +6,14 @@ import logging
 
 import streamlit as st
 
-from lib import db, endpoints, prompt_io, prompts
+from lib import db, prompts
+from lib.client import list_endpoints
 from lib.errors import WorkbenchError
-from lib.ui_state import md_escape
-
+from lib.prompts import import_prompt
+from lib.ui import md_escape
+from pages._boot import require_app
 from pages._prompt_editor import NEW, flash, get_draft, render_editor, replace_draft, show_flashes
 from pages._prompt_versions import render_diff, render_labels, render_manage, render_timeline
-from pages._boot import require_app
 
 require_app(__file__)
 
@@ -49,7 +50,7 @@ def _import() -> None:
         return
     try:
         with db.session_scope() as session:
-            p = prompt_io.import_prompt(session=session, data=text,
+            p = import_prompt(session=session, data=text,
                                         name=(ss.get("prompts_import_name") or "").strip() or None)
             name = p.name
     except WorkbenchError as exc:
@@ -80,7 +81,7 @@ with right:
                 prompt = prompts.get_prompt(session=session, name=selected)
                 versions = prompts.list_versions(session=session, name=selected)
                 labels = prompts.labels_of(session=session, prompt_id=prompt.id)
-                models = [f"{e.name}/{m}" for e in endpoints.list_endpoints(session=session) for m in e.models or []]
+                models = [f"{e.name}/{m}" for e in list_endpoints(session=session) for m in e.models or []]
         except WorkbenchError as exc:
             st.error(md_escape(str(exc)))
             replace_draft(selected, None)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from lib import bootstrap, db, endpoints
+from lib import bootstrap, db
+from lib.client import KINDS, add_endpoint, delete_endpoint, get_endpoint, health, list_endpoints, update_endpoint
+from lib.credentials import has_secret
 from lib.errors import WorkbenchError
-from lib.secrets import has_secret
-from lib.ui_state import md_escape
+from lib.ui import md_escape
 from pages._boot import require_app
 
 require_app(__file__)
@@ -34,7 +35,7 @@ def _models(text: str) -> list[str]:
 def _add_endpoint() -> None:
     try:
         with db.session_scope() as session:
-            endpoints.add_endpoint(
+            add_endpoint(
                 session=session, name=(ss.get("settings_new_name") or "").strip(), kind=ss.get("settings_new_kind"),
                 base_url=(ss.get("settings_new_url") or "").strip(),
                 api_key_env=(ss.get("settings_new_key") or "").strip() or None,
@@ -57,12 +58,12 @@ def _save_endpoint(name: str) -> None:
     key_env = (ss.get(p + "key") or "").strip() or None
     try:
         with db.session_scope() as session:
-            row = endpoints.get_endpoint(session=session, name=name)
+            row = get_endpoint(session=session, name=name)
             # The key name is only re-sent when it changed or the user confirms it may go to a new host:
             # lib.endpoints refuses a host change otherwise, so a key never follows a URL edit by accident.
             if key_env != row.api_key_env or ss.get(p + "rekey"):
                 changes["api_key_env"] = key_env
-            endpoints.update_endpoint(session=session, name=name, **changes)
+            update_endpoint(session=session, name=name, **changes)
     except WorkbenchError as exc:
         _note("error", str(exc))
         return
@@ -75,7 +76,7 @@ def _delete_endpoint(name: str) -> None:
         return
     try:
         with db.session_scope() as session:
-            endpoints.delete_endpoint(session=session, name=name)
+            delete_endpoint(session=session, name=name)
     except WorkbenchError as exc:
         _note("error", str(exc))
         return
@@ -86,8 +87,8 @@ def _delete_endpoint(name: str) -> None:
 def _test_endpoint(name: str) -> None:
     at = datetime.now(UTC).strftime("%H:%M:%S UTC")
     try:
-        result = endpoints.health(name, db.get_engine(), timeout_s=10.0)
-    except (WorkbenchError, ModuleNotFoundError, AttributeError) as exc:
+        result = health(name, db.get_engine(), timeout_s=10.0)
+    except WorkbenchError as exc:
         result = {"ok": False, "error": str(exc)}
     result = dict(result or {})
     result.setdefault("ok", not result.get("error"))
@@ -141,7 +142,7 @@ for kind, message in ss.pop("settings_flash", []):
 
 st.header("Endpoints")
 with db.session_scope() as session:
-    rows = endpoints.list_endpoints(session=session)
+    rows = list_endpoints(session=session)
 
 
 def _key_state(e) -> str:
@@ -166,7 +167,7 @@ for e in rows:
 with st.expander("Add an endpoint", icon=":material/add:"):
     c1, c2 = st.columns(2)
     c1.text_input("Name", key="settings_new_name", placeholder="e.g. local-vllm")
-    c2.selectbox("Kind", endpoints.KINDS, key="settings_new_kind")
+    c2.selectbox("Kind", KINDS, key="settings_new_kind")
     c1.text_input("Base URL", key="settings_new_url", placeholder="https://api.openai.com/v1")
     c2.text_input("API key variable (its NAME, e.g. OPENAI_API_KEY)", key="settings_new_key")
     st.text_input("Models (comma-separated)", key="settings_new_models")
@@ -180,6 +181,7 @@ with st.expander("Add an endpoint", icon=":material/add:"):
                "name you give here.")
 
 from pages._settings_prices import render_prices  # noqa: E402  (kept in its own file for size)
+
 render_prices()
 
 st.header("Database")

@@ -22,7 +22,6 @@ os.environ.setdefault("WORKBENCH_START_WORKER", "0")
 
 from lib import db  # noqa: E402
 from lib.settings import get_settings  # noqa: E402
-
 from tests.pgserver import PostgresServer, find_bindir  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

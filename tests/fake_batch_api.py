@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakeserver import Fault, FakeServer, answer_text
+from tests.fakeserver import FakeServer, Fault, answer_text
 
 _ids = itertools.count(1)
 

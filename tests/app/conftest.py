@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -84,7 +84,7 @@ def examples(monkeypatch):
 @pytest.fixture
 def engine_for_app(app_db):
     """The engine of the app's database (for arranging data and checking results)."""
-    from lib import bootstrap
+    from lib.bootstrap import launch as bootstrap
 
     eng = db.get_engine(app_db)
     bootstrap.startup(eng)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import db, endpoints
-from lib.examples import EXAMPLES
+from lib import db
+from lib.bootstrap.examples import EXAMPLES
+from lib.client import endpoints
 from lib.models import Run
-
 from tests.app.conftest import APP, TIMEOUT, new_app, texts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import batch, datasets, prompts, worker
-from lib.client import reset_clients
+from lib import prompts
+from lib.batch import jobs as batch
+from lib.batch import worker
+from lib.client.model_client import reset_clients
+from lib.datasets import store as datasets
 from lib.db import get_engine, session_scope
-
 from tests.app.conftest import ROOT, texts
 
 PAGE = str(ROOT / "pages" / "batch.py")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from lib import db, prompts
-from lib.client import reset_clients
+from lib.client.model_client import reset_clients
 from lib.models import ArenaVote, Comparison, Run
-
 from tests.app.conftest import new_app, texts
 
 PAGE = "pages/compare.py"

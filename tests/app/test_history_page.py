@@ -7,9 +7,8 @@ from datetime import timedelta
 from sqlmodel import select
 
 from lib import db, prompts
-from lib.client import reset_clients
+from lib.client.model_client import reset_clients
 from lib.models import Run, utcnow
-
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/history.py"

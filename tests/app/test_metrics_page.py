@@ -6,8 +6,8 @@ from sqlmodel import Session, select
 
 import lib.models as m
 from tests.app.conftest import new_app, texts, values
+from tests.lib.compare.test_verdicts import batch_data
 from tests.lib.metrics_data import standard
-from tests.lib.test_versus import batch_data
 
 PAGE = "pages/metrics.py"
 

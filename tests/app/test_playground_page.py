@@ -6,10 +6,10 @@ import json
 
 from sqlmodel import select
 
-from lib import db, endpoints, prompts
-from lib.client import reset_clients
+from lib import db, prompts
+from lib.client import endpoints
+from lib.client.model_client import reset_clients
 from lib.models import Run
-
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/playground.py"

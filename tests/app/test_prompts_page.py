@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from lib import db, prompt_io, prompts
-
+from lib import db, prompts
+from lib.prompts import exchange as prompt_io
 from tests.app.conftest import new_app, plain, texts, values
 
 PAGE = "pages/prompts.py"

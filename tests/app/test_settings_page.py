@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lib import db, endpoints
-
+from lib import db
+from lib.client import endpoints
 from tests.app.conftest import new_app, texts, values
 from tests.fakeserver import fake_server, free_port  # noqa: F401  (fixture)
 
@@ -115,7 +115,7 @@ def test_test_button_on_echo_fake_server_and_a_dead_port(engine_for_app, fake_se
 
 
 def test_price_override_add_and_remove(engine_for_app):
-    from lib import pricing
+    from lib.client import pricing
 
     at = _open()
     at.text_input(key="settings_price_model").input("my-model")
@@ -138,7 +138,7 @@ def test_price_override_add_and_remove(engine_for_app):
 
 
 def test_database_info_and_reset_examples(examples, engine_for_app):
-    from lib import prompts
+    from lib.prompts import registry as prompts
 
     at = _open()
     assert at.metric[0].value == "sqlite"

@@ -7,7 +7,6 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from lib import db, prompts
-
 from tests.e2e.conftest import goto, wait_idle
 
 CSV = "question,__expected\nwhat is the capital of France?,contains:France\n=HYPERLINK(\"http://x\"),contains:nope\n"

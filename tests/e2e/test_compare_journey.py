@@ -8,9 +8,9 @@ from datetime import timedelta
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from lib import db, endpoints, prompts
+from lib import db, prompts
+from lib.client import endpoints
 from lib.models import Comparison, Endpoint, Run
-
 from tests.e2e.conftest import goto, wait_idle
 
 

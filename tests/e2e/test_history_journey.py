@@ -7,7 +7,6 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Run
-
 from tests.e2e.conftest import goto, wait_idle
 
 ANSWER = "Paris. <img src=x onerror=alert(1)> [x](javascript:alert(1))"

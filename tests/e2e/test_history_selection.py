@@ -8,7 +8,6 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Prompt, Run
-
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "aaa-hist-selection"  # sorts first in the Prompt filter

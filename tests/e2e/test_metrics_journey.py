@@ -9,9 +9,10 @@ import time
 from playwright.sync_api import expect
 from sqlmodel import func, select
 
-from lib import batch, datasets, db, prompts
+from lib import db, prompts
+from lib.batch import jobs as batch
+from lib.datasets import store as datasets
 from lib.models import ArenaVote, BatchItem, Run
-
 from tests.e2e.conftest import goto, wait_idle
 
 ROWS = 16

@@ -8,7 +8,6 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Prompt
-
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "aaa-typed-model-probe"  # sorts first, so each page picks it without scrolling a list

@@ -5,9 +5,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from lib import db, endpoints, prompts
+from lib import db, prompts
+from lib.client import endpoints
 from lib.models import Endpoint, Run
-
 from tests.e2e.conftest import goto, wait_idle
 
 XSS = "<img src=x onerror=alert(1)> <script>alert(2)</script> [x](javascript:alert(3))"

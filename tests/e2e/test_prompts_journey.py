@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from lib import db, prompts
-
 from tests.e2e.conftest import expect, goto, wait_idle
 
 

@@ -4,7 +4,6 @@ and a javascript: link show literally in the browser, and no dialog ever opens."
 from __future__ import annotations
 
 from lib import db, prompts
-
 from tests.e2e.conftest import expect, goto, wait_idle
 
 IMG = "<img src=x onerror=alert(1)>"

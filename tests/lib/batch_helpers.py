@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from lib import batch, datasets, prompts
-from lib.client_types import RunResult
+from lib import prompts
+from lib.batch import jobs as batch
+from lib.client.types import RunResult
+from lib.datasets import store as datasets
 from lib.db import session_scope
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlmodel import SQLModel, Session, select
+from sqlmodel import Session, SQLModel, select
 
 import lib.models as m
 from lib import db

@@ -1,0 +1,290 @@
+"""Provider batch mode: run a job through an OpenAI-compatible Batch API instead of live calls.
+
+Per model of the job: the pending items are rendered into a JSONL file (one request per line,
+``custom_id = "item-<BatchItem.id>"``), uploaded with ``POST /v1/files`` (purpose ``batch``),
+and submitted with ``POST /v1/batches``; the items are leased to ``provider:<batch id>`` so no
+live worker takes them.  Polling (``GET /v1/batches/{id}``) continues until the batch ends;
+then the output and error files are downloaded and merged by ``custom_id`` into the same Run,
+Score and BatchItem rows a live run writes (`batch_store.persist`), so results, scores and
+charts do not care how the job ran.  A failed, expired or cancelled batch puts its items back
+to pending with the reason on the job.  Costs use the list price (an upper bound: providers
+usually bill batches at a discount).  The key is read at call time, never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from lib.client import api_root, cost_usd, error_for_status, load_config, price_for, split_model_ref
+from lib.credentials import get_key
+from lib.db import session_scope
+from lib.errors import ProviderError, ValidationError, WorkbenchError
+from lib.evals import coerce, evaluate, specs_for_row, summarise
+from lib.models import BatchItem, BatchJob, utcnow
+from lib.prompts import render
+
+from . import store
+from .runner import row_values
+
+ENDPOINT_PATH = "/v1/chat/completions"
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+LEASE = timedelta(days=2)  # a submitted batch owns its items until merged (completion window is 24 h)
+UPLOAD_LEASE = timedelta(minutes=10)  # while the file is uploaded and the batch created
+
+
+def poll_seconds() -> float:
+    """Seconds between status polls (env WORKBENCH_PROVIDER_POLL_S, default 30)."""
+    try:
+        return max(0.05, float(os.environ.get("WORKBENCH_PROVIDER_POLL_S", "30")))
+    except ValueError:
+        return 30.0
+
+
+def _require_batch_api(cfg) -> None:
+    if cfg.kind != "openai":
+        raise ValidationError(f"endpoint {cfg.name!r} ({cfg.kind}) has no OpenAI-compatible Batch API; "
+                              "run the job live instead")
+
+
+def _http(cfg) -> tuple[httpx.AsyncClient, str]:
+    _require_batch_api(cfg)
+    key = get_key(cfg.api_key_env) if cfg.api_key_env else None
+    headers = dict(cfg.headers or {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    root = api_root(cfg.base_url, bool(cfg.options.get("add_v1", True)))
+    return httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(120.0, connect=10.0), trust_env=False), root
+
+
+def _check(resp: httpx.Response, what: str) -> Any:
+    if resp.status_code >= 400:
+        raise error_for_status(resp.status_code, resp.text, resp.headers, what)
+    return resp.json() if "json" in resp.headers.get("content-type", "") or resp.text[:1] in "{[" else resp.text
+
+
+def _load(engine: Engine, job_id: int):
+    job, versions, names = store.load_job(engine, job_id)
+    return job, versions, names
+
+
+async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
+    """Upload and create one provider batch per model of the job's pending items; returns job.provider_batch."""
+    job, versions, _names = _load(engine, job_id)
+    state = dict(job.provider_batch or {})
+    for ref in job.models:
+        if state.get(ref, {}).get("status") not in (None, "merged", "failed", "expired", "cancelled"):
+            continue  # a batch for this model is still open
+        owner = f"provider:pending:{job_id}"
+        ep_name, model = split_model_ref(ref)
+        with session_scope(engine) as s:
+            cfg = load_config(session=s, name=ep_name)
+        _require_batch_api(cfg)  # refuses an endpoint without a Batch API before any item is leased
+        with engine.begin() as conn:
+            # items of an upload that died half-way (process killed before the batch existed) come back
+            conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
+                                                 BatchItem.lease_owner == owner, BatchItem.lease_expires < utcnow())
+                         .values(state="pending", lease_owner=None, lease_expires=None,
+                                 attempts=BatchItem.attempts - 1))
+            items = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
+                                                         BatchItem.state == "pending")
+                                 .values(state="running", lease_owner=owner, lease_expires=utcnow() + UPLOAD_LEASE,
+                                         attempts=BatchItem.attempts + 1, updated_at=utcnow())
+                                 .returning(BatchItem.id, BatchItem.row_id, BatchItem.version_id)).all()
+        if not items:
+            continue
+        rows = store.load_rows(engine, list({i[1] for i in items}))
+        lines, errors = [], []
+        for item_id, row_id, vid in items:
+            version = versions[vid]
+            try:
+                messages = render(version, row_values(rows[row_id][0], job.mapping or {}))
+            except WorkbenchError as exc:
+                errors.append(store.Finished(item_id, "error", error=str(exc)))
+                continue
+            body = {"model": model, "messages": messages, **(version.params or {}), **(job.params or {})}
+            lines.append(json.dumps({"custom_id": f"item-{item_id}", "method": "POST", "url": ENDPOINT_PATH,
+                                     "body": body}, ensure_ascii=False))
+        if errors:
+            store.persist(engine, job_id, owner, errors)
+        if not lines:
+            continue
+        client, root = _http(cfg)
+        try:
+            async with client:
+                f = _check(await client.post(f"{root}/files", data={"purpose": "batch"},
+                                             files={"file": (f"job-{job_id}.jsonl", "\n".join(lines).encode(),
+                                                             "application/jsonl")}), ep_name)
+                b = _check(await client.post(f"{root}/batches", json={
+                    "input_file_id": f["id"], "endpoint": ENDPOINT_PATH, "completion_window": "24h",
+                    "metadata": {"workbench_job": str(job_id), "model": ref}}), ep_name)
+        except (ProviderError, httpx.HTTPError) as exc:
+            store.release(engine, owner, [i[0] for i in items])
+            raise ProviderError(f"{ep_name}: could not submit the batch: {exc}") from None
+        with engine.begin() as conn:  # the items now belong to this provider batch
+            conn.execute(update(BatchItem).where(BatchItem.lease_owner == owner, BatchItem.job_id == job_id)
+                         .values(lease_owner=f"provider:{b['id']}", lease_expires=utcnow() + LEASE))
+        state[ref] = {"batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating"),
+                      "items": len(lines)}
+    _save_state(engine, job_id, state)
+    return state
+
+
+def _save_state(engine: Engine, job_id: int, state: dict) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=state, updated_at=utcnow()))
+
+
+def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, ref) -> store.Finished:
+    """A result line of the output or error file as a Finished item (same Run shape as live)."""
+    ep_name, model = split_model_ref(ref)
+    resp = line.get("response") or {}
+    body = resp.get("body") or {}
+    status_code = resp.get("status_code")
+    err = line.get("error")
+    choice = (body.get("choices") or [{}])[0] if isinstance(body, dict) else {}
+    usage = body.get("usage") if isinstance(body, dict) else None
+    ok = not err and status_code == 200 and bool(choice)
+    message = None
+    if not ok:
+        e = err or (body.get("error") if isinstance(body, dict) else None) or {}
+        message = (e.get("message") if isinstance(e, dict) else str(e)) or f"HTTP {status_code}"
+    run = {"created_at": utcnow(), "source": "batch", "endpoint": ep_name, "model": model,
+           "params": {**(version.params or {}), **(job.params or {})}, "variables": values,
+           "messages": [], "output": ((choice.get("message") or {}).get("content") or "") if ok else "",
+           "finish_reason": choice.get("finish_reason") if ok else None, "status": "ok" if ok else "error",
+           "error_kind": None if ok else ("bad_request" if status_code and status_code < 500 else "server"),
+           "error_message": message, "http_status": status_code, "request_id": resp.get("request_id"),
+           "prompt_tokens": (usage or {}).get("prompt_tokens"),
+           "completion_tokens": (usage or {}).get("completion_tokens"),
+           "usage_estimated": False, "usage_raw": usage, "cost_usd": None, "latency_ms": None, "ttft_ms": None,
+           "attempts": 1, "cache_hit": False, "rating": None, "note": None, "compare_id": None,
+           "batch_job_id": job.id, "version_id": version.id, "prompt_id": version.prompt_id,
+           "version_number": version.number, "prompt_name": prompt_name}
+    return store.Finished(item_id, "done" if ok else "error", run=run, error=message)
+
+
+async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
+    """Check every open provider batch of the job once; merge finished ones; returns job.provider_batch."""
+    job, versions, names = _load(engine, job_id)
+    state = dict(job.provider_batch or {})
+    specs = [coerce(e) for e in job.evaluators or []]
+    for ref, info in state.items():
+        if info.get("status") in ("merged",) or "batch_id" not in info:
+            continue
+        ep_name, model = split_model_ref(ref)
+        with session_scope(engine) as s:
+            cfg = load_config(session=s, name=ep_name)
+        client, root = _http(cfg)
+        owner = f"provider:{info['batch_id']}"
+        async with client:
+            b = _check(await client.get(f"{root}/batches/{info['batch_id']}"), ep_name)
+            info["status"] = b.get("status", info.get("status"))
+            info["counts"] = b.get("request_counts")
+            if info["status"] not in TERMINAL:
+                continue
+            lines: list[dict] = []
+            for key in ("output_file_id", "error_file_id"):
+                if b.get(key):
+                    text = (await client.get(f"{root}/files/{b[key]}/content")).text
+                    lines += [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        with engine.connect() as conn:
+            leased = dict(conn.execute(select(BatchItem.id, BatchItem.row_id).where(
+                BatchItem.job_id == job_id, BatchItem.lease_owner == owner)).all())
+            vids = dict(conn.execute(select(BatchItem.id, BatchItem.version_id).where(
+                BatchItem.job_id == job_id, BatchItem.lease_owner == owner)).all())
+        rows = store.load_rows(engine, list(set(leased.values())))
+        price = price_for(cfg, model, engine)
+        results, seen = [], set()
+        for line in lines:
+            cid = str(line.get("custom_id", ""))
+            item_id = int(cid[5:]) if cid.startswith("item-") and cid[5:].isdigit() else None
+            if item_id is None or item_id not in leased or item_id in seen:
+                continue  # unknown or repeated custom_id: never merged twice
+            seen.add(item_id)
+            data, asserts = rows.get(leased[item_id], ({}, []))
+            values = row_values(data, job.mapping or {})
+            version = versions[vids[item_id]]
+            fin = _finished(line, item_id, job=job, version=version, prompt_name=names.get(version.id),
+                            values=values, ref=ref)
+            fin.run["messages"] = render(version, values)
+            fin.cost_usd = fin.run["cost_usd"] = cost_usd(price, fin.run["prompt_tokens"],
+                                                                  fin.run["completion_tokens"])
+            if fin.state == "done":
+                fin.scores, fin.passed, fin.score = await _score(specs, asserts, fin.run["output"], data, job_id)
+            results.append(fin)
+        for i in range(0, len(results), 500):
+            store.persist(engine, job_id, owner, results[i:i + 500])
+        missing = [i for i in leased if i not in seen]
+        if missing:  # the provider returned nothing for them (failed/expired batch): back to pending
+            store.release(engine, owner, missing)
+        info["status"] = "merged" if info["status"] == "completed" else info["status"]
+        info["merged"] = len(results)
+    _save_state(engine, job_id, state)
+    return state
+
+
+async def _score(specs, asserts, text, data, job_id):
+    all_specs = list(specs) + specs_for_row(asserts)
+    out, results, seen = [], [], set()
+    for spec in all_specs:
+        if spec.label in seen:
+            continue
+        seen.add(spec.label)
+        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id)
+        results.append(r)
+        out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
+    passed, score = summarise(results)
+    return out, passed, score
+
+
+async def step(engine: Engine, job_id: int) -> str:
+    """One round for a provider-mode job: submit what is pending, poll what is open; returns the job status."""
+    st = store.job_state(engine, job_id)["status"]
+    if st not in ("pending", "running"):
+        return st
+    if st == "pending":
+        store.set_job(engine, job_id, status="running", only_if=("pending",))
+    try:
+        await submit(engine, job_id)
+        state = await poll(engine, job_id)
+    except WorkbenchError as exc:
+        reason = f"provider batch: {exc}"
+        store.set_job(engine, job_id, status="paused", reason=reason, only_if=("running",))
+        return "paused"
+    failed = [f"{m}: {i['status']}" for m, i in state.items() if i.get("status") in ("failed", "expired", "cancelled")]
+    pending, running = store.open_counts(engine, job_id)
+    if failed and pending:
+        store.set_job(engine, job_id, status="paused", reason="provider batch ended early (" + ", ".join(failed)
+                      + "); resume to submit the remaining items again", only_if=("running",))
+        for info in state.values():
+            if info.get("status") in ("failed", "expired", "cancelled"):
+                info["status"] = "merged"
+        _save_state(engine, job_id, state)
+        return "paused"
+    if pending == 0 and running == 0:
+        store.set_job(engine, job_id, status="done", only_if=("running",))
+        return "done"
+    return "running"
+
+
+async def run_to_end(engine: Engine, job_id: int, *, on_persist=None, poll_s: float | None = None,
+                     max_wait_s: float = 7 * 24 * 3600) -> str:
+    """Submit and poll until the job is no longer running (CLI foreground)."""
+    poll_s = poll_s or poll_seconds()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + max_wait_s
+    status = "running"
+    while loop.time() < end:
+        status = await step(engine, job_id)
+        if status not in ("pending", "running"):
+            return status
+        await asyncio.sleep(poll_s)
+    return status

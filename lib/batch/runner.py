@@ -1,0 +1,389 @@
+"""The job runner: claims a job's items with leases, runs them through the model client, persists results.
+
+One `JobRunner` drives one job on an asyncio loop: a dispatcher claims items in chunks and
+starts at most `job.concurrency` calls; each finished item goes to a writer task that persists
+everything that finished since its last write in ONE short transaction (Run rows in bulk,
+Scores, item states by id and lease owner, job spend).  A call's concurrency slot is freed only
+once its result is written, so a kill loses at most `concurrency` calls and a resume repeats
+nothing that finished.  Database work runs on one helper thread so the loop never blocks.
+
+`lib.worker` runs JobRunners in threads and processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from lib.client import get_client
+from lib.datasets import row_values  # also imported from here by provider_batch and preflight
+from lib.errors import WorkbenchError
+from lib.evals import NEEDS_CLIENT, EvalResult, check, coerce, evaluate, specs_for_row, summarise
+from lib.models import utcnow
+from lib.prompts import count_messages, render
+
+from . import store
+from .jobs import ACTIVE
+
+log = logging.getLogger(__name__)
+Caller = Callable[..., Awaitable[Any]]
+
+
+def lease_seconds() -> float:
+    """Lease length (env WORKBENCH_BATCH_LEASE_S, default 60 s); renewed every third of it."""
+    try:
+        return max(0.5, float(os.environ.get("WORKBENCH_BATCH_LEASE_S", "60")))
+    except ValueError:
+        return 60.0
+
+
+def new_owner() -> str:
+    """A lease owner id unique to this worker: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict) -> dict:
+    """The Run row of a result as a dict (the client's unsaved row, tagged with the batch)."""
+    row = getattr(res, "row", None)  # the client's plain dict of the Run's columns (cheap)
+    run = None if row is not None else getattr(res, "run", None)
+    if row is not None:
+        d = dict(row)
+        d.pop("id", None)
+    elif run is not None:
+        d = run.model_dump()
+        d.pop("id", None)
+    else:  # a caller that returns no row (a stand-in): build the dict without a model instance (cheaper)
+        d = {"created_at": utcnow(), "endpoint": (getattr(res, "endpoint", "") or ""), "model": res.model or "",
+             "params": {}, "messages": [], "output": res.text or "", "finish_reason": res.finish_reason,
+             "status": res.status, "error_kind": res.error_kind, "error_message": res.error_message,
+             "http_status": res.http_status, "request_id": res.request_id, "prompt_tokens": res.prompt_tokens,
+             "completion_tokens": res.completion_tokens, "usage_estimated": bool(res.usage_estimated),
+             "usage_raw": None, "cost_usd": res.cost_usd, "latency_ms": res.latency_ms, "ttft_ms": res.ttft_ms,
+             "attempts": res.attempts or 1, "cache_hit": bool(res.cached), "rating": None, "note": None,
+             "compare_id": None}
+    d.update(source="batch", batch_job_id=job_id, version_id=version.id, prompt_id=version.prompt_id,
+             version_number=version.number, prompt_name=prompt_name, variables=values)
+    return d
+
+
+class JobRunner:
+    """Runs one job until it is done, stopped (pause, cancel, 401, budget) or has nothing claimable."""
+
+    def __init__(self, engine: Engine, job_id: int, *, caller: Caller | None = None, client: Any = None,
+                 owner: str | None = None, lease_s: float | None = None, executor: ThreadPoolExecutor | None = None,
+                 wait_for_others: bool = True, on_persist: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.engine, self.job_id = engine, job_id
+        self.client = client
+        self.caller = caller
+        self.owner = owner or new_owner()
+        self.lease_s = lease_s or lease_seconds()
+        self._pool = executor or ThreadPoolExecutor(1, thread_name_prefix="batch-db")
+        self._own_pool = executor is None
+        self.wait_for_others = wait_for_others
+        self.on_persist = on_persist
+        self.stop_event = stop
+        self.stop_reason: tuple[str, str] | None = None  # (status, reason)
+        self.persisted = 0
+        self._buf: list[store.Finished] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._writing = False
+        self._outstanding = 0  # dispatched and not yet persisted
+        self._bucket: float | None = None  # tpm bucket, full at the start
+        self._bucket_at = 0.0
+        self._avg_cost = 0.0
+        self._n_cost = 0
+
+    async def _db(self, fn: Callable, *args: Any, **kw: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kw))
+
+    def _caller(self) -> Caller:
+        if self.caller is None:
+            if self.client is None:
+                self.client = get_client(self.engine)
+            self.caller = self.client.generate
+        return self.caller
+
+    # ------------------------------------------------------------ one item
+
+    async def _compute(self, item: store.Claimed) -> store.Finished:
+        version = self.versions[item.version_id]
+        data, asserts = self.rows.get(item.row_id, ({}, []))
+        values = row_values(data, self.job.mapping or {})
+        try:
+            messages = render(version, values)
+        except WorkbenchError as exc:  # a template or data problem: no call, the item is an error
+            return store.Finished(item.id, "error", error=str(exc))
+        params = {**(version.params or {}), **(self.job.params or {})}
+        if self.job.tpm:
+            await self._tpm_acquire(messages)
+        try:
+            res = await self._caller()(model=item.model, messages=messages, params=params, source="batch",
+                                       record=False, batch_job_id=self.job_id)
+        except Exception as exc:  # generate() should never raise; be safe anyway
+            log.exception("batch %s item %s: caller raised", self.job_id, item.id)
+            return store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        run = run_dict(res, job_id=self.job_id, version=version, prompt_name=self.names.get(version.id),
+                       values=values)
+        cost = res.cost_usd
+        if res.status == "error" and res.error_kind == "auth":
+            endpoint = item.model.split("/", 1)[0]
+            self._stop("paused", f"authentication failed for endpoint {endpoint!r} "
+                                 f"(HTTP {res.http_status or 401}): check its API key, then resume the job")
+            return store.Finished(item.id, "pending", run=run, cost_usd=cost)
+        if res.status != "ok":
+            state = "incomplete" if res.status == "incomplete" else "error"
+            return store.Finished(item.id, state, run=run, error=res.error_message or res.error_kind, cost_usd=cost)
+        scores, passed, score = await self._score(res.text or "", data, asserts)
+        return store.Finished(item.id, "done", run=run, scores=scores, passed=passed, score=score, cost_usd=cost)
+
+    async def _score(self, text: str, data: dict, asserts: list) -> tuple[list[dict], bool | None, float | None]:
+        if not self.specs and not asserts:
+            return [], None, None
+        specs = list(self.specs)
+        try:
+            specs += specs_for_row(asserts)
+        except Exception as exc:  # noqa: BLE001 - a malformed stored assert must not stop the job
+            log.warning("batch %s: bad row asserts: %s", self.job_id, exc)
+        out, results, seen = [], [], set()
+        for spec in specs:
+            if spec.label in seen:
+                continue
+            seen.add(spec.label)
+            try:
+                if spec.type in NEEDS_CLIENT:
+                    r = await evaluate(spec, text, row=data, client=self.client, source="batch",
+                                          batch_job_id=self.job_id)
+                else:
+                    r = check(spec, text, row=data)
+            except Exception as exc:  # noqa: BLE001 - an evaluator never crashes an item
+                r = EvalResult(None, None, f"{spec.type} failed: {type(exc).__name__}: {exc}"[:500])
+            results.append(r)
+            out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
+        passed, score = summarise(results)
+        return out, passed, score
+
+    async def _one(self, item: store.Claimed) -> None:
+        try:
+            fin = await self._compute(item)
+        except Exception as exc:  # never lose the slot
+            log.exception("batch %s item %s failed", self.job_id, item.id)
+            fin = store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        self._buf.append(fin)
+        self._wake.set()
+
+    async def _tpm_acquire(self, messages: list[dict]) -> None:
+        """The job's tokens-per-minute limit (estimated prompt tokens): a bucket refilled at tpm/60 per second
+        holding at most 5 seconds' worth, so no minute ever goes over."""
+        rate = self.job.tpm / 60.0
+        cap = max(rate * 5.0, 1.0)
+        need = min(float(count_messages(messages)), cap)
+        if self._bucket is None:
+            self._bucket, self._bucket_at = cap, time.monotonic()
+        for _ in range(100_000):
+            now = time.monotonic()
+            self._bucket = min(cap, self._bucket + (now - self._bucket_at) * rate)
+            self._bucket_at = now
+            if self._bucket >= need:
+                self._bucket -= need
+                return
+            await asyncio.sleep(min(5.0, (need - self._bucket) / rate))
+
+    # ------------------------------------------------------------ control
+
+    def _stop(self, status: str, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = (status, reason)
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._buf:
+                batch, self._buf = self._buf, []
+                self._writing = True
+                for attempt in range(5):
+                    try:
+                        await self._db(store.persist, self.engine, self.job_id, self.owner, batch)
+                        break
+                    except Exception as exc:
+                        if attempt == 4:  # give up without raising: this batch's slots must still be freed
+                            await self._unsaved(batch, exc)
+                            break
+                        log.warning("batch %s: write failed, retrying", self.job_id, exc_info=True)
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                for fin in batch:
+                    if fin.cost_usd is not None:
+                        self._n_cost += 1
+                        self._avg_cost += (fin.cost_usd - self._avg_cost) / self._n_cost
+                    self.spent += fin.cost_usd or 0.0
+                    self._sem.release()
+                    self._outstanding -= 1
+                self._writing = False
+                self.persisted += len(batch)
+                if self.on_persist:
+                    self.on_persist(len(batch))
+            if self._closing and not self._buf:
+                return
+
+    async def _unsaved(self, batch: list[store.Finished], exc: Exception) -> None:
+        """Results that could not be written: pause the job (a retry would pay again) and hand the items back."""
+        log.error("batch %s: could not save %d results", self.job_id, len(batch), exc_info=True)
+        first = (str(exc).splitlines() or [""])[0][:200]  # not the SQL and parameters that follow
+        self._stop("paused", f"could not save results ({type(exc).__name__}: {first}); resume to retry")
+        try:
+            await self._db(store.release, self.engine, self.owner, [f.item_id for f in batch])
+        except Exception:  # noqa: BLE001 - their leases then expire and another run reclaims them
+            log.warning("batch %s: could not hand back unsaved items", self.job_id, exc_info=True)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
+            except Exception:  # noqa: BLE001 - one failed renew (a locked database) must not end the heartbeat
+                log.warning("batch %s: lease renewal failed, retrying", self.job_id, exc_info=True)
+
+    def _over_budget(self, in_flight: int) -> bool:
+        budget = self.job.budget_usd
+        if budget is None:
+            return False
+        return self.spent + in_flight * self._avg_cost >= budget - 1e-12 and (self.spent > 0 or self._n_cost > 0)
+
+    async def _check_job(self) -> None:
+        state = await self._db(store.job_state, self.engine, self.job_id)
+        if state["status"] not in ACTIVE:
+            self._stop(state["status"], "")
+        if state["budget_usd"] is not None:
+            self.job.budget_usd = state["budget_usd"]
+        if self.job.budget_usd is not None and state["spent_usd"] >= self.job.budget_usd:
+            self._stop("paused", f"budget reached: spent ${state['spent_usd']:.4f} of ${self.job.budget_usd:.4f}")
+
+    async def run(self) -> str:
+        """Run the job; returns its status afterwards ('done', 'paused', ...) or 'yielded'."""
+        self.job, self.versions, self.names = await self._db(store.load_job, self.engine, self.job_id)
+        if self.job.status not in ACTIVE:
+            return self.job.status
+        if self.job.mode != "live":
+            return "provider"
+        self.specs = [coerce(e) for e in self.job.evaluators or []]
+        self.spent = float(self.job.spent_usd or 0.0)
+        self.rows: dict[int, tuple[dict, list]] = {}
+        self._sem = asyncio.Semaphore(max(1, int(self.job.concurrency or 1)))
+        await self._db(store.set_job, self.engine, self.job_id, status="running", only_if=ACTIVE)
+        writer = asyncio.create_task(self._writer())
+        beat = asyncio.create_task(self._heartbeat())
+        queue: deque[store.Claimed] = deque()
+        tasks: set[asyncio.Task] = set()
+        chunk = min(max(2 * int(self.job.concurrency or 1), 16), 512)
+        interval = 60.0 / self.job.rpm if self.job.rpm else 0.0
+        next_at, checked, outcome = 0.0, 0.0, "yielded"
+        try:
+            while self.stop_reason is None:
+                now = time.monotonic()
+                if self.stop_event is not None and self.stop_event.is_set():
+                    self._stop("yielded", "")
+                    break
+                if now - checked > 0.25:
+                    checked = now
+                    await self._check_job()
+                    if self.stop_reason:
+                        break
+                if self._over_budget(self._outstanding):
+                    if tasks:
+                        await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+                        continue
+                    await self._drain_writer()
+                    self._stop("paused", f"budget reached: spent ${self.spent:.4f} of ${self.job.budget_usd:.4f}")
+                    break
+                if not queue:
+                    claimed = await self._db(store.claim, self.engine, self.job_id, self.owner, chunk, self.lease_s)
+                    if not claimed:
+                        if tasks:
+                            await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+                            continue
+                        await self._drain_writer()
+                        pending, running = await self._db(store.open_counts, self.engine, self.job_id)
+                        if pending == 0 and running == 0:
+                            outcome = "done"
+                            break
+                        if not self.wait_for_others:
+                            break
+                        await asyncio.sleep(min(0.5, self.lease_s / 4))
+                        continue
+                    need = [c.row_id for c in claimed if c.row_id not in self.rows]
+                    if need:
+                        if len(self.rows) > 50_000:
+                            self.rows.clear()
+                        self.rows.update(await self._db(store.load_rows, self.engine, need))
+                    queue.extend(claimed)
+                await self._sem.acquire()
+                if self.stop_reason is not None:
+                    self._sem.release()
+                    break
+                if interval:
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at = max(next_at, time.monotonic()) + interval
+                self._outstanding += 1
+                t = asyncio.create_task(self._one(queue.popleft()))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+        finally:
+            if queue:
+                await self._db(store.release, self.engine, self.owner, [c.id for c in queue])
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self._closing = True
+            self._wake.set()
+            await writer
+            beat.cancel()
+            if self._own_pool:
+                self._pool.shutdown(wait=False)
+        return await self._finish(outcome)
+
+    async def _drain_writer(self) -> None:
+        for _ in range(200):
+            if not self._buf and not self._writing:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _finish(self, outcome: str) -> str:
+        if outcome == "done":
+            await self._db_sync(store.set_job, self.engine, self.job_id, status="done", only_if=ACTIVE)
+            return "done"
+        if self.stop_reason and self.stop_reason[0] == "paused" and self.stop_reason[1]:
+            await self._db_sync(store.set_job, self.engine, self.job_id, status="paused",
+                                reason=self.stop_reason[1], only_if=ACTIVE)
+            return "paused"
+        if self.stop_reason:
+            return self.stop_reason[0]
+        return outcome
+
+    async def _db_sync(self, fn: Callable, *args: Any, **kw: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kw)
+
+
+async def run_on_client_loop(runner: JobRunner) -> str:
+    """Run a job on the model client's own loop (no thread hop per call); stand-in callers run here."""
+    if runner.caller is not None:
+        return await runner.run()
+    if runner.client is None:
+        runner.client = get_client(runner.engine)
+    loop = runner.client.loop
+    if asyncio.get_running_loop() is loop:
+        return await runner.run()
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(runner.run(), loop))

@@ -1,0 +1,295 @@
+"""The worker's database side: claiming items with leases, renewing and releasing them, and
+writing finished items (Run + Score + item state + job spend) in one short transaction.
+
+Claims are one statement: SQLite takes its write lock for an atomic ``UPDATE ... WHERE id IN
+(SELECT ... LIMIT n) RETURNING``; PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` to the inner
+select so several workers never claim the same item.  Every write is conditional on the
+lease owner, so a worker whose lease expired cannot overwrite another worker's result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator, and_, bindparam, insert, select, update
+from sqlalchemy.engine import Engine
+
+from lib.errors import NotFoundError
+from lib.models import BatchItem, BatchJob, DatasetRow, Prompt, PromptVersion, Run, Score, utcnow
+
+_ITEM = BatchItem.__table__
+_RUN = Run.__table__
+_SCORE = Score.__table__
+_JOB = BatchJob.__table__
+_RUN_COLUMNS = [c.name for c in _RUN.columns if c.name != "id"]
+
+
+@dataclass
+class Claimed:
+    """A leased item: what the worker needs to run it."""
+
+    id: int
+    row_id: int
+    row_idx: int
+    version_id: int
+    model: str
+    repeat: int
+
+
+@dataclass
+class Finished:
+    """A finished item, ready to be persisted."""
+
+    item_id: int
+    state: str  # done | error | incomplete | pending (put back, e.g. after a 401)
+    run: dict[str, Any] | None = None
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    passed: bool | None = None
+    score: float | None = None
+    cost_usd: float | None = None
+
+
+def _claim_where(job_id: int, now, expired: bool):
+    if expired:  # a dead worker's items: running with a lease in the past
+        return and_(BatchItem.job_id == job_id, BatchItem.state == "running", BatchItem.lease_expires < now)
+    return and_(BatchItem.job_id == job_id, BatchItem.state == "pending")
+
+
+def _claim_some(engine: Engine, job_id: int, owner: str, n: int, lease_s: float, expired: bool) -> list[Claimed]:
+    now = utcnow()
+    inner = select(BatchItem.id).where(_claim_where(job_id, now, expired)).order_by(BatchItem.id).limit(n)
+    if engine.dialect.name == "postgresql":
+        inner = inner.with_for_update(skip_locked=True)
+    stmt = (update(BatchItem).where(BatchItem.id.in_(inner.scalar_subquery()))
+            .values(state="running", lease_owner=owner, lease_expires=now + timedelta(seconds=lease_s),
+                    attempts=BatchItem.attempts + 1, updated_at=now)
+            .returning(BatchItem.id, BatchItem.row_id, BatchItem.row_idx, BatchItem.version_id,
+                       BatchItem.model, BatchItem.repeat))
+    with engine.begin() as conn:
+        rows = conn.execute(stmt).all()
+    return [Claimed(*r) for r in rows]
+
+
+def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> list[Claimed]:
+    """Lease up to `n` claimable items of a job: pending ones first (index on job, state), then
+    running ones whose lease expired (their worker died)."""
+    got = _claim_some(engine, job_id, owner, n, lease_s, expired=False)
+    if len(got) < n:
+        got += _claim_some(engine, job_id, owner, n - len(got), lease_s, expired=True)
+    return sorted(got, key=lambda c: c.id)
+
+
+def renew(engine: Engine, job_id: int, owner: str, lease_s: float) -> int:
+    """Extend the leases this worker holds on a job's items; returns how many."""
+    with engine.begin() as conn:
+        res = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
+                                                   BatchItem.lease_owner == owner)
+                           .values(lease_expires=utcnow() + timedelta(seconds=lease_s)))
+    return int(res.rowcount or 0)
+
+
+def release(engine: Engine, owner: str, item_ids: list[int]) -> int:
+    """Give leased, never-started items back (pending, attempt not counted)."""
+    if not item_ids:
+        return 0
+    with engine.begin() as conn:
+        res = conn.execute(update(BatchItem).where(BatchItem.id.in_(item_ids), BatchItem.lease_owner == owner,
+                                                   BatchItem.state == "running")
+                           .values(state="pending", lease_owner=None, lease_expires=None,
+                                   attempts=BatchItem.attempts - 1, updated_at=utcnow()))
+    return int(res.rowcount or 0)
+
+
+def _sqlite_time(value: Any) -> Any:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _converter(col) -> Any:
+    """How SQLAlchemy would bind a value of this column on SQLite (JSON text, UTC text, 0/1)."""
+    if isinstance(col.type, JSON):
+        return lambda v: None if v is None else json.dumps(v)
+    if isinstance(col.type, TypeDecorator) and isinstance(col.type.impl, DateTime) or isinstance(col.type, DateTime):
+        return _sqlite_time
+    if isinstance(col.type, Boolean):
+        return lambda v: None if v is None else int(bool(v))
+    return None
+
+
+_RUN_CONV = [(c, _converter(_RUN.c[c])) for c in _RUN_COLUMNS]
+_RUN_SQL = f"INSERT INTO run ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in _RUN_COLUMNS)})"
+
+
+_DEFAULTS: dict[str, Any] = {}
+
+
+def _run_defaults(now) -> dict[str, Any]:
+    """Column defaults of a Run (what the ORM would fill in for a missing key)."""
+    if not _DEFAULTS:
+        _DEFAULTS.update({k: v for k, v in Run().model_dump().items() if k != "id"})
+    return {**_DEFAULTS, "created_at": now}
+
+
+def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now) -> None:
+    """The same writes through the DBAPI's executemany: several times faster than compiled statements.
+
+    Run ids: SQLite gives a rowid table max(id)+1 per insert, and the write lock is held for the
+    whole transaction, so the n rows just inserted have the ids max-n+1..max.
+    """
+    cur = conn.connection.driver_connection.cursor()
+    with_run = [r for r in results if r.run is not None]
+    by_item: dict[int, int] = {}
+    if with_run:
+        rows = []
+        for r in with_run:
+            run = {**_run_defaults(now), **r.run}
+            rows.append(tuple(conv(run[c]) if conv else run[c] for c, conv in _RUN_CONV))
+        cur.executemany(_RUN_SQL, rows)
+        if cur.rowcount != len(rows):
+            raise RuntimeError("run insert count mismatch")
+        last = cur.execute("SELECT max(id) FROM run").fetchone()[0]
+        by_item = {r.item_id: last - len(rows) + 1 + i for i, r in enumerate(with_run)}
+    stamp = _sqlite_time(now)
+    scores = [(by_item[r.item_id], s["evaluator"], None if s["passed"] is None else int(s["passed"]), s["score"],
+               s["reason"], stamp) for r in with_run for s in r.scores]
+    if scores:
+        cur.executemany("INSERT INTO score (run_id, evaluator, passed, score, reason, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", scores)
+    cur.executemany(
+        "UPDATE batchitem SET state = ?, run_id = ?, error = ?, passed = ?, score = ?, cost_usd = ?, "
+        "lease_owner = NULL, lease_expires = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?",
+        [(r.state, by_item.get(r.item_id) if r.state != "pending" else None, r.error,
+          None if r.passed is None else int(r.passed), r.score, r.cost_usd, stamp, r.item_id, owner)
+         for r in results])
+    cur.execute("UPDATE batchjob SET spent_usd = spent_usd + ?, updated_at = ? WHERE id = ?",
+                (sum(r.cost_usd or 0.0 for r in results), stamp, job_id))
+    cur.close()
+
+
+def _no_nul(v: Any) -> Any:
+    return v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v
+
+
+def _text_safe(results: list[Finished]) -> None:
+    """Provider text made storable: NUL to U+FFFD (PostgreSQL refuses it) and short columns cut to size,
+    or the write would fail on every retry."""
+    for r in results:
+        r.error = _no_nul(r.error)
+        if r.run is not None:
+            for k in ("output", "error_message", "finish_reason"):
+                if k in r.run:
+                    r.run[k] = _no_nul(r.run[k])
+            for k, n in (("finish_reason", 50), ("request_id", 200)):  # provider text into varchar(n)
+                if isinstance(r.run.get(k), str):
+                    r.run[k] = r.run[k][:n]
+        for sc in r.scores:
+            sc["reason"] = _no_nul(sc.get("reason"))
+
+
+def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> float:
+    """Write runs, scores, item states and the job's spend in one transaction; returns spend added."""
+    if not results:
+        return 0.0
+    _text_safe(results)
+    now = utcnow()
+    spend = sum(r.cost_usd or 0.0 for r in results)
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            _persist_sqlite(conn, job_id, owner, results, now)
+        return spend
+    with_run = [r for r in results if r.run is not None]
+    with engine.begin() as conn:
+        run_ids: list[int] = []
+        if with_run:
+            rows = [{**_run_defaults(now), **{c: r.run[c] for c in _RUN_COLUMNS if c in r.run}} for r in with_run]
+            res = conn.execute(insert(Run).returning(Run.id, sort_by_parameter_order=True), rows)
+            run_ids = [r[0] for r in res.all()]
+        by_item = {r.item_id: rid for r, rid in zip(with_run, run_ids, strict=True)}
+        scores = [dict(s, run_id=by_item[r.item_id], created_at=now)
+                  for r in with_run for s in r.scores]
+        if scores:
+            conn.execute(insert(Score), scores)
+        conn.execute(
+            _ITEM.update().where(_ITEM.c.id == bindparam("b_id"), _ITEM.c.lease_owner == owner)
+            .values(state=bindparam("b_state"), run_id=bindparam("b_run"), error=bindparam("b_error"),
+                    passed=bindparam("b_passed"), score=bindparam("b_score"), cost_usd=bindparam("b_cost"),
+                    lease_owner=None, lease_expires=None, updated_at=now),
+            [{"b_id": r.item_id, "b_state": r.state, "b_run": by_item.get(r.item_id) if r.state != "pending" else None,
+              "b_error": r.error, "b_passed": r.passed, "b_score": r.score, "b_cost": r.cost_usd}
+             for r in results])
+        conn.execute(update(BatchJob).where(BatchJob.id == job_id)
+                     .values(spent_usd=BatchJob.spent_usd + spend, updated_at=now))
+    return spend
+
+
+def job_state(engine: Engine, job_id: int) -> dict[str, Any]:
+    """Status, budget and spend of a job (one small read)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(BatchJob.status, BatchJob.budget_usd, BatchJob.spent_usd)
+                           .where(BatchJob.id == job_id)).one_or_none()
+    if row is None:
+        return {"status": "missing", "budget_usd": None, "spent_usd": 0.0}
+    return {"status": row[0], "budget_usd": row[1], "spent_usd": row[2] or 0.0}
+
+
+def set_job(engine: Engine, job_id: int, *, status: str, reason: str | None = None,
+            only_if: tuple[str, ...] | None = None) -> bool:
+    """Move a job to `status` (optionally only from the states in `only_if`); True if it changed."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "updated_at": now, "pause_reason": reason}
+    if status == "running":
+        values.pop("pause_reason")
+    if status in ("done", "cancelled", "failed"):
+        values["finished_at"] = now
+    stmt = update(BatchJob).where(BatchJob.id == job_id)
+    if only_if:
+        stmt = stmt.where(BatchJob.status.in_(only_if))
+    with engine.begin() as conn:
+        res = conn.execute(stmt.values(**values))
+        if status == "running":
+            conn.execute(update(BatchJob).where(BatchJob.id == job_id, BatchJob.started_at.is_(None))
+                         .values(started_at=now))
+    return bool(res.rowcount)
+
+
+def open_counts(engine: Engine, job_id: int) -> tuple[int, int]:
+    """(pending, running) items of a job."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(BatchItem.state, func.count()).where(
+            BatchItem.job_id == job_id, BatchItem.state.in_(("pending", "running"))).group_by(BatchItem.state)).all())
+    return int(rows.get("pending", 0)), int(rows.get("running", 0))
+
+
+def load_rows(engine: Engine, row_ids: list[int]) -> dict[int, tuple[dict, list]]:
+    """Row id -> (data, asserts) for the given dataset rows."""
+    out: dict[int, tuple[dict, list]] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(row_ids), 500):
+            chunk = row_ids[i:i + 500]
+            for rid, data, asserts in conn.execute(select(DatasetRow.id, DatasetRow.data, DatasetRow.asserts)
+                                                   .where(DatasetRow.id.in_(chunk))):
+                out[rid] = (data or {}, asserts or [])
+    return out
+
+
+def load_job(engine: Engine, job_id: int) -> tuple[BatchJob, dict[int, PromptVersion], dict[int, str]]:
+    """The job row, its prompt versions (detached copies) and each version's prompt name."""
+    from sqlmodel import Session
+
+    with Session(engine, expire_on_commit=False) as s:
+        job = s.get(BatchJob, job_id)
+        if job is None:
+            raise NotFoundError(f"unknown batch job {job_id}")
+        versions = {v.id: v for v in s.execute(select(PromptVersion).where(
+            PromptVersion.id.in_(job.version_ids))).scalars()}
+        names = dict(s.execute(select(PromptVersion.id, Prompt.name).join(Prompt, Prompt.id == PromptVersion.prompt_id)
+                               .where(PromptVersion.id.in_(job.version_ids))).all())
+        s.expunge_all()
+    return job, versions, names

@@ -1,0 +1,364 @@
+"""The one model client every screen uses: generate() and stream(), with sync wrappers.
+
+One `ModelClient` per process and engine (`get_client()`).  It owns a background
+event loop thread where all provider I/O, limits and retries run, so async callers on
+any loop, the CLI and the Streamlit script thread (several at once) share the same
+pooled connections and per-endpoint limits.  Bad input (unknown endpoint, missing
+variables, empty messages) raises a WorkbenchError before any call; provider failures
+never raise: they come back as a RunResult with status "error" or "incomplete".
+Every call is recorded as one Run row (batched by `lib.runlog`) unless record=False;
+then `result.row` is the row as a dict (cheap to bulk-insert) and `result.run` builds the
+unsaved Run on demand.  High-throughput callers can run their coroutines on `client.loop`
+(e.g. `client.run(coro)` or run_coroutine_threadsafe) to skip the hop between loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from lib.credentials import get_secret
+from lib.db import get_engine, redact_url, session_scope
+from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, ValidationError, WorkbenchError
+from lib.models import Prompt
+from lib.prompts import count_text, render, render_messages
+from lib.runs import RunLogWriter
+
+from . import endpoints as endpoints_mod
+from .executor import END, CallExecution, SyncStream, scrub
+from .limits import EndpointLimiter
+from .providers import make_provider
+from .providers.base import EndpointConfig, Provider
+from .retry import DEFAULT_POLICY, RetryPolicy
+from .types import CallSpec, ClientStats, RunResult, StreamEvent
+
+__all__ = ["ModelClient", "RunResult", "StreamEvent", "SyncStream", "get_client", "reset_clients"]
+
+log = logging.getLogger(__name__)
+ROLES = ("system", "user", "assistant", "developer", "tool")
+CONFIG_TTL_S = 3.0
+
+TransportArg = httpx.AsyncBaseTransport | Callable[[EndpointConfig], httpx.AsyncBaseTransport | None] | None
+
+
+class ModelClient(CallExecution):
+    """Providers, retries, limits, cost, cache and the run log behind generate()/stream()."""
+
+    def __init__(self, engine: Engine | None = None, *, policy: RetryPolicy = DEFAULT_POLICY,
+                 transport: TransportArg = None, sleep: Callable[[float], Awaitable[None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.engine = engine or get_engine()
+        self.policy = policy
+        self._transport = transport
+        self._sleep = sleep or asyncio.sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.stats = ClientStats()
+        self.runlog = RunLogWriter(self.engine)
+        self._configs: dict[str, tuple[float, int, EndpointConfig]] = {}
+        self._providers: dict[str, Provider] = {}
+        self._limiters: dict[str, EndpointLimiter] = {}
+        self._prompt_names: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- the client's event loop ------------------------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The client's own event loop (started on first use, in a daemon thread)."""
+        if self._loop is None:
+            with self._lock:
+                if self._loop is None:
+                    loop = asyncio.new_event_loop()
+                    ready = threading.Event()
+
+                    def run() -> None:
+                        asyncio.set_event_loop(loop)
+                        loop.call_soon(ready.set)
+                        loop.run_forever()
+
+                    self._thread = threading.Thread(target=run, name="model-client", daemon=True)
+                    self._thread.start()
+                    # Load the token encoding off the loop now, so the first call's latency is not skewed.
+                    threading.Thread(target=count_text, args=("warm up",), daemon=True).start()
+                    ready.wait(10)
+                    self._loop = loop
+        return self._loop
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def run(self, coro: Awaitable[Any], timeout: float | None = None) -> Any:
+        """Run a coroutine on the client's loop from a sync caller and return its result."""
+        if self._on_loop():
+            raise RuntimeError("ModelClient.run() called from the client's own loop; await instead")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """Close pooled connections, flush the run log and stop the loop thread."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            async def _close() -> None:
+                me = asyncio.current_task()
+                pending = [t for t in asyncio.all_tasks() if t is not me]
+                for t in pending:
+                    t.cancel()
+                if pending:  # let streams in flight record themselves before the loop stops
+                    await asyncio.wait(pending, timeout=5)
+                for p in list(self._providers.values()):
+                    with contextlib.suppress(Exception):  # closing is best effort
+                        await p.aclose()
+                self._providers.clear()
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_close(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+        self._loop = None
+        self.runlog.close()
+
+    # -- configuration ----------------------------------------------------------------------
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        """The endpoint's config, re-read from the database every few seconds."""
+        now = time.monotonic()
+        gen = endpoints_mod.config_generation()
+        hit = self._configs.get(name)
+        if hit and hit[1] == gen and now - hit[0] < CONFIG_TTL_S:
+            return hit[2]
+        with session_scope(self.engine) as s:
+            cfg = endpoints_mod.load_config(session=s, name=name)
+        self._configs[name] = (now, gen, cfg)
+        return cfg
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget cached endpoint configs (after an edit) so the next call re-reads them."""
+        if name is None:
+            self._configs.clear()
+        else:
+            self._configs.pop(name, None)
+
+    def _provider(self, cfg: EndpointConfig) -> Provider:
+        prov = self._providers.get(cfg.name)
+        if prov is not None and (prov.config is cfg or prov.config == cfg):
+            return prov
+        if prov is not None:  # the endpoint changed: close the old pool on the loop
+            asyncio.ensure_future(prov.aclose())
+        transport = self._transport
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            transport = transport(cfg)
+        env = cfg.api_key_env
+        prov = make_provider(cfg, api_key=(lambda: get_secret(env)) if env else None,
+                             transport=transport)  # type: ignore[arg-type]
+        self._providers[cfg.name] = prov
+        return prov
+
+    def _limiter(self, cfg: EndpointConfig) -> EndpointLimiter:
+        lim = self._limiters.get(cfg.name)
+        if lim is None:
+            lim = self._limiters[cfg.name] = EndpointLimiter(cfg.max_concurrency, cfg.rpm, cfg.tpm, self._clock)
+        elif (lim.max_concurrency, lim.rpm_value, lim.tpm_value) != (cfg.max_concurrency, cfg.rpm, cfg.tpm):
+            lim.reconfigure(cfg.max_concurrency, cfg.rpm, cfg.tpm)
+        return lim
+
+    def _prompt_name(self, prompt_id: int | None) -> str | None:
+        if prompt_id is None:
+            return None
+        if prompt_id not in self._prompt_names:
+            from sqlmodel import Session
+
+            with Session(self.engine) as s:
+                p = s.get(Prompt, prompt_id)
+            self._prompt_names[prompt_id] = p.name if p else ""
+        return self._prompt_names[prompt_id] or None
+
+    def prepare(self, *, model: str | None = None, messages: list[dict] | None = None, version: Any = None,
+                variables: dict | None = None, params: dict | None = None, source: str = "cli",
+                cache: bool = False, deadline_s: float | None = None, record: bool = True,
+                batch_job_id: int | None = None, compare_id: str | None = None,
+                cache_ttl_s: float | None = None) -> CallSpec:
+        """Resolve model, render messages and merge params (raises WorkbenchError on bad input)."""
+        variables = dict(variables or {})
+        merged: dict[str, Any] = {}
+        if version is not None:
+            model = model or version.model
+            merged.update(version.params or {})
+            if model and (version.model_overrides or {}).get(model):
+                merged.update(version.model_overrides[model])
+            rendered = render(version, variables)
+        elif messages is not None:
+            rendered = (render_messages(messages, variables) if variables
+                        else [dict(m) for m in messages])
+        else:
+            raise ValidationError("nothing to send: give messages or a prompt version")
+        merged.update(params or {})
+        if not model:
+            raise ValidationError("no model: pass model='endpoint/model' (e.g. echo/echo)")
+        if not rendered:
+            raise ValidationError("no messages to send")
+        for i, m in enumerate(rendered, 1):
+            if not isinstance(m, dict) or m.get("role") not in ROLES:
+                raise ValidationError(f"message {i}: role must be one of {', '.join(ROLES)}")
+        mode = str(merged.pop("mode", "chat"))
+        if mode not in ("chat", "completion"):
+            raise ValidationError(f"mode {mode!r}: expected chat or completion")
+        ep, model_name = endpoints_mod.split_model_ref(model)
+        cfg = self.endpoint_config(ep)
+        if cfg.kind == "echo" or cfg.tpm:
+            count_text("")  # load the encoding here, not inside the call's measured latency
+        spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=rendered, params=merged,
+                        variables=variables, mode=mode, source=source, cache=cache,
+                        deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
+                        batch_job_id=batch_job_id, compare_id=compare_id)
+        if cache_ttl_s:
+            spec.cache_ttl_s = cache_ttl_s
+        if version is not None:
+            spec.version_id, spec.prompt_id, spec.version_number = version.id, version.prompt_id, version.number
+            spec.prompt_name = self._prompt_name(version.prompt_id)
+        return spec
+
+    # -- public API ---------------------------------------------------------------------------
+    async def generate(self, **kw: Any) -> RunResult:
+        """One call (see the module docstring); usable from any event loop."""
+        spec = self.prepare(**kw)
+        if self._on_loop():
+            return await self._execute(spec)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._execute(spec), self.loop))
+
+    def generate_sync(self, **kw: Any) -> RunResult:
+        """generate() for sync callers (CLI, Streamlit script thread, worker threads)."""
+        spec = self.prepare(**kw)
+        return self.run(self._execute(spec))
+
+    async def stream(self, **kw: Any) -> AsyncIterator[StreamEvent]:
+        """Text deltas, then one `done` event with the RunResult; usable from any event loop."""
+        spec = self.prepare(**kw)
+        if self._on_loop():
+            async for ev in self._stream(spec):
+                yield ev
+            return
+        caller = asyncio.get_running_loop()
+        q: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for ev in self._stream(spec):
+                    caller.call_soon_threadsafe(q.put_nowait, ev)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                caller.call_soon_threadsafe(q.put_nowait, exc)
+            finally:
+                caller.call_soon_threadsafe(q.put_nowait, END)
+
+        cf = asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        try:
+            while True:
+                item = await q.get()
+                if item is END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not cf.done():
+                cf.cancel()
+
+    def stream_sync(self, **kw: Any) -> SyncStream:
+        """A sync iterator of text chunks; `.result` holds the RunResult once it is exhausted."""
+        return SyncStream(self, self.prepare(**kw))
+
+    def health(self, name: str, timeout_s: float = 10.0) -> dict:
+        """Check an endpoint: its models, the latency of the check, and whether its key is set."""
+        self.invalidate(name)
+        cfg = self.endpoint_config(name)
+        t0 = time.perf_counter()
+        out: dict[str, Any] = {"endpoint": name, "kind": cfg.kind, "base_url": cfg.base_url,
+                               "api_key_env": cfg.api_key_env,
+                               "key_present": (get_secret(cfg.api_key_env) is not None) if cfg.api_key_env else None}
+
+        async def check() -> list[str]:
+            return await asyncio.wait_for(self._provider(cfg).list_models(), timeout_s)
+
+        try:
+            models = self.run(check(), timeout_s + 5)
+            out.update(ok=True, models=models, error=None)
+        except (ProviderError, TimeoutError) as exc:
+            out.update(ok=False, models=[], error=scrub(_health_error(exc, cfg, timeout_s), cfg))
+        out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        return out
+
+    def client_stats(self) -> dict[str, dict[str, Any]]:
+        """Per-endpoint requests, success rate, mean/p95 latency, cache hit rate."""
+        return self.stats.snapshot()
+
+def _health_error(exc: Exception, cfg: EndpointConfig, timeout_s: float) -> str:
+    """Reachable or unreachable for the configured URL only: never a remote body (Test is no port oracle)."""
+    where = redact_url(cfg.base_url) if cfg.base_url else cfg.kind
+    kind = getattr(exc, "kind", "timeout")
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, (TimeoutError, ProviderTimeoutError)):
+        return f"unreachable: no answer from {where} within {timeout_s:.0f}s"
+    if isinstance(exc, ProviderConnectionError):
+        return f"unreachable: cannot connect to {where}"
+    if status is None:  # raised here before any request (no key, a refused key variable): our own words
+        return f"{kind}: {exc}"
+    if status in (401, 403):
+        return f"reachable: {where} refused the key (HTTP {status})"
+    return f"reachable: {where} answered HTTP {status}, not a model listing"
+
+
+_clients: dict[str, ModelClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(engine: Engine | None = None) -> ModelClient:
+    """The process-wide client for `engine` (default: the configured database)."""
+    engine = engine or get_engine()
+    key = str(engine.url)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None or client.engine is not engine:
+            if client is not None:
+                client.close()
+            client = _clients[key] = ModelClient(engine)
+        return client
+
+
+def reset_clients() -> None:
+    """Close every process-wide client (tests, forked workers)."""
+    with _clients_lock:
+        for c in _clients.values():
+            c.close()
+        _clients.clear()
+
+
+def invalidate_endpoint(name: str | None = None) -> None:
+    """Make every process-wide client re-read an endpoint's config on its next call (after an edit)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+    for c in clients:
+        c.invalidate(name)
+
+
+def generate_sync(**kw: Any) -> RunResult:
+    """Shortcut: `get_client().generate_sync(...)`."""
+    return get_client().generate_sync(**kw)
+
+
+_ = WorkbenchError  # re-exported for callers that catch input errors from prepare()
+
+
+def health(name: str, engine: Engine | None = None, timeout_s: float = 10.0) -> dict:
+    """Check an endpoint: reachable, key present, its models and the latency of the check."""
+    return get_client(engine).health(name, timeout_s=timeout_s)

@@ -1,0 +1,156 @@
+"""Anthropic Messages API provider: system prompt split out, `x-api-key`, `anthropic-version`,
+streaming events through `message_stop`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from lib.errors import IncompleteStreamError, ProtocolError
+
+from .base import (
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    ProviderEvent,
+    broken_stream,
+    error_for_status,
+    load_json,
+    request_id_of,
+    transport_error,
+)
+
+DEFAULT_BASE = "https://api.anthropic.com"
+DEFAULT_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 1024
+_UNSUPPORTED = ("presence_penalty", "frequency_penalty", "seed", "response_format")
+
+
+def split_system(messages: list[dict]) -> tuple[str | None, list[dict]]:
+    """System messages joined into the top-level `system`; the rest stay in order."""
+    system = [str(m.get("content") or "") for m in messages if m.get("role") == "system"]
+    rest = [{"role": m.get("role", "user"), "content": m.get("content")} for m in messages
+            if m.get("role") != "system"]
+    return ("\n\n".join(system) if system else None), rest
+
+
+def body_for(request: ChatRequest, stream: bool) -> dict[str, Any]:
+    """The /v1/messages body for a request (`stop` -> `stop_sequences`, max_tokens defaulted)."""
+    system, messages = split_system(request.messages)
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if system:
+        body["system"] = system
+    params = {k: v for k, v in request.params.items() if v is not None and k not in _UNSUPPORTED}
+    stop = params.pop("stop", None)
+    if stop:
+        params["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    body.update(params)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def _usage(usage: dict | None) -> dict[str, Any]:
+    usage = usage or {}
+    return {"prompt_tokens": usage.get("input_tokens"), "completion_tokens": usage.get("output_tokens"),
+            "cached_tokens": usage.get("cache_read_input_tokens")}
+
+
+class AnthropicProvider(Provider):
+    """POST /v1/messages, with or without streaming."""
+
+    def base_headers(self) -> dict[str, str]:
+        """`anthropic-version` plus the endpoint's extra headers."""
+        h = super().base_headers()
+        h["anthropic-version"] = str(self.config.options.get("anthropic_version", DEFAULT_VERSION))
+        return h
+
+    def auth_headers(self) -> dict[str, str]:
+        """`x-api-key`, read per request."""
+        key = self.api_key()
+        return {"x-api-key": key} if key else {}
+
+    @property
+    def root(self) -> str:
+        """The base URL without a trailing /v1 (paths add it)."""
+        url = (self.config.base_url or DEFAULT_BASE).rstrip("/")
+        return url.removesuffix("/v1")
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One non-streaming message."""
+        name = self.config.name
+        try:
+            resp = await self.send("POST", f"{self.root}/v1/messages", json.dumps(body_for(request, False)).encode())
+            raw = resp.content
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, name) from None
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, raw.decode("utf-8", "replace"), resp.headers, name)
+        data = load_json(raw, name, resp.status_code, resp.headers)
+        if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+            raise ProtocolError(f"{name}: response has no content", status_code=resp.status_code,
+                                body=raw.decode("utf-8", "replace"), request_id=request_id_of(resp.headers))
+        text = "".join(b.get("text", "") for b in data["content"] if isinstance(b, dict) and b.get("type") == "text")
+        return ChatResponse(text=text, finish_reason=data.get("stop_reason"), usage_raw=data.get("usage"),
+                            request_id=request_id_of(resp.headers), http_status=resp.status_code,
+                            model=data.get("model"), **_usage(data.get("usage")))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:  # type: ignore[override]
+        """Text deltas until `message_stop`; anything short of it is an incomplete stream."""
+        name = self.config.name
+        parts: list[str] = []
+        usage: dict[str, Any] = {}
+        finish = model = None
+        headers = None
+        try:
+            async with self.open_stream("POST", f"{self.root}/v1/messages",
+                                        json.dumps(body_for(request, True)).encode(),
+                                        headers={"accept": "text/event-stream"}) as resp:
+                headers = resp.headers
+                if resp.status_code >= 400:
+                    body = (await resp.aread()).decode("utf-8", "replace")
+                    raise error_for_status(resp.status_code, body, resp.headers, name)
+                try:
+                    async for sse in EventSource(resp).aiter_sse():
+                        if not sse.data.strip():
+                            continue
+                        ev = load_json(sse.data, name, resp.status_code, headers)
+                        etype = sse.event if sse.event and sse.event != "message" else ev.get("type")
+                        if etype == "error" or ev.get("type") == "error":
+                            err = ev.get("error") or {}
+                            msg = err.get("message") if isinstance(err, dict) else str(err)
+                            raise ProtocolError(f"{name}: error event in stream: {msg}", status_code=resp.status_code,
+                                                provider_message=msg, request_id=request_id_of(headers))
+                        if etype == "message_start":
+                            msg = ev.get("message") or {}
+                            model = msg.get("model")
+                            usage.update(msg.get("usage") or {})
+                        elif etype == "content_block_delta":
+                            delta = ev.get("delta") or {}
+                            if delta.get("type") == "text_delta" and delta.get("text"):
+                                parts.append(delta["text"])
+                                yield ProviderEvent(type="delta", text=delta["text"])
+                        elif etype == "message_delta":
+                            finish = (ev.get("delta") or {}).get("stop_reason") or finish
+                            usage.update(ev.get("usage") or {})
+                        elif etype == "message_stop":
+                            yield ProviderEvent(type="done", response=ChatResponse(
+                                text="".join(parts), finish_reason=finish, usage_raw=usage or None,
+                                request_id=request_id_of(headers), http_status=resp.status_code, model=model,
+                                **_usage(usage)))
+                            return
+                except SSEError as exc:
+                    raise ProtocolError(f"{name}: not an event stream ({exc})", status_code=resp.status_code) from None
+        except httpx.HTTPError as exc:
+            raise broken_stream(exc, name, parts, headers) from None
+        raise IncompleteStreamError(f"{name}: stream ended before message_stop", partial_text="".join(parts),
+                                    request_id=request_id_of(headers))
+
+    async def list_models(self) -> list[str]:
+        """GET /v1/models (static list on 404)."""
+        return await self.fetch_models(f"{self.root}/v1/models")

@@ -1,0 +1,355 @@
+"""The provider contract: pydantic request/response/event models and the Provider base class.
+
+A provider speaks one wire protocol (OpenAI-compatible, Anthropic, echo).  It does
+one HTTP attempt per call and raises typed `ProviderError`s; retries, limits, the
+deadline, cost and the run log live in `lib.client`, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+import aiohttp
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from lib.credentials import key_variable_problem
+from lib.errors import (
+    AuthenticationError,
+    BadRequestError,
+    IncompleteStreamError,
+    ModelNotFoundError,
+    ProtocolError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+)
+
+# Parameters every provider understands (other keys pass through unchanged).
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop", "presence_penalty",
+                 "frequency_penalty", "seed", "response_format")
+
+
+class EndpointConfig(BaseModel):
+    """What a provider needs to know about its endpoint (a detached copy of the Endpoint row)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["openai", "anthropic", "echo"]
+    base_url: str = ""
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int = 8
+    timeout_s: float = 60.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatRequest(BaseModel):
+    """One call: model (without the endpoint prefix), messages, sampling params."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["chat", "completion"] = "chat"
+
+
+class ChatResponse(BaseModel):
+    """A provider's answer (usage as the provider reported it; None when it did not)."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    usage_raw: dict[str, Any] | None = None
+    request_id: str | None = None
+    http_status: int | None = None
+    model: str | None = None
+
+
+class ProviderEvent(BaseModel):
+    """A streamed event: a text delta, or the terminal event carrying the full response."""
+
+    type: Literal["delta", "done"]
+    text: str = ""
+    response: ChatResponse | None = None
+
+
+def request_id_of(headers: httpx.Headers | dict | None) -> str | None:
+    """The provider's request id from response headers, if any."""
+    if not headers:
+        return None
+    for key in ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray"):
+        val = headers.get(key)
+        if val:
+            return str(val)[:200]
+    return None
+
+
+def parse_retry_after(headers: httpx.Headers | dict | None, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, then `retry-after` (seconds or HTTP date); None if absent."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if ra:
+        try:
+            return max(0.0, float(ra))
+        except ValueError:
+            try:
+                dt = email.utils.parsedate_to_datetime(ra)
+                return max(0.0, dt.timestamp() - (now if now is not None else time.time()))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def provider_message_of(body: str) -> str | None:
+    """The human message inside an error body ({"error": {"message": ...}} or {"error": "..."})."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError):
+        return body.strip()[:500] or None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("type")
+            return str(msg)[:500] if msg else None
+        if isinstance(err, str):
+            return err[:500]
+        if data.get("message"):
+            return str(data["message"])[:500]
+    return None
+
+
+def error_for_status(status: int, body: str, headers: httpx.Headers | dict | None,
+                     endpoint: str) -> ProviderError:
+    """The typed error for an HTTP error status (the body is kept, truncated; never a key)."""
+    pmsg = provider_message_of(body)
+    rid = request_id_of(headers)
+    if status in (400, 422):
+        cls: type[ProviderError] = BadRequestError
+    elif status in (401, 403):
+        cls = AuthenticationError
+    elif status == 404:
+        cls = ModelNotFoundError
+    elif status == 429:
+        cls = RateLimitError
+    elif status in (408, 409) or status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequestError
+    text = f"{endpoint}: HTTP {status}" + (f": {pmsg}" if pmsg else "")
+    err = cls(text, status_code=status, body=body, request_id=rid, provider_message=pmsg)
+    err.retry_after = parse_retry_after(headers)  # type: ignore[attr-defined]
+    return err
+
+
+class FastResponse:
+    """The parts of an httpx.Response the providers read (status, headers, body), without httpx."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: Any, content: bytes) -> None:
+        self.status_code, self.headers, self.content = status_code, headers, content
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.content.decode("utf-8", "replace")
+
+    async def aclose(self) -> None:
+        """Nothing to close: the body is already read."""
+
+
+class Provider:
+    """Base class: one pooled HTTP client per endpoint; subclasses implement the protocol."""
+
+    def __init__(self, config: EndpointConfig, *, api_key: Callable[[], str | None] | str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        # The key is looked up per request (a function), so it is never kept in the pooled client.
+        self._key_fn: Callable[[], str | None] = api_key if callable(api_key) else (lambda: api_key)  # type: ignore
+        self._transport = transport
+        self._pool: httpx.AsyncBaseTransport | None = None
+        self._urls: dict[str, httpx.URL] = {}
+        self._headers: dict[str, str] | None = None
+        self._timeout: Any = None
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """The pooled transport (aiohttp unless one was injected), made lazily on the running loop."""
+        if self._pool is None:
+            if self._transport is not None:
+                self._pool = self._transport
+            else:
+                from httpx_aiohttp import AiohttpTransport
+
+                n = max(8, int(self.config.max_concurrency or 8) * 2)
+                self._pool = AiohttpTransport(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                                              trust_env=False)
+        return self._pool
+
+    async def send(self, method: str, url: str, body: bytes | None = None, *, stream: bool = False,
+                   headers: dict[str, str] | None = None) -> httpx.Response | FastResponse:
+        """One request straight to the transport (httpx models, no AsyncClient machinery: it costs
+        more per call than the call itself at 1,000 calls/s).  The body is read unless `stream`."""
+        hdrs = {**self._static_headers(), **self.auth_headers(), **(headers or {})}
+        t = float(self.config.timeout_s or 60.0)  # generous per-phase caps; the client enforces the deadline
+        if not stream and self._transport is None:
+            return await self._send_fast(method, url, body, hdrs, t)
+        req = httpx.Request(method, self._url(url), content=body, headers=hdrs,
+                            extensions={"timeout": {"connect": min(t, 10.0), "read": t, "write": t, "pool": t}})
+        resp = await self.transport().handle_async_request(req)
+        resp.request = req
+        if not stream:
+            try:
+                await resp.aread()
+            finally:
+                await resp.aclose()
+        return resp
+
+    async def _send_fast(self, method: str, url: str, body: bytes | None, hdrs: dict[str, str],
+                         t: float) -> FastResponse:
+        """Non-streaming calls on our own aiohttp transport go to its pooled aiohttp session directly
+        (same pool, same exception mapping): building httpx Request/Response objects for every call
+        was a third of the client's CPU per call at 1,000 calls/s."""
+        import aiohttp
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+        pool = self.transport()
+        session = pool.client  # type: ignore[attr-defined]
+        if not isinstance(session, aiohttp.ClientSession):
+            session = pool.client = pool.get_client()  # type: ignore[attr-defined]
+        if self._timeout is None:
+            # One overall cap only: per-read timers are re-armed on every chunk (measurable per call),
+            # and the client's deadline is what really bounds a call.
+            self._timeout = aiohttp.ClientTimeout(total=max(t, 1.0) * 2)
+        with map_aiohttp_exceptions():
+            async with session.request(method, url, data=body, headers=hdrs, allow_redirects=False,
+                                       timeout=self._timeout) as r:
+                content = await r.read()
+                return FastResponse(r.status, r.headers, content)
+
+    @contextlib.asynccontextmanager
+    async def open_stream(self, method: str, url: str, body: bytes | None = None,
+                          headers: dict[str, str] | None = None) -> AsyncIterator[httpx.Response]:
+        """A streaming response, closed on exit."""
+        resp = await self.send(method, url, body, stream=True, headers=headers)
+        try:
+            yield resp
+        finally:
+            await resp.aclose()
+
+    def _url(self, url: str) -> httpx.URL:
+        hit = self._urls.get(url)
+        if hit is None:
+            hit = self._urls[url] = httpx.URL(url)
+        return hit
+
+    def _static_headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = {"user-agent": "prompt-workbench", **self.base_headers()}
+        return self._headers
+
+    def base_headers(self) -> dict[str, str]:
+        """Non-secret headers sent with every request."""
+        return {"content-type": "application/json", **(self.config.headers or {})}
+
+    def api_key(self) -> str | None:
+        """The key, read now; AuthenticationError (naming the variable, never a value) if it is missing."""
+        problem = key_variable_problem(self.config.api_key_env)
+        if problem:  # checked at call time too: a row written before the allowlist existed
+            raise AuthenticationError(f"{self.config.name}: {problem}")
+        key = self._key_fn()
+        if not key and self.config.api_key_env:
+
+            raise AuthenticationError(
+                f"{self.config.name}: no API key: set the environment variable {self.config.api_key_env} "
+                "or add it to .streamlit/secrets.toml")
+        return key
+
+    def auth_headers(self) -> dict[str, str]:
+        """Per-request auth headers (subclasses)."""
+        return {}
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One non-streaming call."""
+        raise NotImplementedError
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:
+        """One streaming call: deltas, then exactly one `done` event (or an error)."""
+        raise NotImplementedError
+
+    async def list_models(self) -> list[str]:
+        """Model ids the endpoint serves (static list when it has one)."""
+        return list(self.config.models)
+
+    async def fetch_models(self, url: str) -> list[str]:
+        """GET a models listing (`{"data": [{"id"}]}` or `{"models": [{"name"}]}`); the static list on 404."""
+        try:
+            resp = await self.send("GET", url)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.config.name) from None
+        if resp.status_code == 404 and self.config.models:
+            return list(self.config.models)
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, resp.text, resp.headers, self.config.name)
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
+        items = data.get("data", data.get("models", [])) if isinstance(data, dict) else data
+        return sorted(str(m.get("id") or m.get("name")) for m in items if isinstance(m, dict))
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+
+def broken_stream(exc: httpx.HTTPError, endpoint: str, parts: list[str], headers) -> ProviderError:
+    """A transport failure during a stream: incomplete (partial text kept) once the response had begun."""
+    if parts or headers is not None:
+        return IncompleteStreamError(f"{endpoint}: stream broken after {len(parts)} chunks ({type(exc).__name__})",
+                                     partial_text="".join(parts), request_id=request_id_of(headers))
+    return transport_error(exc, endpoint)
+
+
+def transport_error(exc: BaseException, endpoint: str) -> ProviderError:
+    """A typed error for a transport failure (refused, reset, timeout), looking through aiohttp's mapping."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return ProviderTimeoutError(f"{endpoint}: timed out ({type(cause).__name__})")
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return ProviderConnectionError(f"{endpoint}: cannot connect ({cause.os_error.strerror or 'refused'})"
+                                       if getattr(cause, "os_error", None) else f"{endpoint}: cannot connect")
+    if isinstance(cause, aiohttp.ClientError):
+        return ProviderConnectionError(f"{endpoint}: connection failed ({type(cause).__name__})")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")
+    return ProviderConnectionError(f"{endpoint}: connection failed ({type(exc).__name__})")
+
+
+def load_json(body: bytes | str, endpoint: str, status: int, headers) -> Any:
+    """Parse a JSON body or raise ProtocolError naming the endpoint."""
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        raise ProtocolError(f"{endpoint}: malformed JSON in response", status_code=status, body=text,
+                            request_id=request_id_of(headers)) from None

@@ -1,0 +1,193 @@
+"""OpenAI-compatible provider: chat and legacy completions, models, embeddings, SSE streaming.
+
+Works against OpenAI, vLLM, Ollama, llama.cpp server and LiteLLM gateways: Bearer key,
+custom headers, base URL with or without `/v1`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from lib.errors import IncompleteStreamError, ProtocolError
+
+from .base import (
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    ProviderEvent,
+    broken_stream,
+    error_for_status,
+    load_json,
+    request_id_of,
+    transport_error,
+)
+
+DEFAULT_BASE = "https://api.openai.com/v1"
+
+
+def api_root(base_url: str, add_v1: bool = True) -> str:
+    """The API root: the base URL ending in /v1 (or another /vN) unless told not to add one."""
+    url = (base_url or DEFAULT_BASE).rstrip("/")
+    if add_v1 and not re.search(r"/v\d+(beta\d*)?$", url):
+        url += "/v1"
+    return url
+
+
+def body_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Sampling params as the OpenAI wire format wants them (`response_format: json` shortcut)."""
+    out = {k: v for k, v in params.items() if v is not None}
+    rf = out.get("response_format")
+    if rf in ("json", "json_object"):
+        out["response_format"] = {"type": "json_object"}
+    return out
+
+
+def prompt_of(messages: list[dict]) -> str:
+    """Legacy completions take one prompt string: the message contents joined."""
+    return "\n\n".join(str(m.get("content") or "") for m in messages)
+
+
+class OpenAICompatProvider(Provider):
+    """Chat completions (default) or legacy completions (`mode="completion"`)."""
+
+    def auth_headers(self) -> dict[str, str]:
+        """The Bearer key when there is one (read per request)."""
+        key = self.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    @property
+    def root(self) -> str:
+        """The API root, ending in /v1 unless the endpoint says otherwise."""
+        return api_root(self.config.base_url, bool(self.config.options.get("add_v1", True)))
+
+    def _payload(self, request: ChatRequest, stream: bool) -> tuple[str, dict[str, Any]]:
+        params = body_params(request.params)
+        if request.mode == "completion":
+            url, payload = f"{self.root}/completions", {"model": request.model, "prompt": prompt_of(request.messages)}
+        else:
+            url, payload = f"{self.root}/chat/completions", {"model": request.model, "messages": request.messages}
+        payload.update(params)
+        if stream:
+            payload["stream"] = True
+            if self.config.options.get("stream_usage", True):
+                payload["stream_options"] = {"include_usage": True}
+        return url, payload
+
+    def _parse(self, data: Any, status: int, headers, raw: bytes) -> ChatResponse:
+        name = self.config.name
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+            if isinstance(data, dict) and data.get("error"):
+                err = data["error"]
+                msg = err.get("message") if isinstance(err, dict) else str(err)
+                raise ProtocolError(f"{name}: error in response body: {msg}", status_code=status,
+                                    provider_message=msg, request_id=request_id_of(headers))
+            raise ProtocolError(f"{name}: response has no choices", status_code=status,
+                                body=raw.decode("utf-8", "replace"), request_id=request_id_of(headers))
+        choice = data["choices"][0]
+        if "message" in choice:
+            text = (choice.get("message") or {}).get("content") or ""
+        else:
+            text = choice.get("text") or ""
+        usage = data.get("usage") or None
+        return ChatResponse.model_construct(
+            text=text, finish_reason=choice.get("finish_reason"),
+            prompt_tokens=usage.get("prompt_tokens") if usage else None,
+            completion_tokens=usage.get("completion_tokens") if usage else None,
+            cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None),
+            usage_raw=usage, request_id=request_id_of(headers), http_status=status, model=data.get("model"))
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One POST, parsed; HTTP errors become typed ProviderErrors."""
+        url, payload = self._payload(request, stream=False)
+        try:
+            resp = await self.send("POST", url, json.dumps(payload).encode())
+            raw = resp.content
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.config.name) from None
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, raw.decode("utf-8", "replace"), resp.headers, self.config.name)
+        data = load_json(raw, self.config.name, resp.status_code, resp.headers)
+        return self._parse(data, resp.status_code, resp.headers, raw)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:  # type: ignore[override]
+        """SSE deltas until `[DONE]`; a stream cut before it raises IncompleteStreamError with the partial text."""
+        url, payload = self._payload(request, stream=True)
+        name = self.config.name
+        parts: list[str] = []
+        finish = model = None
+        usage: dict | None = None
+        headers = None
+        try:
+            async with self.open_stream("POST", url, json.dumps(payload).encode(),
+                                        headers={"accept": "text/event-stream"}) as resp:
+                headers = resp.headers
+                if resp.status_code >= 400:
+                    body = (await resp.aread()).decode("utf-8", "replace")
+                    raise error_for_status(resp.status_code, body, resp.headers, name)
+                try:
+                    async for sse in EventSource(resp).aiter_sse():
+                        data = sse.data
+                        if data.strip() == "[DONE]":
+                            yield ProviderEvent(type="done", response=ChatResponse(
+                                text="".join(parts), finish_reason=finish,
+                                prompt_tokens=usage.get("prompt_tokens") if usage else None,
+                                completion_tokens=usage.get("completion_tokens") if usage else None,
+                                cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+                                               if usage else None),
+                                usage_raw=usage, request_id=request_id_of(headers), http_status=resp.status_code,
+                                model=model))
+                            return
+                        if not data.strip():
+                            continue
+                        chunk = load_json(data, name, resp.status_code, headers)
+                        if isinstance(chunk, dict) and chunk.get("error"):
+                            err = chunk["error"]
+                            msg = err.get("message") if isinstance(err, dict) else str(err)
+                            raise ProtocolError(f"{name}: error event in stream: {msg}", status_code=resp.status_code,
+                                                provider_message=msg, request_id=request_id_of(headers))
+                        if not isinstance(chunk, dict):
+                            raise ProtocolError(f"{name}: unexpected stream chunk", status_code=resp.status_code)
+                        model = chunk.get("model") or model
+                        if chunk.get("usage"):
+                            usage = chunk["usage"]
+                        for choice in chunk.get("choices") or []:
+                            if choice.get("index", 0) != 0:
+                                continue
+                            delta = choice.get("delta") or {}
+                            text = delta.get("content") if "delta" in choice else choice.get("text")
+                            if text:
+                                parts.append(text)
+                                yield ProviderEvent(type="delta", text=text)
+                            if choice.get("finish_reason"):
+                                finish = choice["finish_reason"]
+                except SSEError as exc:
+                    raise ProtocolError(f"{name}: not an event stream ({exc})", status_code=resp.status_code,
+                                        request_id=request_id_of(headers)) from None
+        except httpx.HTTPError as exc:
+            raise broken_stream(exc, name, parts, headers) from None
+        raise IncompleteStreamError(f"{name}: stream ended before [DONE]", partial_text="".join(parts),
+                                    request_id=request_id_of(headers))
+
+    async def list_models(self) -> list[str]:
+        """GET /models (falls back to the endpoint's static list on 404)."""
+        return await self.fetch_models(f"{self.root}/models")
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """POST /embeddings: one vector per input."""
+        try:
+            resp = await self.send("POST", f"{self.root}/embeddings",
+                                   json.dumps({"model": model, "input": inputs}).encode())
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.config.name) from None
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, resp.text, resp.headers, self.config.name)
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ProtocolError(f"{self.config.name}: embeddings response has no data", status_code=resp.status_code)
+        return [d["embedding"] for d in sorted(data["data"], key=lambda d: d.get("index", 0))]

@@ -1,0 +1,45 @@
+"""Compare: live side-by-side runs, votes, the arena leaderboard, A/B version verdicts and statistics.
+
+Transactions: functions here that take a `session` flush and never commit; the caller
+(page, CLI command, worker, route) owns the transaction and commits.
+"""
+
+from __future__ import annotations
+
+from .arena import leaderboard
+from .live import (
+    MAX_COLUMNS,
+    MIN_COLUMNS,
+    ColumnSpec,
+    CompareJob,
+    blind_name,
+    column_labels,
+    get_comparison,
+    runs_of,
+    start,
+)
+from .verdicts import Side, candidates, case_diff, filter_cases, pair_cases, prompt_diff, verdict
+from .votes import mark_best, record_vote, votes_of
+
+__all__ = [
+    "ColumnSpec",
+    "CompareJob",
+    "MAX_COLUMNS",
+    "MIN_COLUMNS",
+    "Side",
+    "blind_name",
+    "candidates",
+    "case_diff",
+    "column_labels",
+    "filter_cases",
+    "get_comparison",
+    "leaderboard",
+    "mark_best",
+    "pair_cases",
+    "prompt_diff",
+    "record_vote",
+    "runs_of",
+    "start",
+    "verdict",
+    "votes_of",
+]

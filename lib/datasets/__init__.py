@@ -1,0 +1,30 @@
+"""Datasets: reading CSV/TSV/JSONL/JSON (encoding, caps, promptfoo conventions), stored datasets,
+column mapping and lint, and formula-safe export.
+
+Transactions: functions here that take a `session` flush and never commit; the caller
+(page, CLI command, worker, route) owns the transaction and commits.
+"""
+
+from __future__ import annotations
+
+from .export import MIME, to_bytes, write
+from .mapping import auto_map, has_errors, lint, preview, row_values
+from .reader import read_file
+from .store import MAX_BYTES, get_dataset, get_rows, import_dataset, list_datasets
+
+__all__ = [
+    "MAX_BYTES",
+    "MIME",
+    "auto_map",
+    "get_dataset",
+    "get_rows",
+    "has_errors",
+    "import_dataset",
+    "lint",
+    "list_datasets",
+    "preview",
+    "read_file",
+    "row_values",
+    "to_bytes",
+    "write",
+]

@@ -1,0 +1,351 @@
+"""The prompt registry: prompts, immutable versions, labels, archive, import/export.
+
+Persistence functions take keyword arguments and a session, and commit their own
+short transaction (so concurrent writers retry on a version-number clash).
+A reference is ``name`` (latest version), ``name:3`` (version 3) or ``name@production`` (label).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
+
+from lib.errors import ConflictError, NotFoundError, ValidationError
+from lib.models import Label, Prompt, PromptVersion, utcnow
+from lib.settings import get_settings
+
+from . import templating
+
+ROLES = ("system", "user", "assistant")
+RESERVED_LABELS = ("latest",)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,49}$")
+_REF_RE = re.compile(r"^(?P<name>[^:@]+?)(?::(?P<version>[^:@]+)|@(?P<label>[^:@]+))?$")
+SORTS = {"updated": Prompt.updated_at.desc(), "name": Prompt.name.asc(), "created": Prompt.created_at.desc()}
+_SAVE_TRIES = 20
+
+
+# ---------------------------------------------------------------- validation
+
+def validate_name(name: str) -> str:
+    """A prompt name: letters, digits, '.', '_' and '-', up to 100 characters."""
+    name = (name or "").strip()
+    if not _NAME_RE.match(name):
+        raise ValidationError(f"invalid prompt name {name!r}: use letters, digits, '.', '_' or '-' "
+                              "(no spaces, ':' or '@'), at most 100 characters")
+    return name
+
+
+def validate_label(label: str) -> str:
+    """A label: lower-case letters, digits, '_' and '-'; 'latest' is implicit and reserved."""
+    label = (label or "").strip()
+    if not _LABEL_RE.match(label):
+        raise ValidationError(f"invalid label {label!r}: use lower-case letters, digits, '_' or '-'")
+    if label in RESERVED_LABELS:
+        raise ValidationError(f"label {label!r} is reserved (it always means the newest version)")
+    return label
+
+
+def validate_tags(tags: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for t in tags or []:
+        t = str(t).strip()
+        if not _TAG_RE.match(t):
+            raise ValidationError(f"invalid tag {t!r}: letters, digits, space, '.', '_' or '-'")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def validate_messages(messages: Any, template_format: str = "mustache") -> list[dict]:
+    """Chat messages as [{"role","content"}]; checks roles, text and that the template parses."""
+    if not isinstance(messages, list) or not messages:
+        raise ValidationError("a prompt needs at least one message")
+    clean = []
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise ValidationError(f"message {i + 1}: expected an object with role and content")
+        role = str(msg.get("role", "")).strip().lower()
+        if role not in ROLES:
+            raise ValidationError(f"message {i + 1}: unknown role {msg.get('role')!r}; use one of {', '.join(ROLES)}")
+        content = msg.get("content", "")
+        if not isinstance(content, str):
+            raise ValidationError(f"message {i + 1} ({role}): content must be text")
+        clean.append({"role": role, "content": content})
+    if not any(m["content"].strip() for m in clean):
+        raise ValidationError("every message is empty: write some text in at least one message")
+    templating.check_format(template_format)
+    templating.variables(clean, template_format)  # raises TemplateError naming the message
+    return clean
+
+
+def validate_params(params: Any, what: str = "parameters") -> dict:
+    """Model parameters (and per-model overrides) must be a JSON object."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValidationError(f"{what} must be a JSON object like {{\"temperature\": 0.2}}, "
+                              f"got {type(params).__name__}")
+    return params
+
+
+def content_hash(messages: list[dict], template_format: str, model: str | None, params: dict | None,
+                 model_overrides: dict | None = None) -> str:
+    """Stable hash of what makes a version different from another."""
+    blob = json.dumps({"messages": messages, "template_format": template_format, "model": model or None,
+                       "params": params or {}, "model_overrides": model_overrides or {}},
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- reads
+
+def get_prompt(*, session: Session, name: str) -> Prompt:
+    """The prompt called `name`, archived or not."""
+    p = session.exec(select(Prompt).where(Prompt.name == name)).first()
+    if p is None:
+        raise NotFoundError(f"unknown prompt {name!r}")
+    return p
+
+
+def prompt_exists(*, session: Session, name: str) -> bool:
+    return session.exec(select(Prompt.id).where(Prompt.name == name)).first() is not None
+
+
+def list_versions(*, session: Session, name: str) -> list[PromptVersion]:
+    """Every version of a prompt, oldest first."""
+    p = get_prompt(session=session, name=name)
+    return list(session.exec(select(PromptVersion).where(PromptVersion.prompt_id == p.id)
+                             .order_by(PromptVersion.number)))
+
+
+def latest_version(*, session: Session, prompt_id: int) -> PromptVersion | None:
+    return session.exec(select(PromptVersion).where(PromptVersion.prompt_id == prompt_id)
+                        .order_by(PromptVersion.number.desc()).limit(1)).first()
+
+
+def get_version(*, session: Session, name: str, number: int) -> PromptVersion:
+    p = get_prompt(session=session, name=name)
+    v = session.exec(select(PromptVersion).where(PromptVersion.prompt_id == p.id,
+                                                 PromptVersion.number == number)).first()
+    if v is None:
+        raise NotFoundError(f"prompt {name!r} has no version {number}")
+    return v
+
+
+def get_version_by_id(*, session: Session, version_id: int) -> PromptVersion:
+    v = session.get(PromptVersion, version_id)
+    if v is None:
+        raise NotFoundError(f"unknown prompt version id {version_id}")
+    return v
+
+
+def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """Split 'name', 'name:3' or 'name@label' into (name, version, label)."""
+    m = _REF_RE.match((ref or "").strip())
+    if not m:
+        raise ValidationError(f"invalid prompt reference {ref!r}: use NAME, NAME:VERSION or NAME@LABEL")
+    version = m.group("version")
+    if version is not None and not version.isdigit():
+        raise ValidationError(f"invalid version {version!r} in {ref!r}: expected a number")
+    return m.group("name"), int(version) if version else None, m.group("label")
+
+
+def resolve(*, session: Session, ref: str) -> PromptVersion:
+    """The version a reference points at (latest when it has no suffix)."""
+    name, number, label = parse_ref(ref)
+    p = get_prompt(session=session, name=name)
+    if number is not None:
+        return get_version(session=session, name=name, number=number)
+    if label and label != "latest":
+        row = session.exec(select(Label).where(Label.prompt_id == p.id, Label.name == label)).first()
+        if row is None:
+            raise NotFoundError(f"prompt {name!r} has no label {label!r}")
+        return session.get(PromptVersion, row.version_id)
+    v = latest_version(session=session, prompt_id=p.id)
+    if v is None:
+        raise NotFoundError(f"prompt {name!r} has no versions")
+    return v
+
+
+def labels_of(*, session: Session, prompt_id: int) -> dict[str, int]:
+    """Label name -> version number for one prompt."""
+    rows = session.exec(select(Label.name, PromptVersion.number)
+                        .join(PromptVersion, PromptVersion.id == Label.version_id)
+                        .where(Label.prompt_id == prompt_id)).all()
+    return {n: v for n, v in sorted(rows)}
+
+
+def list_prompts(*, session: Session, search: str | None = None, tag: str | None = None,
+                 sort: str = "updated", page: int = 1, page_size: int = 50,
+                 include_archived: bool = False, archived_only: bool = False) -> tuple[list[Prompt], int]:
+    """One page of prompts and the total count, filtered in SQL."""
+    if sort not in SORTS:
+        raise ValidationError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+    q = select(Prompt)
+    if archived_only:
+        q = q.where(Prompt.archived.is_(True))
+    elif not include_archived:
+        q = q.where(Prompt.archived.is_(False))
+    if search:
+        # contains(autoescape): a typed % or _ matches itself, not any text
+        needle = search.strip().lower()
+        q = q.where(or_(func.lower(Prompt.name).contains(needle, autoescape=True),
+                        func.lower(Prompt.description).contains(needle, autoescape=True)))
+    if tag:
+        q = q.where(cast(Prompt.tags, String).contains(json.dumps(tag), autoescape=True))
+    total = session.exec(select(func.count()).select_from(q.subquery())).one()
+    page, page_size = max(1, page), max(1, min(page_size, 500))
+    rows = session.exec(q.order_by(SORTS[sort], Prompt.id).offset((page - 1) * page_size).limit(page_size))
+    return list(rows), int(total)
+
+
+def summaries(*, session: Session, prompt_ids: list[int]) -> dict[int, dict]:
+    """Latest version number and labels for each prompt id (one query each, for a page of prompts)."""
+    if not prompt_ids:
+        return {}
+    latest = dict(session.exec(select(PromptVersion.prompt_id, func.max(PromptVersion.number))
+                               .where(PromptVersion.prompt_id.in_(prompt_ids))
+                               .group_by(PromptVersion.prompt_id)).all())
+    labels: dict[int, dict[str, int]] = {}
+    for pid, lname, num in session.exec(
+            select(Label.prompt_id, Label.name, PromptVersion.number)
+            .join(PromptVersion, PromptVersion.id == Label.version_id).where(Label.prompt_id.in_(prompt_ids))):
+        labels.setdefault(pid, {})[lname] = num
+    return {pid: {"latest": latest.get(pid), "labels": labels.get(pid, {})} for pid in prompt_ids}
+
+
+def all_tags(*, session: Session) -> list[str]:
+    """Every tag in use (for filter pickers)."""
+    tags: set[str] = set()
+    for t in session.exec(select(Prompt.tags).where(Prompt.archived.is_(False))):
+        tags.update(t or [])
+    return sorted(tags)
+
+
+# ---------------------------------------------------------------- writes
+
+def _commit_retrying(session: Session, attempt_fn):
+    """Run attempt_fn() and commit; on a unique clash or a busy SQLite, roll back and try again."""
+    delay = 0.005
+    for attempt in range(_SAVE_TRIES):
+        try:
+            result = attempt_fn()
+            session.commit()
+            return result
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            msg = str(exc.orig if hasattr(exc, "orig") else exc).lower()
+            retry = isinstance(exc, IntegrityError) and "uq_version_prompt_number" in msg or \
+                isinstance(exc, IntegrityError) and "promptversion" in msg and "number" in msg or \
+                isinstance(exc, OperationalError) and ("locked" in msg or "busy" in msg)
+            if not retry or attempt == _SAVE_TRIES - 1:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+def create_prompt(*, session: Session, name: str, messages: list[dict], template_format: str = "mustache",
+                  description: str = "", tags: list[str] | None = None, model: str | None = None,
+                  params: dict | None = None, commit_message: str = "", author: str | None = None) -> PromptVersion:
+    """Create a prompt and its version 1; a taken name is a ConflictError."""
+    name = validate_name(name)
+    messages = validate_messages(messages, template_format)
+    params = validate_params(params)
+    tags = validate_tags(tags)
+    if session.exec(select(Prompt.id).where(Prompt.name == name)).first() is not None:
+        raise ConflictError(f"a prompt named {name!r} already exists")
+    prompt = Prompt(name=name, description=description or "", tags=tags)
+    session.add(prompt)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ConflictError(f"a prompt named {name!r} already exists") from None
+    version = _new_version(prompt.id, 1, messages, template_format, model, params, None,
+                           commit_message or "first version", author)
+    session.add(version)
+    session.commit()
+    return version
+
+
+def _new_version(prompt_id: int, number: int, messages, template_format, model, params, overrides,
+                 commit_message, author) -> PromptVersion:
+    return PromptVersion(
+        prompt_id=prompt_id, number=number, messages=messages, template_format=template_format,
+        variables=templating.variables(messages, template_format), model=model or None, params=dict(params or {}),
+        model_overrides=dict(overrides or {}), commit_message=commit_message or "",
+        author=author if author is not None else get_settings().resolved_author(),
+        content_hash=content_hash(messages, template_format, model, params, overrides))
+
+
+def save_version(*, session: Session, name: str, messages: list[dict], template_format: str = "mustache",
+                 model: str | None = None, params: dict | None = None, model_overrides: dict | None = None,
+                 commit_message: str = "", author: str | None = None) -> tuple[PromptVersion, bool]:
+    """Append a version; content identical to the newest version returns it with created=False."""
+    messages = validate_messages(messages, template_format)
+    params, model_overrides = validate_params(params), validate_params(model_overrides, "per-model overrides")
+    prompt = get_prompt(session=session, name=name)
+    if prompt.archived:
+        raise ValidationError(f"prompt {name!r} is archived; restore it before saving a new version")
+    digest = content_hash(messages, template_format, model, params, model_overrides)
+    prompt_id = prompt.id
+
+    def attempt():
+        latest = latest_version(session=session, prompt_id=prompt_id)
+        if latest is not None and latest.content_hash == digest:
+            return latest, False
+        v = _new_version(prompt_id, (latest.number if latest else 0) + 1, messages, template_format, model,
+                         params, model_overrides, commit_message, author)
+        session.add(v)
+        p = session.get(Prompt, prompt_id)
+        p.updated_at = utcnow()
+        session.add(p)
+        session.flush()
+        return v, True
+
+    return _commit_retrying(session, attempt)
+
+
+def update_prompt(*, session: Session, name: str, description: str | None = None,
+                  tags: list[str] | None = None) -> Prompt:
+    """Change a prompt's description or tags (these are not versioned)."""
+    p = get_prompt(session=session, name=name)
+    if description is not None:
+        p.description = description
+    if tags is not None:
+        p.tags = validate_tags(tags)
+    p.updated_at = utcnow()
+    session.add(p)
+    session.commit()
+    return p
+
+
+def set_archived(*, session: Session, name: str, archived: bool) -> Prompt:
+    """Archive (hide from lists, refuse new versions) or restore a prompt; nothing is deleted."""
+    p = get_prompt(session=session, name=name)
+    p.archived = archived
+    p.updated_at = utcnow()
+    session.add(p)
+    session.commit()
+    return p
+
+
+def duplicate(*, session: Session, name: str, new_name: str, author: str | None = None) -> PromptVersion:
+    """A new prompt whose version 1 is a copy of `name`'s newest version."""
+    src = resolve(session=session, ref=name)
+    p = get_prompt(session=session, name=name)
+    return create_prompt(session=session, name=new_name, messages=src.messages,
+                         template_format=src.template_format, description=p.description, tags=list(p.tags),
+                         model=src.model, params=src.params, commit_message=f"copied from {name}:{src.number}",
+                         author=author)
+
+

@@ -1,0 +1,18 @@
+"""Run rows: the run writer (batched inserts from the client loop) and run queries (list, get, rate).
+
+Transactions: functions here that take a `session` flush and never commit; the caller
+(page, CLI command, worker, route) owns the transaction and commits.
+"""
+
+from __future__ import annotations
+
+from .queries import get_run, list_runs, rate_run, run_to_dict
+from .writer import RunLogWriter
+
+__all__ = [
+    "RunLogWriter",
+    "get_run",
+    "list_runs",
+    "rate_run",
+    "run_to_dict",
+]

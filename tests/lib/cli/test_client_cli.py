@@ -1,0 +1,92 @@
+"""`endpoints`, `run` and `runs` commands through typer's runner (real functions, echo and fake server)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from lib.cli import client as cli_client
+from lib.cli import prompts as cli_prompts
+from lib.client.model_client import reset_clients
+
+runner = CliRunner()
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    cli_client.register(app)
+    cli_prompts.register(app)
+    return app
+
+
+def cli(*args):
+    return runner.invoke(_app(), [str(a) for a in args])
+
+
+def teardown_function(_fn):
+    reset_clients()
+
+
+def test_endpoints_add_list_test(engine, fake_server):
+    r = cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url, "--rpm", "100",
+            "--max-concurrency", "4", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["rpm"] == 100
+    r = cli("endpoints", "list", "--json")
+    assert r.exit_code == 0 and {e["name"] for e in json.loads(r.stdout)} == {"echo", "fake"}
+    r = cli("endpoints", "list")
+    assert "fake" in r.stdout and "rpm=100" in r.stdout
+    r = cli("endpoints", "test", "fake")
+    assert r.exit_code == 0 and "fake: ok" in r.stdout and "gpt-4o-mini" in r.stdout
+    r = cli("endpoints", "add", "bad", "--kind", "cohere")
+    assert r.exit_code == 2 and "kind" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("endpoints", "add", "k", "--kind", "openai", "--base-url", "https://a.example.com",
+            "--api-key-env", "A_KEY")
+    assert r.exit_code == 0
+    r = cli("endpoints", "update", "k", "--base-url", "https://b.example.com")
+    assert r.exit_code == 2 and "name the key again" in r.stderr
+
+
+def test_run_prints_answer_and_metrics_line(engine):
+    r = cli("prompts", "create", "hello", "--message", "user:Hello {{name}}", "--model", "echo/echo")
+    assert r.exit_code == 0, r.output
+    r = cli("run", "hello", "--var", "name=Ada")
+    assert r.exit_code == 0, r.output
+    assert "[user] Hello Ada" in r.stdout
+    assert "tokens" in r.stderr and "ms" in r.stderr and "TTFT" in r.stderr and "$0.000000" in r.stderr
+    r = cli("run", "hello", "--var", "name=Bob", "--model", "echo/echo", "--stream")
+    assert r.exit_code == 0 and "[user] Hello Bob" in r.stdout and "TTFT" in r.stderr
+    r = cli("run", "hello", "--var", "name=Cy", "--param", "temperature=0.5", "--json")
+    data = json.loads(r.stdout)
+    assert data["status"] == "ok" and data["text"] == "[user] Hello Cy" and data["run_id"] >= 1
+    r = cli("run", "hello")
+    assert r.exit_code == 2 and "missing value for variable" in r.stderr
+    r = cli("run", "hello", "--var", "name=x", "--model", "nowhere/m")
+    assert r.exit_code == 2 and "unknown endpoint" in r.stderr
+
+    r = cli("runs", "list", "--json")
+    listed = json.loads(r.stdout)
+    assert listed["total"] == 3 and listed["runs"][0]["output"] == "[user] Hello Cy"
+    r = cli("runs", "list")
+    assert r.exit_code == 0 and "(3 of 3)" in r.stdout
+    rid = listed["runs"][0]["id"]
+    r = cli("runs", "show", rid)
+    assert r.exit_code == 0 and "prompt: hello v1" in r.stdout and "--- output" in r.stdout
+    r = cli("runs", "show", rid, "--json")
+    assert json.loads(r.stdout)["params"] == {"temperature": 0.5}
+    r = cli("runs", "rate", rid, "--rating", "1", "--note", "good")
+    assert r.exit_code == 0
+    r = cli("runs", "show", 99999)
+    assert r.exit_code == 2 and "no run" in r.stderr
+
+
+def test_run_failure_exits_nonzero(engine, fake_server):
+    from tests.fakeserver import Fault
+
+    assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
+    assert cli("prompts", "create", "p", "--message", "user:hi", "--model", "fake/m").exit_code == 0
+    fake_server.script(Fault(status=400))
+    r = cli("run", "p")
+    assert r.exit_code == 1 and "bad_request" in r.stderr

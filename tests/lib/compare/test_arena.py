@@ -1,0 +1,51 @@
+"""Arena leaderboard from literal votes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+import lib.models as m
+from lib.compare import arena
+from tests.lib.metrics_data import prompt_with_versions, run
+
+
+def _vote(s: Session, ra: m.Run, rb: m.Run, winner: str, n: int) -> None:
+    s.add_all([m.ArenaVote(run_a_id=ra.id, run_b_id=rb.id, winner=winner) for _ in range(n)])
+
+
+def test_leaderboard(engine):
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s, n=3)
+        r1, r2, r3 = (run(v, endpoint="openai", model="gpt-x") for v in vs)
+        r3b = run(vs[2], endpoint="anthropic", model="claude")
+        s.add_all([r1, r2, r3, r3b])
+        s.flush()
+        _vote(s, r3, r2, "a", 8)
+        _vote(s, r3, r2, "b", 2)
+        _vote(s, r2, r1, "a", 7)
+        _vote(s, r2, r1, "tie", 2)
+        _vote(s, r1, r2, "a", 1)
+        _vote(s, r3, r1, "a", 5)
+        _vote(s, r3, r3b, "tie", 3)  # same version: ignored when ranking versions
+        s.commit()
+    lb = arena.leaderboard(engine, by="version", n_boot=50)
+    assert lb["player"].tolist() == ["greet:3", "greet:2", "greet:1"]
+    assert lb["rank"].tolist() == [1, 2, 3]
+    top = lb.iloc[0]
+    assert (top["votes"], top["wins"], top["losses"], top["ties"]) == (15, 13, 2, 0)
+    mid = lb.iloc[1]
+    assert (mid["votes"], mid["wins"], mid["losses"], mid["ties"]) == (20, 9, 9, 2)
+    assert mid["win_rate"] == pytest.approx(0.5)
+    assert (lb["ci_low"] <= lb["rating"]).all() and (lb["rating"] <= lb["ci_high"]).all()
+    by_model = arena.leaderboard(engine, by="model", n_boot=20)
+    assert set(by_model["player"]) == {"openai/gpt-x", "anthropic/claude"}
+    assert by_model["votes"].tolist() == [3, 3] and by_model["ties"].tolist() == [3, 3]
+    full = arena.leaderboard(engine, n_boot=20)
+    assert "greet:3 @ anthropic/claude" in set(full["player"])
+
+
+def test_empty_and_bad_input(engine):
+    assert arena.leaderboard(engine).empty
+    with pytest.raises(ValueError):
+        arena.leaderboard(engine, by="colour")

@@ -1,0 +1,206 @@
+"""Compare: columns run concurrently, fill as they arrive, save a permalink; votes and ratings."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from sqlmodel import select
+
+from lib import prompts
+from lib.client import endpoints
+from lib.client.model_client import get_client, reset_clients
+from lib.compare import arena
+from lib.compare import live as compare
+from lib.compare import votes as compare_votes
+from lib.compare.live import ColumnSpec
+from lib.db import session_scope
+from lib.errors import NotFoundError, ValidationError
+from lib.models import ArenaVote, Comparison, Run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients():
+    reset_clients()
+    yield
+    reset_clients()
+
+
+def _setup(engine, latency_ms: int = 0) -> list[int]:
+    with session_scope(engine) as s:
+        endpoints.add_endpoint(session=s, name="slow", kind="echo", models=["echo"], max_concurrency=8,
+                               options={"latency_ms": latency_ms})
+        v1 = prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}])
+        v2, _ = prompts.save_version(session=s, name="greet",
+                                     messages=[{"role": "user", "content": "Hello there, {{who}}!"}])
+        return [v1.id, v2.id]
+
+
+def _wait(job, timeout: float = 20.0) -> None:
+    assert job.wait(timeout), "comparison did not finish in time"
+
+
+def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
+    ids = _setup(engine, latency_ms=1000)
+    cols = [ColumnSpec(ids[0], "slow/echo"), ColumnSpec(ids[1], "slow/echo"),
+            ColumnSpec(ids[1], "slow/echo", {"max_tokens": 3})]
+    get_client(engine).generate_sync(model="echo/echo", messages=[{"role": "user", "content": "warm"}], record=False)
+    t0 = time.monotonic()
+    job = compare.start(engine=engine, columns=cols, variables={"who": "Ada"})
+    partial_seen = False
+    deadline = time.monotonic() + 20
+    while not job.done and time.monotonic() < deadline:  # poll like the page does
+        snap = job.snapshot()
+        partial_seen = partial_seen or any(s.text and not s.done for s in snap)
+        time.sleep(0.02)
+    _wait(job)
+    wall = time.monotonic() - t0
+    assert wall < 2.0, f"3 columns at 1 s each took {wall:.2f}s: not concurrent"
+    assert job.wall_s is not None and job.wall_s >= 0.9
+    assert partial_seen, "no column showed partial text before finishing"
+    snap = job.snapshot()
+    assert all(s.done and s.error is None and s.result is not None for s in snap)
+    assert snap[0].text == "[user] Hi Ada" and snap[1].text == "[user] Hello there, Ada!"
+    assert snap[2].result.finish_reason == "length"
+    with session_scope(engine) as s:
+        row = compare.get_comparison(session=s, compare_id=job.compare_id)
+        assert row.run_ids == [st.result.run_id for st in snap] and all(row.run_ids)
+        runs = compare.runs_of(session=s, comparison=row)
+        assert [r.output for r in runs] == [st.text for st in snap]
+        assert {r.source for r in runs} == {"compare"} and {r.compare_id for r in runs} == {job.compare_id}
+        assert runs[2].params["max_tokens"] == 3
+
+
+def test_a_failing_column_does_not_stop_the_others(engine):
+    ids = _setup(engine)
+    cols = [ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[0], "nowhere/model")]
+    job = compare.start(engine=engine, columns=cols, variables={"who": "Bo"})
+    _wait(job)
+    ok, bad = job.snapshot()
+    assert ok.result.status == "ok" and ok.text == "[user] Hi Bo"
+    assert bad.done and bad.result is None and "nowhere" in bad.error
+    with session_scope(engine) as s:
+        row = compare.get_comparison(session=s, compare_id=job.compare_id)
+        assert row.run_ids[0] == ok.result.run_id and row.run_ids[1] is None
+
+
+def test_missing_variables_show_as_a_column_error(engine):
+    ids = _setup(engine)
+    job = compare.start(engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[1], "echo/echo")],
+                        variables={})
+    _wait(job)
+    assert all("missing value for variable: who" in s.error for s in job.snapshot())
+
+
+def test_runs_of_falls_back_to_compare_id(engine):
+    ids = _setup(engine)
+    with session_scope(engine) as s:
+        row = compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+                                                            ColumnSpec(ids[1], "echo/echo")], variables={})
+        s.add(Run(source="compare", version_id=ids[1], endpoint="echo", model="echo", output="two",
+                  compare_id=row.id))
+        s.commit()
+        runs = compare.runs_of(session=s, comparison=row)
+        assert runs[0] is None and runs[1].output == "two"
+
+
+def test_validation_and_blind_order(engine):
+    ids = _setup(engine)
+    with session_scope(engine) as s:
+        with pytest.raises(ValidationError, match="2 to 6 columns"):
+            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo")], variables={})
+        with pytest.raises(ValidationError, match="column 2: pick a model"):
+            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+                                                          ColumnSpec(ids[0], "echo")], variables={})
+        with pytest.raises(NotFoundError):
+            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+                                                          ColumnSpec(99999, "echo/echo")], variables={})
+        cols = [ColumnSpec(ids[i % 2], "echo/echo") for i in range(4)]
+        row = compare.create_comparison(session=s, columns=cols, variables={"who": "x"}, blind=True,
+                                        rng=random.Random(3))
+        assert sorted(row.order) == [0, 1, 2, 3] and row.order != [0, 1, 2, 3]
+        assert s.get(Comparison, row.id).blind is True
+        with pytest.raises(NotFoundError):
+            compare.get_comparison(session=s, compare_id="nope")
+
+
+def _run(s, model: str, latency=None, cost=None) -> int:
+    r = Run(source="compare", endpoint=model.split("/")[0], model=model.split("/")[1], latency_ms=latency,
+            cost_usd=cost)
+    s.add(r)
+    s.commit()
+    return r.id
+
+
+def test_votes_feed_the_arena_leaderboard(engine):
+    with session_scope(engine) as s:
+        a, b, c = _run(s, "x/good"), _run(s, "x/ok"), _run(s, "x/bad")
+        votes = compare_votes.record_vote(session=s, compare_id="cmp1", run_ids=[a, b, c], winner_run_id=a)
+        assert [(v.run_a_id, v.run_b_id, v.winner) for v in votes] == [(a, b, "a"), (a, c, "a")]
+        compare_votes.record_vote(session=s, compare_id="cmp2", run_ids=[b, c], winner_run_id=b, blind=False)
+        compare_votes.record_vote(session=s, compare_id="cmp3", run_ids=[a, b], winner_run_id=None)
+        assert len(compare_votes.votes_of(session=s, compare_id="cmp1")) == 2
+        assert compare_votes.votes_of(session=s, compare_id="cmp9") == []
+        assert s.exec(select(ArenaVote).where(ArenaVote.winner == "tie")).one().blind
+
+        board = arena.leaderboard(s, by="model", n_boot=20)
+        assert list(board["player"]) == ["x/good", "x/ok", "x/bad"]
+        assert list(board["votes"]) == [3, 3, 2]
+        with pytest.raises(ValidationError):
+            compare_votes.record_vote(session=s, compare_id="x", run_ids=[a], winner_run_id=a)
+        with pytest.raises(ValidationError, match="not one of"):
+            compare_votes.record_vote(session=s, compare_id="x", run_ids=[a, b], winner_run_id=c)
+
+
+def test_mark_best():
+    class R:
+        def __init__(self, latency, cost, status="ok"):
+            self.latency_ms, self.cost_usd, self.status = latency, cost, status
+
+    marks = compare_votes.mark_best([R(900, 0.02), R(300, None), R(100, 0.05, "error"), None, R(300, 0.01)])
+    assert marks == {"fastest": {1, 4}, "cheapest": {4}}
+    assert compare_votes.mark_best([R(1, 0.0), R(1, 0.0)]) == {"fastest": set(), "cheapest": set()}
+    assert compare_votes.mark_best([R(1467, 0.1), R(1468, 0.2), R(2000, 0.1)])["fastest"] == {0, 1}  # within 5%
+    assert compare_votes.mark_best([R(1467, 0.1), R(1468, 0.2)], tolerance=0)["fastest"] == {0}
+
+
+def test_three_columns_on_the_fake_server_at_1s_finish_in_under_2s(sqlite_engine, fake_server, monkeypatch):
+    from tests.fakeserver import Fault
+
+    monkeypatch.setenv("FAKE_KEY", "sk-test-not-real")
+    with session_scope(sqlite_engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
+                               api_key_env="FAKE_KEY", models=["m1", "m2", "m3"], max_concurrency=8)
+        v = prompts.create_prompt(session=s, name="ask", messages=[{"role": "user", "content": "Q: {{q}}"}])
+        vid = v.id
+    # warm the client (its loop, the pooled connection, imports): the assertion is about concurrency
+    assert get_client(sqlite_engine).generate_sync(model="fake/m1", messages=[{"role": "user", "content": "hi"}],
+                                                   record=False).status == "ok"
+    fake_server.reset()
+    fake_server.script(Fault(delay_s=1.0), Fault(delay_s=1.0), Fault(delay_s=1.0))
+    cols = [ColumnSpec(vid, f"fake/m{i}") for i in (1, 2, 3)]
+    t0 = time.monotonic()
+    job = compare.start(engine=sqlite_engine, columns=cols, variables={"q": "why?"})
+    _wait(job)
+    wall = time.monotonic() - t0
+    assert wall < 2.0, f"took {wall:.2f}s"
+    snap = job.snapshot()
+    assert [s.result.status for s in snap] == ["ok"] * 3, [s.error or s.result.error_message for s in snap]
+    assert all(s.text == "echo: Q: why?" for s in snap)
+    assert fake_server.count("/v1/chat/completions") == 3
+    starts = sorted(r.t for r in fake_server.requests)
+    assert starts[-1] - starts[0] < 0.5, "the three requests were not sent at once"
+
+
+def test_runs_of_matches_unsaved_columns_by_version_model_and_params(engine):
+    ids = _setup(engine)
+    with session_scope(engine) as s:
+        row = compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo", {"max_tokens": 9}),
+                                                            ColumnSpec(ids[0], "echo/echo", {"max_tokens": 3})],
+                                        variables={})
+        for mt in (3, 9):  # saved in the other order
+            s.add(Run(source="compare", version_id=ids[0], endpoint="echo", model="echo", output=f"mt{mt}",
+                      params={"temperature": 0.5, "max_tokens": mt}, compare_id=row.id))
+        s.commit()
+        assert [r.output for r in compare.runs_of(session=s, comparison=row)] == ["mt9", "mt3"]

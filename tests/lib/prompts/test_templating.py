@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lib.errors import MissingVariablesError, TemplateError
+from lib.prompts import templating as t
+
+MSGS = [{"role": "system", "content": "Hi {{ customer.name }}, plan {{plan}}"},
+        {"role": "user", "content": "{{ issue }} / {{plan}} \\{{literal}}"}]
+
+
+def test_variables_in_order_of_appearance():
+    assert t.variables(MSGS) == ["customer.name", "plan", "issue"]
+    jin = [{"role": "user", "content": "{% for i in items %}{{ i }}{% endfor %} {{ zeta }} {{ alpha.b }}"}]
+    assert t.variables(jin, "jinja2") == ["items", "zeta", "alpha"]
+
+
+def test_render_single_pass_and_nested():
+    out = t.render_messages(MSGS, {"customer": {"name": "Ann"}, "plan": "{{issue}}", "issue": "{{plan}}"})
+    assert out == [{"role": "system", "content": "Hi Ann, plan {{issue}}"},
+                   {"role": "user", "content": "{{plan}} / {{issue}} {{literal}}"}]
+    assert t.render_messages([{"role": "user", "content": "{{a}} {{b}} {{c.0}}"}],
+                             {"a": 3, "b": {"k": [1]}, "c": ["x"]})[0]["content"] == '3 {"k": [1]} x'
+
+
+def test_missing_names_every_variable_and_unused_is_a_warning():
+    with pytest.raises(MissingVariablesError) as exc:
+        t.render_messages(MSGS, {"plan": "x"})
+    assert exc.value.missing == ["customer.name", "issue"]
+    assert "customer.name, issue" in str(exc.value)
+    assert t.unused(MSGS, {"plan": 1, "customer": {}, "issue": 1, "extra": 2}) == ["extra"]
+
+
+def test_malformed_mustache():
+    for bad, text in [("{{ a b }}", "malformed"), ("{{ }}", "malformed"), ("{{ a", "never closed"),
+                      ("{{ 1x }}", "malformed")]:
+        with pytest.raises(TemplateError, match=text):
+            t.variables([{"role": "user", "content": bad}])
+
+
+def test_jinja_renders_with_strict_undefined():
+    msgs = [{"role": "user", "content": "{% for x in items %}{{ x|upper }},{% endfor %}{{ who.name }}"}]
+    assert t.render_messages(msgs, {"items": ["a", "b"], "who": {"name": "Z"}}, "jinja2")[0]["content"] == "A,B,Z"
+    with pytest.raises(TemplateError, match="no attribute"):
+        t.render_messages([{"role": "user", "content": "{{ who.age }}"}], {"who": {}}, "jinja2")
+    with pytest.raises(MissingVariablesError):
+        t.render_messages(msgs, {}, "jinja2")
+
+
+ESCAPES = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ (''|attr('__class__')|attr('__mro__')) }}",
+    "{{ range(10**9)|list }}",
+    "{{ 'a' * 10**9 }}",
+    "{{ 2 ** 99999999 }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}xx{% endfor %}{% endfor %}",
+    "{{ x.__init__.__globals__ }}",
+    "{% set l = [] %}{{ l.append(1) }}",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPES)
+def test_sandbox_escapes_fail_fast(template, tmp_path):
+    start = time.monotonic()
+    values = {"x": tmp_path, "cycler": object(), "lipsum": object()}
+    with pytest.raises(TemplateError):
+        t.render_messages([{"role": "user", "content": template}], values, "jinja2")
+    assert time.monotonic() - start < 1.0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_value_is_never_reparsed_in_jinja():
+    out = t.render_messages([{"role": "user", "content": "{{ v }}"}], {"v": "{{ 7*7 }}"}, "jinja2")
+    assert out[0]["content"] == "{{ 7*7 }}"
+
+
+AMPLIFIERS = [
+    # constant expressions: jinja2 folded these while compiling, before any cap, for 20-35 s and GBs
+    "{{ '%999999999d' % 1 }}",
+    "{{ 'a'|center(999999999) }}",
+    "{{ '%999999999d'|format(1) }}",
+    "{{ 'x'|indent(999999999, true) }}",
+    # runtime: one C call allocated ~1 GB before the output cap could count it
+    "{{ '%*d' % (n * 99999999, 1) }}",
+    "{{ s|center(999999999) }}",
+    "{{ s.rjust(999999999) }}",
+    "{{ '{:>999999999}'.format(n) }}",
+    "{{ '{:>{w}}'.format(n, w=n * 99999999) }}",
+    "{{ (s * 300000).replace('', s * 100) }}",
+    "{{ (s * 300000)|replace('a', s * 100) }}",
+    "{{ range(99999)|join(s * 1000) }}",
+]
+
+
+@pytest.mark.parametrize("template", AMPLIFIERS)
+def test_single_step_amplification_is_refused_before_allocating(template):
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="size cap"):
+        t.render_messages([{"role": "user", "content": template}], {"n": 10, "s": "abc"}, "jinja2")
+    assert time.monotonic() - start < 1.0
+
+
+def test_ordinary_formatting_filters_still_work():
+    tpl = ("{{ '%5.2f|%s|%d%%'|format(3.14159, s, n) }} {{ '{:>4}|{}'.format(n, s) }} {{ 'a-b'|replace('-', '+') }} "
+           "{{ [1, 2]|join(', ') }} {{ s|center(7) }}|{{ 'x\ny'|indent(2) }} {{ s.replace('b', 'B') }}")
+    out = t.render_messages([{"role": "user", "content": tpl}], {"n": 10, "s": "abc"}, "jinja2")[0]["content"]
+    assert out == " 3.14|abc|10%   10|abc a+b 1, 2   abc  |x\n  y aBc"
+
+
+@pytest.mark.parametrize("text", ["{" * 100_000 + "x", "{{x}} " + "{{ a" * 30_000, "ok {{x}} then " + "{{" * 50_000])
+def test_unclosed_openers_fail_fast_in_mustache(text):
+    # the lazy placeholder regex rescanned to the end from every unclosed '{{': 100 KB of '{'
+    # took minutes (variables() runs on every page render)
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="never closed|malformed"):
+        t.variables([{"role": "user", "content": text}])
+    assert time.monotonic() - start < 1.0
+
+
+def test_mustache_tail_after_the_last_placeholder_is_kept():
+    out = t.render_messages([{"role": "user", "content": "a {{x}} b \\{{ c } {"}], {"x": "X"})
+    assert out[0]["content"] == "a X b \\{{ c } {"
+
+
+@pytest.mark.parametrize("text", ["{{" * 50_000, "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"])
+def test_deeply_nested_jinja_is_a_template_error(text):
+    # RecursionError from jinja2's recursive parser escaped as a raw exception
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        t.render_messages([{"role": "user", "content": text}], {}, "jinja2")
