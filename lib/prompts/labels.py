@@ -2,53 +2,124 @@
 
 Moving a label is how a version is promoted; rollback moves it back to where it was
 before its last move.  Every move is a LabelEvent row.
+
+A move is ONE conditional statement (``UPDATE label ... WHERE version_id = <the version just
+read>``, a plain INSERT for a new label, a conditional DELETE for a removal) in the same
+transaction as its history event.  When another process moved the label in between, the
+statement touches no row (or the INSERT hits the unique key, or SQLite refuses the stale
+snapshot) and the move is retried from a fresh read, so an event's ``from_version`` is always
+the version the label really held and rollback returns there.
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from lib.errors import NotFoundError, ValidationError
+from lib.errors import ConflictError, NotFoundError, ValidationError
 from lib.models import Label, LabelEvent, PromptVersion, utcnow
 from lib.settings import get_settings
 
 from .registry import get_prompt, get_version, validate_label
+
+MOVE_ATTEMPTS = 50
+T = TypeVar("T")
+
+
+class _Moved(Exception):
+    """The label changed between the read and the conditional write: retry from a fresh read."""
 
 
 def _current(session: Session, prompt_id: int, label: str) -> Label | None:
     return session.exec(select(Label).where(Label.prompt_id == prompt_id, Label.name == label)).first()
 
 
-def set_label(*, session: Session, name: str, label: str, version: int, author: str | None = None) -> Label:
-    """Point `label` at version number `version` (promote); records the move."""
-    label = validate_label(label)
-    prompt = get_prompt(session=session, name=name)
-    target = get_version(session=session, name=name, number=version)
-    row = _current(session, prompt.id, label)
-    before = session.get(PromptVersion, row.version_id).number if row else None
+def _author(author: str | None) -> str:
+    return author if author is not None else get_settings().resolved_author()
+
+
+def _retrying(session: Session, attempt: Callable[[], T]) -> T:
+    """Run one move attempt in its own transaction, retrying when a concurrent move won the race."""
+    if session.new or session.dirty or session.deleted:
+        session.commit()  # a move commits (as it always has); the caller's pending work goes first, never lost
+    for n in range(MOVE_ATTEMPTS):
+        try:
+            out = attempt()
+            session.commit()
+            return out
+        except (_Moved, IntegrityError, OperationalError) as exc:
+            session.rollback()
+            if isinstance(exc, OperationalError) and not any(
+                    w in str(exc).lower() for w in ("locked", "deadlock", "could not serialize")):
+                raise
+            time.sleep(min(0.2, 0.005 * (n + 1)) * random.random())
+    raise ConflictError("the label kept moving under concurrent updates; try again")
+
+
+def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion, author: str | None,
+          only_from: int | None = None, check_from: bool = False) -> Label:
+    """One attempt: move the label from the version it holds now to `target` (or do nothing if it is there)."""
+    row = _current(session, prompt_id, label)
+    before_id = row.version_id if row else None
+    before = session.get(PromptVersion, before_id).number if row else None
+    if check_from and before != only_from:
+        raise ValidationError(f"label {label!r} moved meanwhile (now at version {before}); look at its history again")
+    now = utcnow()
     if row is None:
-        row = Label(prompt_id=prompt.id, name=label, version_id=target.id)
-    elif before == version:
+        row = Label(prompt_id=prompt_id, name=label, version_id=target.id, updated_at=now)
+        session.add(row)
+        session.flush()  # the unique key (prompt, name) refuses a concurrent creation: retried as a move
+    elif before_id == target.id:
         return row
-    row.version_id, row.updated_at = target.id, utcnow()
-    session.add(row)
-    session.add(LabelEvent(prompt_id=prompt.id, label=label, from_version=before, to_version=version,
-                           author=author if author is not None else get_settings().resolved_author()))
-    session.commit()
+    else:
+        res = session.execute(update(Label).where(Label.id == row.id, Label.version_id == before_id)
+                              .values(version_id=target.id, updated_at=now)
+                              .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            raise _Moved()
+        session.expire(row)
+    session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=target.number,
+                           author=_author(author)))
+    session.flush()
     return row
 
 
-def remove_label(*, session: Session, name: str, label: str, author: str | None = None) -> None:
-    """Take a label off a prompt (recorded in the history)."""
+def set_label(*, session: Session, name: str, label: str, version: int, author: str | None = None) -> Label:
+    """Point `label` at version number `version` (promote); records the move (commits)."""
+    label = validate_label(label)
     prompt = get_prompt(session=session, name=name)
-    row = _current(session, prompt.id, label)
-    if row is None:
-        raise NotFoundError(f"prompt {name!r} has no label {label!r}")
-    before = session.get(PromptVersion, row.version_id).number
-    session.delete(row)
-    session.add(LabelEvent(prompt_id=prompt.id, label=label, from_version=before, to_version=None,
-                           author=author if author is not None else get_settings().resolved_author()))
-    session.commit()
+    target = get_version(session=session, name=name, number=version)
+    prompt_id = prompt.id
+    return _retrying(session, lambda: _move(session, prompt_id=prompt_id, label=label, target=target,
+                                            author=author))
+
+
+def remove_label(*, session: Session, name: str, label: str, author: str | None = None) -> None:
+    """Take a label off a prompt (recorded in the history; commits)."""
+    prompt_id = get_prompt(session=session, name=name).id
+
+    def attempt() -> None:
+        row = _current(session, prompt_id, label)
+        if row is None:
+            raise NotFoundError(f"prompt {name!r} has no label {label!r}")
+        before_id = row.version_id
+        before = session.get(PromptVersion, before_id).number
+        res = session.execute(delete(Label).where(Label.id == row.id, Label.version_id == before_id)
+                              .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            raise _Moved()
+        session.expunge(row)
+        session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=None,
+                               author=_author(author)))
+        session.flush()
+
+    _retrying(session, attempt)
 
 
 def label_history(*, session: Session, name: str, label: str | None = None) -> list[LabelEvent]:
@@ -61,8 +132,19 @@ def label_history(*, session: Session, name: str, label: str | None = None) -> l
 
 
 def rollback(*, session: Session, name: str, label: str = "production", author: str | None = None) -> Label:
-    """Move `label` back to the version it pointed at before its last move."""
-    history = label_history(session=session, name=name, label=label)
-    if not history or history[0].from_version is None:
-        raise ValidationError(f"label {label!r} of prompt {name!r} has no earlier version to roll back to")
-    return set_label(session=session, name=name, label=label, version=history[0].from_version, author=author)
+    """Move `label` back to the version it pointed at before its last move (commits)."""
+    prompt_id = get_prompt(session=session, name=name).id
+
+    def attempt() -> Label:
+        history = label_history(session=session, name=name, label=label)
+        if not history or history[0].from_version is None:
+            raise ValidationError(f"label {label!r} of prompt {name!r} has no earlier version to roll back to")
+        last = history[0]
+        target = get_version(session=session, name=name, number=last.from_version)
+        try:  # the label must still be where its last event left it, or that event is not the last
+            return _move(session, prompt_id=prompt_id, label=label, target=target, author=author,
+                         only_from=last.to_version, check_from=True)
+        except ValidationError:
+            raise _Moved() from None
+
+    return _retrying(session, attempt)
