@@ -7,6 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .jobs import cancel, get_job, list_jobs, pause, progress, resume, retry_failed, submit
+from .junit import write_junit
 from .planning import preflight
 from .reports import export_job, matrix, pass_rates, records, results, version_labels
 from .worker import run_job_foreground, run_worker, start_background_worker
@@ -30,4 +31,5 @@ __all__ = [
     "start_background_worker",
     "submit",
     "version_labels",
+    "write_junit",
 ]

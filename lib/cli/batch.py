@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from lib import batch, datasets, db, prompts
-from lib.batch import export_job, pass_rates, run_job_foreground, run_worker
+from lib.batch import export_job, pass_rates, run_job_foreground, run_worker, write_junit
+from lib.compare import check_gate, parse_rate
 from lib.errors import ValidationError
 from lib.evals import parse_spec
 
@@ -32,7 +33,11 @@ def _progress(job_id: int) -> dict:
         return batch.progress(session=s, job_id=job_id)
 
 
-def _run_foreground(job_id: int, as_json: bool) -> None:
+GATE_FAILED = 100  # as promptfoo: the evaluation ran but failed its gate
+
+
+def _run_foreground(job_id: int, as_json: bool, gate: dict | None = None) -> None:
+    """Run the job to its end; exit 1 if it did not finish, 100 if it finished but failed its gate."""
     p = _progress(job_id)
     todo = p["counts"]["pending"] + p["counts"]["running"]
     if as_json or not sys.stderr.isatty():
@@ -41,9 +46,29 @@ def _run_foreground(job_id: int, as_json: bool) -> None:
         with typer.progressbar(length=todo, label=f"job {job_id}", file=sys.stderr) as bar:
             status = run_job_foreground(job_id, on_persist=bar.update)
     p = _progress(job_id)
-    emit(p, as_json, lambda: _status_text(p))
+    result = None
+    if gate is not None and status == "done":
+        with db.session_scope() as s:
+            result = check_gate(session=s, job_id=job_id, **gate)
+        p["gate"] = result.to_dict()
+    emit(p, as_json, lambda: _status_text(p) + (_gate_text(p["gate"]) if "gate" in p else ""))
     if status not in ("done",):
         fail(f"job {job_id} is {p['status']}" + (f": {p['pause_reason']}" if p["pause_reason"] else ""), 1)
+    if result is not None and not result.passed:
+        fail(f"job {job_id} failed its gate: " + "; ".join(result.reasons), GATE_FAILED)
+
+
+def _gate_text(g: dict) -> str:
+    lines = [f"gate: {'passed' if g['passed'] else 'FAILED'}"]
+    lines += [f"  baseline {v['baseline']} vs {v['version']} on {v['model']}: {v['sentence']}" for v in g["verdicts"]]
+    lines += [f"  - {r}" for r in g["reasons"]]
+    return "\n" + "\n".join(lines)
+
+
+def _gate(fail_under: str | None, max_errors: int | None, baseline_id: int | None) -> dict | None:
+    if fail_under is None and max_errors is None and baseline_id is None:
+        return None
+    return {"fail_under": parse_rate(fail_under), "max_errors": max_errors, "baseline_id": baseline_id}
 
 
 def _dataset_id(s, ref: str) -> int:
@@ -83,14 +108,30 @@ def register(app: typer.Typer) -> None:
             tpm: int | None = typer.Option(None, "--tpm", min=1),
             mode: str = typer.Option("live", "--mode", help="live, or provider (the provider's batch API)."),
             detach: bool = typer.Option(False, "--detach", help="Only create the job (a worker runs it)."),
+            fail_under: str | None = typer.Option(None, "--fail-under",
+                                                  help="Gate: pass rate over scored items, e.g. 0.9 or 90%."),
+            max_errors: int | None = typer.Option(None, "--max-errors", min=0,
+                                                  help="Gate: at most N items that failed to run."),
+            baseline: str | None = typer.Option(None, "--baseline", help="Gate: NAME:VERSION or NAME@LABEL run on "
+                                                "the same rows; fail if a version is worse (95% confidence)."),
             as_json: bool = JsonOpt) -> None:
-        """Create a job and run it to its end in the foreground (prints the job id first)."""
+        """Create a job and run it to its end (exit 0 passed, 100 gate failed, 1 not finished, 2 bad input)."""
         specs = []
         for e in eval_ or []:
             specs.append(parse_spec(e).to_dict())
+        gate = _gate(fail_under, max_errors, None)
+        if detach and (gate is not None or baseline):
+            raise ValidationError("--fail-under, --max-errors and --baseline judge a finished job: drop --detach "
+                                  "(or run `batch gate JOB` once a worker finished it)")
         with db.session_scope() as s:
             ds_id = _dataset_id(s, dataset)
             vids = [prompts.resolve(session=s, ref=r).id for r in prompt]
+            if baseline:
+                base_id = prompts.resolve(session=s, ref=baseline).id
+                if base_id in vids and len(set(vids)) == 1:
+                    raise ValidationError(f"--baseline {baseline!r} is the version under test; pick another")
+                vids = [base_id] + [v for v in vids if v != base_id]
+                gate = _gate(fail_under, max_errors, base_id)
             job = batch.submit(session=s, dataset_id=ds_id, version_ids=vids, models=model,
                                mapping=parse_pairs(map_, "--map"), evaluators=specs, params=parse_params(param),
                                repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm, budget_usd=budget,
@@ -99,7 +140,25 @@ def register(app: typer.Typer) -> None:
         typer.echo(f'{{"job_id": {job.id}, "total_items": {job.total_items}}}' if as_json else
                    f"job {head['job_id']}: {head['total_items']} items")
         if not detach:
-            _run_foreground(head["job_id"], as_json)
+            _run_foreground(head["job_id"], as_json, gate)
+
+    @sub.command("gate")
+    @handle_errors
+    def gate_cmd(job: int, fail_under: str | None = typer.Option(None, "--fail-under"),
+                 max_errors: int | None = typer.Option(None, "--max-errors", min=0),
+                 baseline: str | None = typer.Option(None, "--baseline", help="One of the job's versions."),
+                 as_json: bool = JsonOpt) -> None:
+        """Judge a finished job (exit 0 passed, 100 gate failed, 1 not finished)."""
+        with db.session_scope() as s:
+            base_id = prompts.resolve(session=s, ref=baseline).id if baseline else None
+            p = batch.progress(session=s, job_id=job)
+            if p["status"] != "done":
+                fail(f"job {job} is {p['status']}; the gate judges a finished job", 1)
+            result = check_gate(session=s, job_id=job, **(_gate(fail_under, max_errors, base_id) or {}))
+        p["gate"] = result.to_dict()
+        emit(p, as_json, lambda: _status_text(p) + _gate_text(p["gate"]))
+        if not result.passed:
+            fail(f"job {job} failed its gate: " + "; ".join(result.reasons), GATE_FAILED)
 
     @sub.command("list")
     @handle_errors
@@ -165,15 +224,18 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("export")
     @handle_errors
-    def export(job: int, fmt: str = typer.Option(..., "--format", help="csv, jsonl or parquet"),
+    def export(job: int, fmt: str = typer.Option(..., "--format", help="csv, jsonl, parquet or junit"),
                out: Path = typer.Option(..., "-o", "--output", help="File to write."),
                as_json: bool = JsonOpt) -> None:
-        """Write the job's results (spreadsheet formulas neutralised)."""
-        if fmt not in ("csv", "jsonl", "parquet"):
-            raise ValidationError(f"--format {fmt!r}: use csv, jsonl or parquet")
+        """Write the job's results (spreadsheet formulas neutralised; junit: one testcase per row and repeat)."""
+        if fmt not in ("csv", "jsonl", "parquet", "junit"):
+            raise ValidationError(f"--format {fmt!r}: use csv, jsonl, parquet or junit")
         with db.session_scope() as s:
             batch.get_job(session=s, job_id=job)
-            n = export_job(session=s, job_id=job, dest=out, fmt=fmt)
+            if fmt == "junit":
+                n = write_junit(session=s, job_id=job, dest=out)
+            else:
+                n = export_job(session=s, job_id=job, dest=out, fmt=fmt)
         emit({"job_id": job, "rows": n, "format": fmt, "path": str(out)}, as_json,
              f"wrote {n} rows to {out}")
 

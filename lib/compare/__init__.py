@@ -7,6 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .arena import leaderboard
+from .gate import GateResult, check_gate, parse_rate
 from .live import (
     MAX_COLUMNS,
     MIN_COLUMNS,
@@ -23,6 +24,7 @@ from .votes import mark_best, record_vote, votes_of
 
 __all__ = [
     "ColumnSpec",
+    "GateResult",
     "CompareJob",
     "MAX_COLUMNS",
     "MIN_COLUMNS",
@@ -30,12 +32,14 @@ __all__ = [
     "blind_name",
     "candidates",
     "case_diff",
+    "check_gate",
     "column_labels",
     "filter_cases",
     "get_comparison",
     "leaderboard",
     "mark_best",
     "pair_cases",
+    "parse_rate",
     "prompt_diff",
     "record_vote",
     "runs_of",
