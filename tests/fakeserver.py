@@ -57,6 +57,9 @@ class Fault:
     text: str | None = None  # answer text (default: "echo: <last user message>")
     usage: bool = True  # include usage
     path: str | None = None  # only match this path
+    tool_calls: list[dict] | None = None  # [{"name", "arguments" (dict or JSON text), "id"?}]: a tool-call reply
+    reasoning: str | None = None  # reasoning text (OpenAI `reasoning_content`, Anthropic thinking block)
+    reasoning_tokens: int | None = None  # OpenAI usage.completion_tokens_details.reasoning_tokens
 
 
 @dataclass
@@ -221,12 +224,28 @@ class FakeServer:
 
 
 # -- protocol helpers ---------------------------------------------------------------------------
+def _args_text(call: dict) -> str:
+    args = call.get("arguments", {})
+    return args if isinstance(args, str) else json.dumps(args)
+
+
+def openai_tool_calls(fault: Fault) -> list[dict]:
+    """The fault's tool calls in OpenAI's message shape."""
+    return [{"id": c.get("id", f"call_{i}"), "type": "function",
+             "function": {"name": c["name"], "arguments": _args_text(c)}} for i, c in enumerate(fault.tool_calls or [])]
+
+
 def answer_text(body: Any, fault: Fault) -> str:
-    """The answer: the fault's text, or 'echo: ' + the last user message."""
+    """The answer: the fault's text, '' for a tool-call reply, or 'echo: ' + the last user message."""
     if fault.text is not None:
         return fault.text
+    if fault.tool_calls:
+        return ""
     msgs = (body or {}).get("messages") or []
-    last = next((m.get("content") for m in reversed(msgs) if m.get("role") == "user"), None)
+    last = next((m.get("content") for m in reversed(msgs) if m.get("role") in ("user", "tool")), None)
+    if isinstance(last, list):  # content parts: their text (Anthropic tool results and images included)
+        last = " ".join(str(p.get("text") or p.get("content") or f"[{p.get('type')}]") for p in last
+                        if isinstance(p, dict))
     if last is None:
         last = (body or {}).get("prompt", "")
     return f"echo: {last}"
@@ -263,27 +282,43 @@ async def _cut(request: web.Request, resp: web.StreamResponse) -> web.StreamResp
 async def chat_completions(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
     text = answer_text(body, fault)
     model = (body or {}).get("model", "fake-model")
-    usage = {"prompt_tokens": 11, "completion_tokens": max(1, len(text.split())),
-             "total_tokens": 11 + max(1, len(text.split()))}
+    usage: dict[str, Any] = {"prompt_tokens": 11, "completion_tokens": max(1, len(text.split())),
+                             "total_tokens": 11 + max(1, len(text.split()))}
+    if fault.reasoning_tokens is not None:
+        usage["completion_tokens"] += fault.reasoning_tokens
+        usage["completion_tokens_details"] = {"reasoning_tokens": fault.reasoning_tokens}
+    finish = "tool_calls" if fault.tool_calls else "stop"
     if not (body or {}).get("stream"):
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if fault.tool_calls:
+            message["tool_calls"] = openai_tool_calls(fault)
+        if fault.reasoning:
+            message["reasoning_content"] = fault.reasoning
         data = {"id": "chatcmpl-1", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}]}
         if fault.usage:
             data["usage"] = usage
         return web.json_response(data, headers={"x-request-id": f"req_{len(server.requests)}", **fault.headers})
     resp = await _sse(request, fault)
-    for i, chunk in enumerate(chunks_of(text)):
+    deltas: list[dict] = [{"reasoning_content": c} for c in chunks_of(fault.reasoning or "")]
+    deltas += [{"content": c} for c in chunks_of(text)]
+    for i, call in enumerate(openai_tool_calls(fault)):  # id and name first, then the arguments in pieces
+        deltas.append({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                       "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        args = call["function"]["arguments"]
+        deltas += [{"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 7]}}]}
+                   for j in range(0, len(args), 7)]
+    for i, delta in enumerate(deltas):
         if fault.cut_after is not None and i >= fault.cut_after:
             return await _cut(request, resp)
-        payload = {"id": "c1", "model": model, "choices": [{"index": 0, "delta": {"content": chunk},
-                                                            "finish_reason": None}]}
+        payload = {"id": "c1", "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
         await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
     if fault.cut_after is not None:
         return await _cut(request, resp)
     if fault.error_event:
         await resp.write(b'data: {"error": {"message": "overloaded mid-stream", "type": "server_error"}}\n\n')
         return resp
-    final = {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    final = {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
     await resp.write(f"data: {json.dumps(final)}\n\n".encode())
     if fault.usage and ((body or {}).get("stream_options") or {}).get("include_usage"):
         await resp.write(f"data: {json.dumps({'id': 'c1', 'choices': [], 'usage': usage})}\n\n".encode())
@@ -322,30 +357,51 @@ async def anthropic_messages(server: FakeServer, request: web.Request, body: Any
     text = answer_text(body, fault)
     model = (body or {}).get("model", "claude-fake")
     out_tokens = max(1, len(text.split()))
+    tool_uses = [{"type": "tool_use", "id": c.get("id", f"toolu_{i}"), "name": c["name"],
+                  "input": json.loads(_args_text(c))} for i, c in enumerate(fault.tool_calls or [])]
+    stop_reason = "tool_use" if tool_uses else "end_turn"
     if not (body or {}).get("stream"):
+        content = ([{"type": "thinking", "thinking": fault.reasoning, "signature": "sig"}] if fault.reasoning else [])
+        content += ([{"type": "text", "text": text}] if text or not tool_uses else []) + tool_uses
         return web.json_response({"id": "msg_1", "type": "message", "role": "assistant", "model": model,
-                                  "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                                  "content": content, "stop_reason": stop_reason,
                                   "usage": {"input_tokens": 12, "output_tokens": out_tokens}},
                                  headers={"request-id": f"req_{len(server.requests)}", **fault.headers})
     resp = await _sse(request, fault)
     await resp.write(_event("message_start", {"type": "message_start", "message": {
         "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
         "usage": {"input_tokens": 12, "output_tokens": 1}}}))
-    await resp.write(_event("content_block_start", {"type": "content_block_start", "index": 0,
-                                                    "content_block": {"type": "text", "text": ""}}))
-    for i, chunk in enumerate(chunks_of(text)):
-        if fault.cut_after is not None and i >= fault.cut_after:
+    events: list[tuple[str, dict]] = []
+    idx = 0
+    if fault.reasoning:
+        events.append(("content_block_start", {"index": idx, "content_block": {"type": "thinking", "thinking": ""}}))
+        events += [("content_block_delta", {"index": idx, "delta": {"type": "thinking_delta", "thinking": c}})
+                   for c in chunks_of(fault.reasoning)]
+        events.append(("content_block_stop", {"index": idx}))
+        idx += 1
+    events.append(("content_block_start", {"index": idx, "content_block": {"type": "text", "text": ""}}))
+    events += [("content_block_delta", {"index": idx, "delta": {"type": "text_delta", "text": c}})
+               for c in chunks_of(text)]
+    for use in tool_uses:
+        events.append(("content_block_stop", {"index": idx}))
+        idx += 1
+        events.append(("content_block_start", {"index": idx, "content_block": {**use, "input": {}}}))
+        args = json.dumps(use["input"])
+        events += [("content_block_delta", {"index": idx, "delta": {"type": "input_json_delta",
+                                                                    "partial_json": args[j:j + 7]}})
+                   for j in range(0, len(args), 7)]
+    for i, (name, data) in enumerate(events):
+        if fault.cut_after is not None and i >= fault.cut_after + 1:
             return await _cut(request, resp)
-        await resp.write(_event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                        "delta": {"type": "text_delta", "text": chunk}}))
+        await resp.write(_event(name, {"type": name, **data}))
     if fault.cut_after is not None:
         return await _cut(request, resp)
     if fault.error_event:
         await resp.write(_event("error", {"type": "error", "error": {"type": "overloaded_error",
                                                                       "message": "Overloaded"}}))
         return resp
-    await resp.write(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    await resp.write(_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+    await resp.write(_event("content_block_stop", {"type": "content_block_stop", "index": idx}))
+    await resp.write(_event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop_reason},
                                               "usage": {"output_tokens": out_tokens}}))
     await resp.write(_event("message_stop", {"type": "message_stop"}))
     return resp

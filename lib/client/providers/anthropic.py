@@ -12,6 +12,7 @@ from httpx_sse import EventSource, SSEError
 
 from lib.errors import IncompleteStreamError, ProtocolError
 
+from . import anthropic_format as fmt
 from .base import (
     ChatRequest,
     ChatResponse,
@@ -26,33 +27,16 @@ from .base import (
 
 DEFAULT_BASE = "https://api.anthropic.com"
 DEFAULT_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 1024
-_UNSUPPORTED = ("presence_penalty", "frequency_penalty", "seed", "response_format")
-
-
-def split_system(messages: list[dict]) -> tuple[str | None, list[dict]]:
-    """System messages joined into the top-level `system`; the rest stay in order."""
-    system = [str(m.get("content") or "") for m in messages if m.get("role") == "system"]
-    rest = [{"role": m.get("role", "user"), "content": m.get("content")} for m in messages
-            if m.get("role") != "system"]
-    return ("\n\n".join(system) if system else None), rest
+DEFAULT_MAX_TOKENS = fmt.DEFAULT_MAX_TOKENS
 
 
 def body_for(request: ChatRequest, stream: bool) -> dict[str, Any]:
-    """The /v1/messages body for a request (`stop` -> `stop_sequences`, max_tokens defaulted)."""
-    system, messages = split_system(request.messages)
-    body: dict[str, Any] = {"model": request.model, "messages": messages}
-    if system:
-        body["system"] = system
-    params = {k: v for k, v in request.params.items() if v is not None and k not in _UNSUPPORTED}
-    stop = params.pop("stop", None)
-    if stop:
-        params["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
-    body.update(params)
-    if stream:
-        body["stream"] = True
-    return body
+    """The /v1/messages body for a request (see `anthropic_format`)."""
+    return fmt.body_for(request.model, request.messages, request.params, stream)
+
+
+def _structured(request: ChatRequest) -> bool:
+    return fmt.structured_schema(request.params.get("response_format")) is not None
 
 
 def _usage(usage: dict | None) -> dict[str, Any]:
@@ -95,8 +79,9 @@ class AnthropicProvider(Provider):
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise ProtocolError(f"{name}: response has no content", status_code=resp.status_code,
                                 body=raw.decode("utf-8", "replace"), request_id=request_id_of(resp.headers))
-        text = "".join(b.get("text", "") for b in data["content"] if isinstance(b, dict) and b.get("type") == "text")
-        return ChatResponse(text=text, finish_reason=data.get("stop_reason"), usage_raw=data.get("usage"),
+        text, reasoning, calls = fmt.read_blocks(data["content"], _structured(request))
+        return ChatResponse(text=text, reasoning=reasoning, tool_calls=calls,
+                            finish_reason=data.get("stop_reason"), usage_raw=data.get("usage"),
                             request_id=request_id_of(resp.headers), http_status=resp.status_code,
                             model=data.get("model"), **_usage(data.get("usage")))
 
@@ -104,9 +89,12 @@ class AnthropicProvider(Provider):
         """Text deltas until `message_stop`; anything short of it is an incomplete stream."""
         name = self.config.name
         parts: list[str] = []
+        blocks: dict[int, dict[str, Any]] = {}  # index -> block being assembled (thinking, tool_use)
+        json_parts: dict[int, list[str]] = {}
         usage: dict[str, Any] = {}
         finish = model = None
         headers = None
+        structured = _structured(request)
         try:
             async with self.open_stream("POST", f"{self.root}/v1/messages",
                                         json.dumps(body_for(request, True)).encode(),
@@ -130,17 +118,31 @@ class AnthropicProvider(Provider):
                             msg = ev.get("message") or {}
                             model = msg.get("model")
                             usage.update(msg.get("usage") or {})
+                        elif etype == "content_block_start":
+                            block = dict(ev.get("content_block") or {})
+                            if block.get("type") in ("thinking", "tool_use"):
+                                blocks[int(ev.get("index", 0))] = block
                         elif etype == "content_block_delta":
                             delta = ev.get("delta") or {}
+                            idx = int(ev.get("index", 0))
                             if delta.get("type") == "text_delta" and delta.get("text"):
                                 parts.append(delta["text"])
                                 yield ProviderEvent(type="delta", text=delta["text"])
+                            elif delta.get("type") == "thinking_delta" and idx in blocks:
+                                blocks[idx]["thinking"] = blocks[idx].get("thinking", "") + str(
+                                    delta.get("thinking", ""))
+                            elif delta.get("type") == "input_json_delta" and idx in blocks:
+                                json_parts.setdefault(idx, []).append(str(delta.get("partial_json", "")))
                         elif etype == "message_delta":
                             finish = (ev.get("delta") or {}).get("stop_reason") or finish
                             usage.update(ev.get("usage") or {})
                         elif etype == "message_stop":
+                            text, reasoning, calls = fmt.read_blocks(
+                                [{"type": "text", "text": "".join(parts)},
+                                 *(_finished(b, json_parts.get(i)) for i, b in sorted(blocks.items()))], structured)
                             yield ProviderEvent(type="done", response=ChatResponse(
-                                text="".join(parts), finish_reason=finish, usage_raw=usage or None,
+                                text=text, reasoning=reasoning, tool_calls=calls,
+                                finish_reason=finish, usage_raw=usage or None,
                                 request_id=request_id_of(headers), http_status=resp.status_code, model=model,
                                 **_usage(usage)))
                             return
@@ -154,3 +156,14 @@ class AnthropicProvider(Provider):
     async def list_models(self) -> list[str]:
         """GET /v1/models (static list on 404)."""
         return await self.fetch_models(f"{self.root}/v1/models")
+
+
+def _finished(block: dict[str, Any], json_parts: list[str] | None) -> dict[str, Any]:
+    """A streamed tool_use block with its input assembled from the `input_json_delta` fragments."""
+    if block.get("type") == "tool_use" and json_parts is not None:
+        raw = "".join(json_parts)
+        try:
+            block = {**block, "input": json.loads(raw) if raw.strip() else {}}
+        except ValueError:
+            raise ProtocolError(f"tool call {block.get('name')!r}: streamed arguments are not JSON") from None
+    return block

@@ -35,7 +35,8 @@ from lib.errors import (
 
 # Parameters every provider understands (other keys pass through unchanged).
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop", "presence_penalty",
-                 "frequency_penalty", "seed", "response_format")
+                 "frequency_penalty", "seed", "response_format", "max_completion_tokens", "reasoning_effort",
+                 "thinking_budget", "tools", "tool_choice", "parallel_tool_calls")
 
 
 class EndpointConfig(BaseModel):
@@ -66,9 +67,17 @@ class ChatRequest(BaseModel):
 
 
 class ChatResponse(BaseModel):
-    """A provider's answer (usage as the provider reported it; None when it did not)."""
+    """A provider's answer (usage as the provider reported it; None when it did not).
+
+    `tool_calls` are in the OpenAI shape `[{id, type: "function", function: {name, arguments}}]`
+    (arguments a JSON string) for every kind; `reasoning` is the model's thinking text where the
+    provider returns it; `reasoning_tokens` is part of `completion_tokens` (so it is priced).
+    """
 
     text: str = ""
+    tool_calls: list[dict[str, Any]] | None = None
+    reasoning: str | None = None
+    reasoning_tokens: int | None = None
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

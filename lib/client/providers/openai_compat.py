@@ -29,6 +29,9 @@ from .base import (
 )
 
 DEFAULT_BASE = "https://api.openai.com/v1"
+# OpenAI's reasoning models refuse `max_tokens` ("use 'max_completion_tokens'")
+REASONING_MODEL = re.compile(r"^(o\d|gpt-5)", re.I)
+THINKING_ONLY = ("thinking_budget",)  # Anthropic's control; an OpenAI-compatible server is not sent it
 
 
 def api_root(base_url: str, add_v1: bool = True) -> str:
@@ -39,18 +42,79 @@ def api_root(base_url: str, add_v1: bool = True) -> str:
     return url
 
 
-def body_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Sampling params as the OpenAI wire format wants them (`response_format: json` shortcut)."""
-    out = {k: v for k, v in params.items() if v is not None}
+def wants_max_completion_tokens(base_url: str, options: dict[str, Any], model: str) -> bool:
+    """Whether `max_tokens` goes out as `max_completion_tokens`: the endpoint option
+    `max_completion_tokens` when set, else automatic for api.openai.com's o-series and gpt-5 models."""
+    opt = options.get("max_completion_tokens")
+    if opt is not None:
+        return bool(opt)
+    host = httpx.URL(base_url or DEFAULT_BASE).host
+    return host == "api.openai.com" and bool(REASONING_MODEL.match(model or ""))
+
+
+def body_params(params: dict[str, Any], *, completion_tokens: bool = False) -> dict[str, Any]:
+    """Sampling params as the OpenAI wire format wants them (`response_format: json` shortcut;
+    `max_tokens` renamed `max_completion_tokens` for models that want it)."""
+    out = {k: v for k, v in params.items() if v is not None and k not in THINKING_ONLY}
     rf = out.get("response_format")
     if rf in ("json", "json_object"):
         out["response_format"] = {"type": "json_object"}
+    if completion_tokens and "max_tokens" in out:
+        out.setdefault("max_completion_tokens", out.pop("max_tokens"))
+        out.pop("max_tokens", None)
     return out
 
 
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
+
+
 def prompt_of(messages: list[dict]) -> str:
-    """Legacy completions take one prompt string: the message contents joined."""
-    return "\n\n".join(str(m.get("content") or "") for m in messages)
+    """Legacy completions take one prompt string: the message contents (their text parts) joined."""
+    return "\n\n".join(_text_of(m.get("content")) for m in messages)
+
+
+def reasoning_tokens_of(usage: dict | None) -> int | None:
+    """`completion_tokens_details.reasoning_tokens` (already counted in completion_tokens)."""
+    details = (usage or {}).get("completion_tokens_details") or {}
+    value = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) else None
+
+
+def reasoning_of(message: dict) -> str | None:
+    """The reasoning text a server returns beside the answer (`reasoning_content` or `reasoning`)."""
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) and value else None
+
+
+class ToolCallAccumulator:
+    """Streamed `tool_calls` deltas assembled by index: the first carries id and name, later ones
+    carry fragments of the arguments; a call is whole only at the end of the stream."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, dict[str, Any]] = {}
+
+    def add(self, deltas: list[Any]) -> None:
+        """Merge one chunk's `delta.tool_calls`."""
+        for d in deltas or []:
+            if not isinstance(d, dict):
+                continue
+            idx = int(d.get("index", len(self.calls)))
+            call = self.calls.setdefault(idx, {"id": "", "type": "function",
+                                               "function": {"name": "", "arguments": ""}})
+            if d.get("id"):
+                call["id"] = str(d["id"])
+            fn = d.get("function") or {}
+            if fn.get("name"):
+                call["function"]["name"] += str(fn["name"])
+            if fn.get("arguments"):
+                call["function"]["arguments"] += str(fn["arguments"])
+
+    def result(self) -> list[dict[str, Any]] | None:
+        """The whole calls in index order (None when there were none)."""
+        return [self.calls[i] for i in sorted(self.calls)] or None
 
 
 class OpenAICompatProvider(Provider):
@@ -67,7 +131,8 @@ class OpenAICompatProvider(Provider):
         return api_root(self.config.base_url, bool(self.config.options.get("add_v1", True)))
 
     def _payload(self, request: ChatRequest, stream: bool) -> tuple[str, dict[str, Any]]:
-        params = body_params(request.params)
+        params = body_params(request.params, completion_tokens=wants_max_completion_tokens(
+            self.config.base_url, self.config.options, request.model))
         if request.mode == "completion":
             url, payload = f"{self.root}/completions", {"model": request.model, "prompt": prompt_of(request.messages)}
         else:
@@ -90,13 +155,20 @@ class OpenAICompatProvider(Provider):
             raise ProtocolError(f"{name}: response has no choices", status_code=status,
                                 body=raw.decode("utf-8", "replace"), request_id=request_id_of(headers))
         choice = data["choices"][0]
+        calls = reasoning = None
         if "message" in choice:
-            text = (choice.get("message") or {}).get("content") or ""
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            if isinstance(text, list):  # some servers answer with content parts
+                text = _text_of(text)
+            calls = [c for c in message.get("tool_calls") or [] if isinstance(c, dict)] or None
+            reasoning = reasoning_of(message)
         else:
             text = choice.get("text") or ""
         usage = data.get("usage") or None
         return ChatResponse.model_construct(
-            text=text, finish_reason=choice.get("finish_reason"),
+            text=text, tool_calls=calls, reasoning=reasoning, reasoning_tokens=reasoning_tokens_of(usage),
+            finish_reason=choice.get("finish_reason"),
             prompt_tokens=usage.get("prompt_tokens") if usage else None,
             completion_tokens=usage.get("completion_tokens") if usage else None,
             cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None),
@@ -120,6 +192,8 @@ class OpenAICompatProvider(Provider):
         url, payload = self._payload(request, stream=True)
         name = self.config.name
         parts: list[str] = []
+        thoughts: list[str] = []
+        calls = ToolCallAccumulator()
         finish = model = None
         usage: dict | None = None
         headers = None
@@ -135,7 +209,8 @@ class OpenAICompatProvider(Provider):
                         data = sse.data
                         if data.strip() == "[DONE]":
                             yield ProviderEvent(type="done", response=ChatResponse(
-                                text="".join(parts), finish_reason=finish,
+                                text="".join(parts), finish_reason=finish, tool_calls=calls.result(),
+                                reasoning="".join(thoughts) or None, reasoning_tokens=reasoning_tokens_of(usage),
                                 prompt_tokens=usage.get("prompt_tokens") if usage else None,
                                 completion_tokens=usage.get("completion_tokens") if usage else None,
                                 cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens")
@@ -160,6 +235,10 @@ class OpenAICompatProvider(Provider):
                             if choice.get("index", 0) != 0:
                                 continue
                             delta = choice.get("delta") or {}
+                            calls.add(delta.get("tool_calls"))
+                            thought = reasoning_of(delta)
+                            if thought:
+                                thoughts.append(thought)
                             text = delta.get("content") if "delta" in choice else choice.get("text")
                             if text:
                                 parts.append(text)

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from lib.client.providers import make_provider
-from lib.client.providers.anthropic import body_for, split_system
+from lib.client.providers.anthropic import body_for
+from lib.client.providers.anthropic_format import convert_messages as split_system
 from lib.client.providers.base import ChatRequest, EndpointConfig, error_for_status, parse_retry_after
 from lib.client.providers.echo import echo_text
 from lib.client.providers.openai_compat import api_root
