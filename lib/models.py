@@ -99,6 +99,21 @@ class KeyBinding(SQLModel, table=True):
     bound_at: datetime = Field(default_factory=utcnow)
 
 
+class ApiToken(SQLModel, table=True):
+    """A workbench API token: only its sha256 is stored (the token is shown once, at creation)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    token_hash: str = Field(index=True, unique=True, max_length=64)  # sha256 hex of the whole token
+    prefix: str = Field(default="", max_length=16)  # first characters, to recognise a token in a list
+    scopes: list = _json([])  # read | run | write
+    rpm: int | None = None  # requests per minute for this token; None = the default
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 class Run(SQLModel, table=True):
     """One model call, from any screen."""
 
@@ -136,6 +151,7 @@ class Run(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     compare_id: str | None = Field(default=None, max_length=40, index=True)
     batch_job_id: int | None = Field(default=None, index=True)
+    actor: str | None = Field(default=None, max_length=200, index=True)  # Identity.label: token:NAME, cli:ana...
 
 
 class Comparison(SQLModel, table=True):

@@ -242,7 +242,8 @@ class CallExecution:
                "prompt_tokens": pt, "completion_tokens": ct, "usage_estimated": estimated,
                "usage_raw": resp.usage_raw if resp else None, "cost_usd": cost, "latency_ms": round(latency, 2),
                "ttft_ms": round(ttft, 2) if ttft is not None else None, "attempts": attempts, "cache_hit": cached,
-               "rating": None, "note": None, "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id}
+               "rating": None, "note": None, "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id,
+               "actor": spec.actor}
         result = RunResult(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
                            finish_reason=row["finish_reason"], status=status, error_kind=row["error_kind"],
                            error_message=err_msg, http_status=row["http_status"], request_id=row["request_id"],

@@ -109,6 +109,7 @@ class CallSpec:
     version_id: int | None = None
     prompt_name: str | None = None
     version_number: int | None = None
+    actor: str | None = None  # the acting Identity's label (token:NAME for the gateway)
 
 
 @dataclass

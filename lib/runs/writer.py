@@ -84,7 +84,7 @@ class RunLogWriter:
                 if vals[i] is not None:
                     vals[i] = conv(vals[i])
             return tuple(vals)
-        return row
+        return {c: row.get(c) for c in _COLUMNS}  # every column present: rows of one batch share one statement
 
     def _ensure(self) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -1,0 +1,35 @@
+"""The HTTP surface: prompt API, task API, OpenAI-compatible gateway, and the API tokens behind them.
+
+Served in the Streamlit process and port (`st.App(..., routes=api_routes())` in app.py).
+"""
+
+from __future__ import annotations
+
+from .server import api_routes, create_api
+from .tokens import (
+    AuthenticationFailed,
+    RateLimited,
+    TokenInfo,
+    TokenRateLimiter,
+    authenticate,
+    clear_token_cache,
+    create_token,
+    hash_token,
+    list_tokens,
+    revoke_token,
+)
+
+__all__ = [
+    "AuthenticationFailed",
+    "RateLimited",
+    "TokenInfo",
+    "TokenRateLimiter",
+    "api_routes",
+    "authenticate",
+    "clear_token_cache",
+    "create_api",
+    "create_token",
+    "hash_token",
+    "list_tokens",
+    "revoke_token",
+]

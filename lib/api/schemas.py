@@ -1,0 +1,87 @@
+"""Request and response bodies of the HTTP API (pydantic), so the OpenAPI schema documents them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, and which parameter it concerns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    message: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `{"error": {type, message, param}}`."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": what}
+    for code, what in ((400, "Bad input"), (401, "Missing, invalid or revoked token"),
+                       (403, "The token's scope does not allow this"), (404, "Not found"),
+                       (409, "Conflict"), (422, "Invalid body or missing variables"),
+                       (429, "Over the token's requests per minute (see Retry-After)"),
+                       (500, "Internal error"), (502, "The upstream model failed"))
+}
+
+
+class Message(BaseModel):
+    """A chat message (content is text or a list of parts)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str | list[dict[str, Any]] | None = ""
+
+
+class RenderRequest(BaseModel):
+    """Variables to render a version with."""
+
+    variables: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, max_length=100)
+    version: int | None = Field(default=None, ge=1)
+
+
+class VersionRequest(BaseModel):
+    """A new version of a prompt (the prompt is created when it does not exist)."""
+
+    messages: list[Message] = Field(min_length=1, max_length=200)
+    template_format: Literal["mustache", "jinja2"] = "mustache"
+    model: str | None = Field(default=None, max_length=300)
+    params: dict[str, Any] = Field(default_factory=dict)
+    commit_message: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class LabelRequest(BaseModel):
+    """The version a label should point at."""
+
+    version: int = Field(ge=1)
+
+
+class PromptList(BaseModel):
+    """One page of prompts."""
+
+    data: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+
+class RunList(BaseModel):
+    """One page of runs."""
+
+    data: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
