@@ -19,6 +19,7 @@ from lib.prompts import (
     labels_of,
     list_prompts,
     list_versions,
+    message_text,
     prompt_exists,
     resolve,
     rollback,
@@ -126,7 +127,7 @@ def register(app: typer.Typer) -> None:
             [f"{name}:{v.number}  ({out['template_format']}; labels: {', '.join(out['labels']) or '-'}; "
              f"{out['versions']} versions)", f"model: {v.model or '-'}  params: {json.dumps(v.params)}",
              f"variables: {', '.join(v.variables) or '(none)'}"]
-            + [f"[{m['role']}]\n{m['content']}" for m in v.messages]))
+            + [f"[{m['role']}]\n{message_text(m)}" for m in v.messages]))
 
     @sub.command("diff")
     @handle_errors
@@ -194,4 +195,4 @@ def register(app: typer.Typer) -> None:
         for k in unused:
             typer.echo(f"warning: value {k!r} is not used by the template", err=True)
         emit({"messages": msgs, "unused": unused}, as_json,
-             lambda: "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs))
+             lambda: "\n\n".join(f"[{m['role']}]\n{message_text(m)}" for m in msgs))

@@ -9,6 +9,20 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .attachments import CONTEXT_NAMES, MAX_BYTES, combine, read_attachment, total_tokens
+from .content import (
+    EFFORTS,
+    content_text,
+    expand_history,
+    line_of,
+    message_text,
+    parse_json_field,
+    placeholder_names,
+    response_schema,
+    validate_modern_params,
+    validate_response_format,
+    validate_tool_choice,
+    validate_tools,
+)
 from .diffing import VersionDiff, diff_versions
 from .exchange import dumps, export_prompt, import_prompt
 from .labels import label_history, remove_label, rollback, set_label
@@ -37,6 +51,7 @@ from .tokens import count_messages, count_text
 
 __all__ = [
     "CONTEXT_NAMES",
+    "EFFORTS",
     "FORMATS",
     "MAX_BYTES",
     "TextDiff",
@@ -44,6 +59,7 @@ __all__ = [
     "all_tags",
     "as_text",
     "combine",
+    "content_text",
     "count_messages",
     "count_text",
     "create_from_preset",
@@ -52,6 +68,7 @@ __all__ = [
     "diff_versions",
     "dumps",
     "duplicate",
+    "expand_history",
     "export_prompt",
     "get_preset",
     "get_prompt",
@@ -60,16 +77,21 @@ __all__ = [
     "import_prompt",
     "label_history",
     "labels_of",
+    "line_of",
     "list_presets",
     "list_prompts",
     "list_versions",
+    "message_text",
     "missing",
+    "parse_json_field",
+    "placeholder_names",
     "prompt_exists",
     "read_attachment",
     "remove_label",
     "render",
     "render_messages",
     "resolve",
+    "response_schema",
     "rollback",
     "save_version",
     "set_archived",
@@ -78,7 +100,11 @@ __all__ = [
     "total_tokens",
     "unused",
     "update_prompt",
+    "validate_modern_params",
     "validate_name",
+    "validate_response_format",
+    "validate_tool_choice",
+    "validate_tools",
     "variables",
     "walk",
 ]

@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .content import message_text
+
 
 @dataclass
 class MessageDiff:
@@ -57,7 +59,7 @@ def as_text(version: Any) -> str:
         lines.append(f"# {k}: {version.params[k]!r}")
     for m in version.messages:
         lines.append(f"--- {m['role']} ---")
-        lines.extend(m["content"].splitlines() or [""])
+        lines.extend(message_text(m).splitlines() or [""])
     return "\n".join(lines) + "\n"
 
 
@@ -74,15 +76,15 @@ def diff_versions(a: Any, b: Any) -> VersionDiff:
         y = mb[i] if i < len(mb) else None
         if x is None:
             d.messages.append(MessageDiff(i + 1, "added", None, y["role"],
-                                          _unified("", y["content"], "", f"v{b.number}")))
+                                          _unified("", message_text(y), "", f"v{b.number}")))
         elif y is None:
             d.messages.append(MessageDiff(i + 1, "removed", x["role"], None,
-                                          _unified(x["content"], "", f"v{a.number}", "")))
+                                          _unified(message_text(x), "", f"v{a.number}", "")))
         elif x == y:
             d.messages.append(MessageDiff(i + 1, "same", x["role"], y["role"], ""))
         else:
             d.messages.append(MessageDiff(i + 1, "changed", x["role"], y["role"],
-                                          _unified(x["content"], y["content"], f"v{a.number}", f"v{b.number}")))
+                                          _unified(message_text(x), message_text(y), f"v{a.number}", f"v{b.number}")))
     if a.template_format != b.template_format:
         d.template_format = (a.template_format, b.template_format)
     if (a.model or None) != (b.model or None):

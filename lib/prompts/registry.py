@@ -21,9 +21,9 @@ from lib.errors import ConflictError, NotFoundError, ValidationError
 from lib.models import Label, Prompt, PromptVersion, utcnow
 from lib.settings import get_settings
 
-from . import templating
+from . import content, templating
 
-ROLES = ("system", "user", "assistant")
+ROLES = content.ROLES
 RESERVED_LABELS = ("latest",)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -69,18 +69,8 @@ def validate_messages(messages: Any, template_format: str = "mustache") -> list[
     """Chat messages as [{"role","content"}]; checks roles, text and that the template parses."""
     if not isinstance(messages, list) or not messages:
         raise ValidationError("a prompt needs at least one message")
-    clean = []
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, dict):
-            raise ValidationError(f"message {i + 1}: expected an object with role and content")
-        role = str(msg.get("role", "")).strip().lower()
-        if role not in ROLES:
-            raise ValidationError(f"message {i + 1}: unknown role {msg.get('role')!r}; use one of {', '.join(ROLES)}")
-        content = msg.get("content", "")
-        if not isinstance(content, str):
-            raise ValidationError(f"message {i + 1} ({role}): content must be text")
-        clean.append({"role": role, "content": content})
-    if not any(m["content"].strip() for m in clean):
+    clean = [content.validate_message(msg, i) for i, msg in enumerate(messages)]
+    if not any(content.has_text(m) for m in clean):
         raise ValidationError("every message is empty: write some text in at least one message")
     templating.check_format(template_format)
     templating.variables(clean, template_format)  # raises TemplateError naming the message
@@ -94,6 +84,14 @@ def validate_params(params: Any, what: str = "parameters") -> dict:
     if not isinstance(params, dict):
         raise ValidationError(f"{what} must be a JSON object like {{\"temperature\": 0.2}}, "
                               f"got {type(params).__name__}")
+    if what == "parameters":
+        return content.validate_modern_params(dict(params))
+    for model, override in params.items():  # per-model overrides: {model: {param: value}}
+        if isinstance(override, dict):
+            try:
+                content.validate_modern_params(dict(override))
+            except ValidationError as exc:
+                raise ValidationError(f"{what} for {model}: {exc}") from None
     return params
 
 

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lib.errors import MissingVariablesError, TemplateError, ValidationError
 
+from . import content as content_mod
 from . import template_guard as guard
 
 FORMATS = ("mustache", "jinja2")
@@ -265,9 +266,21 @@ def variables(version_or_messages: Any, template_format: str | None = None) -> l
     check_format(src.template_format)
     seen: dict[str, None] = {}
     for i, msg in enumerate(src.messages):
-        for name in _names_in(str(msg.get("content") or ""), src.template_format, _where(i, msg)):
-            seen.setdefault(name, None)
+        if msg.get("role") == "placeholder":
+            if msg.get("name"):
+                seen.setdefault(str(msg["name"]), None)
+            continue
+        for text in _texts(msg.get("content")):
+            for name in _names_in(text, src.template_format, _where(i, msg)):
+                seen.setdefault(name, None)
     return list(seen)
+
+
+def _texts(content: Any) -> list[str]:
+    """The templated texts of a content: the string, or each text part (other parts are never templated)."""
+    if isinstance(content, list):
+        return [str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"]
+    return [str(content or "")]
 
 
 def missing(version_or_messages: Any, values: dict, template_format: str | None = None) -> list[str]:
@@ -290,14 +303,27 @@ def render_messages(messages: Iterable[dict], values: dict | None,
     lacking = missing(messages, values, template_format)
     if lacking:
         raise MissingVariablesError(lacking)
-    out = []
-    for i, msg in enumerate(messages):
-        text = str(msg.get("content") or "")
+    content_mod.check_placeholders(messages, values)  # one clear error before anything is rendered
+
+    def one(text: str, where: str) -> str:
         if template_format == "jinja2":
-            content = _render_jinja(text, values, _where(i, msg))
+            return _render_jinja(text, values, where)
+        return _render_mustache(text, values)
+
+    out: list[dict] = []
+    for i, msg in enumerate(messages):
+        where = _where(i, msg)
+        if msg.get("role") == "placeholder":  # the history as given, never templated
+            out.extend(content_mod.expand_history(msg["name"], values[msg["name"]], where))
+            continue
+        content = msg.get("content")
+        rendered: dict[str, Any] = {k: v for k, v in msg.items() if k in ("role", "tool_call_id", "tool_calls")}
+        if isinstance(content, list):
+            rendered["content"] = [{**p, "text": one(str(p.get("text", "")), where)}
+                                   if isinstance(p, dict) and p.get("type") == "text" else p for p in content]
         else:
-            content = _render_mustache(text, values)
-        out.append({"role": msg["role"], "content": content})
+            rendered["content"] = one(str(content or ""), where)
+        out.append(rendered)
     return out
 
 
