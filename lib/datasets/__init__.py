@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from .export import MIME, to_bytes, write
 from .mapping import auto_map, has_errors, lint, preview, row_values
+from .promptfoo import ImportReport, import_promptfoo
 from .reader import read_file
 from .store import MAX_BYTES, get_dataset, get_rows, import_dataset, list_datasets
 
 __all__ = [
+    "ImportReport",
     "MAX_BYTES",
     "MIME",
     "auto_map",
@@ -20,6 +22,7 @@ __all__ = [
     "get_rows",
     "has_errors",
     "import_dataset",
+    "import_promptfoo",
     "lint",
     "list_datasets",
     "preview",

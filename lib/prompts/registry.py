@@ -253,11 +253,13 @@ def _commit_retrying(session: Session, attempt_fn):
 
 def create_prompt(*, session: Session, name: str, messages: list[dict], template_format: str = "mustache",
                   description: str = "", tags: list[str] | None = None, model: str | None = None,
-                  params: dict | None = None, commit_message: str = "", author: str | None = None) -> PromptVersion:
+                  params: dict | None = None, commit_message: str = "", author: str | None = None,
+                  model_overrides: dict | None = None) -> PromptVersion:
     """Create a prompt and its version 1; a taken name is a ConflictError."""
     name = validate_name(name)
     messages = validate_messages(messages, template_format)
     params = validate_params(params)
+    model_overrides = validate_params(model_overrides, "per-model overrides")
     tags = validate_tags(tags)
     if session.exec(select(Prompt.id).where(Prompt.name == name)).first() is not None:
         raise ConflictError(f"a prompt named {name!r} already exists")
@@ -268,7 +270,7 @@ def create_prompt(*, session: Session, name: str, messages: list[dict], template
     except IntegrityError:
         session.rollback()
         raise ConflictError(f"a prompt named {name!r} already exists") from None
-    version = _new_version(prompt.id, 1, messages, template_format, model, params, None,
+    version = _new_version(prompt.id, 1, messages, template_format, model, params, model_overrides,
                            commit_message or "first version", author)
     session.add(version)
     session.commit()
