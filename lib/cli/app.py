@@ -20,7 +20,8 @@ from .common import fail
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Prompt Workbench command line.")
 
-COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports)  # each has `register(app: typer.Typer)`
+# each has `register(app: typer.Typer)`
+COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports)
 _built = False
 
 
