@@ -10,6 +10,8 @@ lists, ``BatchJob.evaluators``, ``DatasetRow.asserts``) both become an ``Evaluat
     regex:PATTERN          re.search                       starts-with:TEXT
     is-json                output parses as JSON           json-schema:{...}  valid JSON matching the schema
     similar:0.8:TEXT       rapidfuzz ratio >= threshold (default 0.8; ``similar(0.8):TEXT`` too)
+    json-schema            (no schema) valid JSON matching the version's own response_format schema
+    tool-called:NAME       tool-args-match:[NAME:]{schema}   is-valid-openai-tools-call   (see tool_checks)
     similar-embed:ENDPOINT/MODEL:0.8:TEXT   cosine of embeddings from the endpoint's /v1/embeddings
     judge:ENDPOINT/MODEL:RUBRIC             LLM judge through the model client (llm-rubric: too)
     not-<type>:...         negation of any of the above (promptfoo style)
@@ -43,6 +45,7 @@ from .specs import (
     spec_from_dict,
     specs_for_row,
 )
+from .tool_checks import TOOL_TYPES, check_tools
 
 __all__ = ["NEEDS_CLIENT", "TYPES", "EvalResult", "EvaluatorSpec", "check", "coerce", "cosine", "evaluate",
            "evaluate_all", "fill", "parse_expected", "parse_judge", "parse_spec", "spec_from_dict", "specs_for_row",
@@ -77,8 +80,13 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
-def check(spec: EvaluatorSpec | dict | str, output: str, *, row: dict | None = None) -> EvalResult:
-    """Evaluate a pure (no model call) spec synchronously; ValueError for similar-embed and judge."""
+def check(spec: EvaluatorSpec | dict | str, output: str, *, row: dict | None = None,
+          tool_calls: list[dict] | None = None, tools: list[dict] | None = None,
+          schema: dict | None = None) -> EvalResult:
+    """Evaluate a pure (no model call) spec synchronously; ValueError for similar-embed and judge.
+
+    `tool_calls` are the run's, `tools` and `schema` (its response_format schema) the version's.
+    """
     spec = coerce(spec)
     if spec.type in NEEDS_CLIENT:
         raise ValueError(f"{spec.type} needs a model client: use `await evaluate(...)`")
@@ -111,8 +119,17 @@ def check(spec: EvaluatorSpec | dict | str, output: str, *, row: dict | None = N
         except re.error as exc:
             return EvalResult(None, None, f"bad regex: {exc}")
         return _res(spec, ok, _b(ok), f"regex {'matched' if ok else 'did not match'}")
+    if t == "json-schema" and value is None:
+        if schema is None:
+            return EvalResult(None, None, "json-schema: the version has no response_format schema to check against")
+        return _res(spec, *_json_check(out, schema))
     if t in ("is-json", "json-schema"):
         return _res(spec, *_json_check(out, value if t == "json-schema" else None))
+    if t in TOOL_TYPES:
+        try:
+            return _res(spec, *check_tools(t, value, tool_calls, tools))
+        except ValueError as exc:
+            return EvalResult(None, None, str(exc))
     if t == "similar":
         from rapidfuzz import fuzz, utils
 
@@ -231,14 +248,15 @@ async def _similar_embed(spec: EvaluatorSpec, output: str, row: dict | None, cli
 
 
 async def evaluate(spec: EvaluatorSpec | dict | str, output: str, *, row: dict | None = None,
-                   client: Any = None, judge_model: str | None = None, **call_kw: Any) -> EvalResult:
+                   client: Any = None, judge_model: str | None = None, tool_calls: list[dict] | None = None,
+                   tools: list[dict] | None = None, schema: dict | None = None, **call_kw: Any) -> EvalResult:
     """Evaluate any spec (async); model errors become passed=None with the reason, never raise.
 
     `call_kw` (e.g. source="batch", batch_job_id=7) is passed to the judge's `client.generate`.
     """
     spec = coerce(spec)
     if spec.type not in NEEDS_CLIENT:
-        return check(spec, output, row=row)
+        return check(spec, output, row=row, tool_calls=tool_calls, tools=tools, schema=schema)
     try:
         if client is None:
             client = get_client()

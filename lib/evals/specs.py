@@ -13,16 +13,19 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .tool_checks import split_args_value
+
 TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "regex", "starts-with",
-         "is-json", "json-schema", "similar", "similar-embed", "judge", "unsupported")
+         "is-json", "json-schema", "similar", "similar-embed", "judge", "tool-called", "tool-args-match",
+         "is-valid-openai-tools-call", "unsupported")
 NEEDS_CLIENT = ("similar-embed", "judge")
 _ALIASES = {"icontains-any": "contains-any", "icontains-all": "contains-all", "llm-rubric": "judge",
             "grade": "judge", "model-graded": "judge", "startswith": "starts-with", "starts_with": "starts-with",
             "equal": "equals", "eq": "equals", "json": "is-json", "valid-json": "is-json",
             "embedding-similar": "similar-embed", "similar-embedding": "similar-embed"}
 _UNSUPPORTED = ("javascript", "python", "fn", "webhook", "cost", "latency", "perplexity", "levenshtein",
-                "rouge-n", "bleu", "classifier", "moderation", "is-valid-openai-tools-call")
-_NO_VALUE = ("is-json",)
+                "rouge-n", "bleu", "classifier", "moderation")
+_NO_VALUE = ("is-json", "is-valid-openai-tools-call")
 _FLOAT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*$")
 _PLACE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
@@ -122,11 +125,16 @@ def _parse(text: str, *, strict: bool) -> EvaluatorSpec | None:
         if strict:
             raise ValueError(f"evaluator type {m.group(1)!r} is not supported here")
         return EvaluatorSpec("unsupported", m.group(1).lower(), negate=negate)
+    if kind == "is-valid-openai-tools-call":
+        return EvaluatorSpec(kind, negate=negate)
     if kind in _NO_VALUE:
         return EvaluatorSpec(kind, rest or None, negate=negate) if not rest else \
             EvaluatorSpec("json-schema", _schema(rest), negate=negate)
-    if kind == "json-schema":
-        return EvaluatorSpec(kind, _schema(rest), negate=negate)
+    if kind == "json-schema":  # without a schema: the version's own response_format schema
+        return EvaluatorSpec(kind, _schema(rest) if rest.strip() else None, negate=negate)
+    if kind == "tool-args-match":
+        split_args_value(rest)  # raises ValueError naming the evaluator
+        return EvaluatorSpec(kind, rest.strip(), negate=negate)
     if kind == "similar":
         threshold, value = _threshold(rest)
         return _checked(EvaluatorSpec(kind, value, paren if paren is not None else threshold, negate=negate))
@@ -170,7 +178,8 @@ def _check_schema(schema: dict) -> None:
 def _checked(spec: EvaluatorSpec) -> EvaluatorSpec:
     if spec.type in ("contains-any", "contains-all") and not spec.value:
         raise ValueError(f"{spec.type}: give at least one item, e.g. {spec.type}:a,b")
-    if spec.type not in ("is-json", "unsupported") and spec.value in (None, "", []):
+    if spec.type not in ("is-json", "json-schema", "is-valid-openai-tools-call", "unsupported") \
+            and spec.value in (None, "", []):
         raise ValueError(f"{spec.type}: missing value, e.g. {spec.type}:text")
     if spec.type == "regex":
         try:
@@ -197,9 +206,13 @@ def spec_from_dict(d: dict) -> EvaluatorSpec:
         return EvaluatorSpec("unsupported", value if d["type"] == "unsupported" else d["type"], negate=negate)
     if kind == "is-json" and isinstance(value, dict):
         kind = "json-schema"
+    if kind == "tool-args-match" and value is not None:
+        split_args_value(value)
+        if isinstance(value, dict):
+            value = json.dumps(value, ensure_ascii=False)
     if kind == "json-schema":
         if isinstance(value, str):
-            value = _schema(value)
+            value = _schema(value) if value.strip() else None
         elif isinstance(value, dict):
             _check_schema(value)
     if kind in ("contains-any", "contains-all") and isinstance(value, str):

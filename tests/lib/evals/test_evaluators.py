@@ -223,3 +223,48 @@ async def test_similar_embed_on_echo_is_offline(sqlite_engine):
 def test_to_dict_is_json_safe():
     spec = ev.parse_spec('json-schema:{"type":"object"}')
     assert json.loads(json.dumps(spec.to_dict())) == {"type": "json-schema", "value": {"type": "object"}}
+
+
+# ---------------------------------------------------------------- tool calls and the version's schema
+
+CALLS = [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+    "additionalProperties": False}}}]
+
+
+def test_tool_called():
+    assert ev.check("tool-called:get_weather", "", tool_calls=CALLS).passed is True
+    r = ev.check("tool-called:search", "", tool_calls=CALLS)
+    assert r.passed is False and "get_weather" in r.reason
+    assert ev.check("tool-called:get_weather", "sunny", tool_calls=None).passed is False
+    assert ev.check("not-tool-called:search", "", tool_calls=CALLS).passed is True
+
+
+def test_tool_args_match():
+    assert ev.check('tool-args-match:{"required": ["city"]}', "", tool_calls=CALLS).passed is True
+    r = ev.check('tool-args-match:{"required": ["country"]}', "", tool_calls=CALLS)
+    assert r.passed is False and "country" in r.reason
+    assert ev.check('tool-args-match:search:{"type": "object"}', "", tool_calls=CALLS).passed is False
+    bad = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]
+    assert "not JSON" in ev.check('tool-args-match:{"type": "object"}', "", tool_calls=bad).reason
+    with pytest.raises(ValueError, match="tool-args-match"):
+        ev.parse_spec('tool-args-match:{"type": 5}')
+
+
+def test_is_valid_openai_tools_call():
+    assert ev.check("is-valid-openai-tools-call", "", tool_calls=CALLS, tools=TOOLS).passed is True
+    extra = [{"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": 1}'}}]
+    assert ev.check("is-valid-openai-tools-call", "", tool_calls=extra, tools=TOOLS).passed is False
+    other = [{"id": "c", "type": "function", "function": {"name": "search", "arguments": "{}"}}]
+    assert "not one of" in ev.check("is-valid-openai-tools-call", "", tool_calls=other, tools=TOOLS).reason
+    assert ev.check("is-valid-openai-tools-call", "just text", tool_calls=None, tools=TOOLS).passed is False
+    assert ev.spec_from_dict({"type": "is-valid-openai-tools-call"}).type == "is-valid-openai-tools-call"
+
+
+def test_json_schema_against_the_versions_own_schema():
+    schema = {"type": "object", "required": ["answer"]}
+    assert ev.check("json-schema", '{"answer": "yes"}', schema=schema).passed is True
+    assert ev.check("json-schema", '{"other": 1}', schema=schema).passed is False
+    assert ev.check("json-schema", '{"answer": 1}').passed is None  # no schema to check against: not judged
+    assert ev.spec_from_dict({"type": "json-schema"}).value is None
