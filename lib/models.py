@@ -152,6 +152,11 @@ class Run(SQLModel, table=True):
     compare_id: str | None = Field(default=None, max_length=40, index=True)
     batch_job_id: int | None = Field(default=None, index=True)
     actor: str | None = Field(default=None, max_length=200, index=True)  # Identity.label: token:NAME, cli:ana...
+    # OpenAI-shaped tool calls [{id, type, function: {name, arguments}}]; None when the answer had none
+    tool_calls: list | None = _json(None, nullable=True)
+    reasoning: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # thinking text
+    reasoning_tokens: int | None = None  # part of completion_tokens (priced with them)
+    parent_run_id: int | None = Field(default=None, index=True)  # the previous turn of a conversation
 
 
 class Comparison(SQLModel, table=True):
