@@ -14,9 +14,11 @@ import streamlit as st
 
 from lib import bootstrap, db, metrics
 from lib.batch import start_background_worker
+from lib.client import list_endpoints
+from lib.credentials import has_secret
 from lib.settings import get_settings
-from lib.ui import md_escape
-from pages import _boot
+from lib.ui import latency_text, md_escape, percent, spend
+from pages._views import boot
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
@@ -48,9 +50,6 @@ def _headline(url: str) -> dict | None:
 
 def _sidebar(engine) -> None:
     """Database in use, endpoints' health, and the last-24h headline."""
-    from lib.client import list_endpoints
-    from lib.credentials import has_secret
-
     sb = st.sidebar
     sb.caption("Database")
     sb.code(db.redact_url(engine.url.render_as_string(hide_password=False)), language=None, wrap_lines=True)
@@ -77,15 +76,11 @@ def _sidebar(engine) -> None:
         c1, c2 = sb.columns(2)
         c1.metric("Calls", f"{head.get('calls', 0):,}")
         err = head.get("error_rate")
-        c2.metric("Errors", "-" if err is None else f"{err:.1%}")
-        spend = head.get("spend_usd")
+        c2.metric("Errors", percent(err))
         unpriced = head.get("unpriced_calls") or 0
-        c1.metric("Spend", "-" if spend is None else ("$0" if spend == 0 else
-                                                     f"${spend:,.2f}" if spend >= 0.01 else "<$0.01"),
+        c1.metric("Spend", spend(head.get("spend_usd"), unpriced),
                   help=f"{unpriced} calls have no known price" if unpriced else None)
-        p95 = head.get("p95_latency_ms")
-        c2.metric("p95", "-" if p95 is None else f"{p95:,.0f} ms" if p95 < 1000 else f"{p95 / 1000:,.1f} s",
-                  help="95th percentile latency of the last 24 hours")
+        c2.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
 
 
 def _pages() -> dict[str, list]:
@@ -118,17 +113,17 @@ def main() -> None:
         st.stop()
     background_worker(url)
     nav = st.navigation(_pages())
-    _boot.resume_deeplink()
+    boot.resume_deeplink()
     with st.sidebar:
         try:
             _sidebar(engine)
         except Exception:  # the sidebar is informative only; never block a page on it
             log.exception("sidebar failed")
-    _boot.mark_navigation(True)
+    boot.mark_navigation(True)
     try:
         nav.run()
     finally:
-        _boot.mark_navigation(False)
+        boot.mark_navigation(False)
 
 
 main()

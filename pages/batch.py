@@ -12,16 +12,17 @@ import os
 
 import streamlit as st
 
-from lib import batch, datasets
+from lib import batch, datasets, prompts
 from lib.batch import preflight as preflight_preflight
+from lib.batch import start_background_worker
 from lib.datasets import auto_map, has_errors, lint, preview
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.evals import parse_spec
 from lib.prompts import variables as templating_variables
 from lib.ui import md_escape
-from pages import _batch_view as view
-from pages._boot import require_app
+from pages._views import batch as view
+from pages._views.boot import require_app
 
 require_app(__file__)
 
@@ -72,7 +73,7 @@ if dataset is None:
 # ---------------------------------------------------------------- 2. versions x models
 st.subheader("2. Prompt versions and models")
 with session_scope(engine) as s:
-    version_labels, model_opts = view.version_choices(s), view.model_choices(s)
+    version_labels, model_opts = prompts.version_refs(session=s), view.model_choices(s)
 c1, c2 = st.columns(2)
 chosen_versions = c1.multiselect("Prompt versions", list(version_labels), key="batch_versions",
                                  placeholder="Choose one or more versions")
@@ -156,8 +157,6 @@ if pf and pf["plan"] == plan:
                 job = batch.submit(session=s, evaluators=specs, budget_usd=float(budget) or None, mode=mode, **plan)
             ss.batch_job_id, ss.batch_preflight = job.id, None
             if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() not in ("0", "false", "no"):
-                from lib.batch import start_background_worker
-
                 start_background_worker(engine)  # idempotent: the app normally started it already
             st.rerun()
         except WorkbenchError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from lib import compare
@@ -12,21 +14,21 @@ from lib.errors import TemplateError, WorkbenchError
 from lib.prompts import missing as templating_missing
 from lib.prompts import variables
 from lib.ui import md_escape
-from pages import _cmp_view as view
-from pages import _run_widgets as w
-from pages._boot import require_app
-from pages._play_form import _roots
+from pages._views import compare as view
+from pages._views import run_widgets as w
+from pages._views.boot import require_app
+from pages._views.play_form import variable_roots
 
 require_app(__file__)
 
 ss = st.session_state
-w.persist("cmp", exclude=("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job", "cmp_flash"))
+w.persist("cmp", exclude=("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job_id"))
 ss.setdefault("cmp_n", 3)
 engine = get_engine()
 st.title("Compare")
 
 permalink = st.query_params.get("compare")
-job: compare.CompareJob | None = ss.get("cmp_job")
+job = compare.running_job(ss.get("cmp_job_id"))  # only the id lives in the session
 expanded = not permalink
 if not permalink and job is not None:  # back from another page: show the last comparison again
     permalink = job.compare_id
@@ -80,12 +82,10 @@ with st.expander("Columns and variables", expanded=expanded):
         except TemplateError as exc:
             problems.append(str(exc))
     values: dict = {}
-    for root, nested in _roots(wanted).items():
+    for root, nested in variable_roots(wanted).items():
         text = st.text_area(md_escape(f"{root} (JSON)" if nested else root), key=f"cmp_var_{root}", height=80)
         if text.strip():
             if nested:
-                import json
-
                 try:
                     values[root] = json.loads(text)
                 except json.JSONDecodeError as exc:
@@ -106,7 +106,7 @@ with st.expander("Columns and variables", expanded=expanded):
             w.lib_error(exc)
             job = None
         if job is not None:
-            ss["cmp_job"] = job
+            ss["cmp_job_id"] = job.compare_id
             st.query_params["compare"] = job.compare_id
             permalink = job.compare_id
 

@@ -14,10 +14,10 @@ from lib import prompts as prompts_lib
 from lib import runs as runs_lib
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
-from lib.ui import md_escape
-from pages import _run_widgets as w
-from pages._boot import require_app
-from pages._hist_record import show_record
+from lib.ui import md_escape, money, version_label
+from pages._views import run_widgets as w
+from pages._views.boot import require_app
+from pages._views.record import show_record
 
 require_app(__file__)
 
@@ -25,7 +25,7 @@ PAGE_SIZE = 25
 ANY = "(any)"
 ss = st.session_state
 w.persist("hist", exclude=("hist_table", "hist_rerun", "hist_close", "hist_open", "hist_up_", "hist_down_",
-                           "hist_flash", "hist_sig"))
+                           "hist_sig"))
 engine = get_engine()
 st.title("History")
 
@@ -85,9 +85,9 @@ try:
     with session_scope(engine) as session:
         rows, total = runs_lib.list_runs(session=session, page=int(ss["hist_page"]), page_size=PAGE_SIZE, **filters)
         data = [{"run": r.id, "time": r.created_at.strftime("%Y-%m-%d %H:%M:%S") if r.created_at else "",
-                 "source": r.source, "prompt": f"{r.prompt_name}:v{r.version_number}" if r.prompt_name else "",
+                 "source": r.source, "prompt": version_label(r.prompt_name, r.version_number) if r.prompt_name else "",
                  "model": f"{r.endpoint}/{r.model}", "status": r.status,
-                 "latency_ms": r.latency_ms, "cost": w.fmt_cost(r.cost_usd),
+                 "latency_ms": r.latency_ms, "cost": money(r.cost_usd),
                  "answer": (r.output or r.error_message or "")[:120]} for r in rows]
 except WorkbenchError as exc:
     w.lib_error(exc)

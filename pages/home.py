@@ -9,7 +9,7 @@ import streamlit as st
 
 from lib import db
 from lib.ui import workspace_summary
-from pages._boot import require_app
+from pages._views.boot import require_app
 
 require_app(__file__)
 

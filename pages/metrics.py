@@ -27,8 +27,11 @@ from lib.metrics import (
 from lib.ui import (
     batch_rate,
     latency,
+    latency_text,
     md_escape,
+    percent,
     scores,
+    spend,
     stacked,
 )
 from lib.ui import (
@@ -40,9 +43,9 @@ from lib.ui import (
 from lib.ui import (
     throughput as charts_throughput,
 )
-from pages import _metrics_compare as compare
-from pages import _metrics_view as mv
-from pages._boot import require_app
+from pages._views import metrics as mv
+from pages._views import metrics_compare as compare
+from pages._views.boot import require_app
 
 require_app(__file__)
 
@@ -120,11 +123,11 @@ def overview() -> None:
         return
     m = st.columns(5)
     m[0].metric("Calls", f"{t['calls']:,}")
-    m[1].metric("Spend", mv.usd(t["spend_usd"]),
+    m[1].metric("Spend", spend(t["spend_usd"], t["unpriced_calls"]),
                 help=f"{t['unpriced_calls']:,} calls have no known price" if t["unpriced_calls"] else None)
-    m[2].metric("Cost / 1,000 calls", mv.usd(t["cost_per_1k_calls"]))
-    m[3].metric("Error rate", mv.pct(t["error_rate"]))
-    m[4].metric("Mean latency", mv.ms(t["mean_latency_ms"]))
+    m[2].metric("Cost / 1,000 calls", spend(t["cost_per_1k_calls"], t["unpriced_calls"]))
+    m[3].metric("Error rate", percent(t["error_rate"]))
+    m[4].metric("Mean latency", latency_text(t["mean_latency_ms"]))
     lat = _latency(t["calls"])
     mv.block(latency(lat, LAT_GRAIN), lat, "latency")
     cost = tokens_cost(roll, "model")
@@ -156,7 +159,8 @@ def cost_tab() -> None:
                                                                                    format="$%.4f")})
     t = totals(roll)
     st.caption(f"{t['calls']:,} calls, {t['prompt_tokens'] + t['completion_tokens']:,} tokens, "
-               f"spend {mv.usd(t['spend_usd'])}; cost per 1,000 calls {mv.usd(t['cost_per_1k_calls'])}"
+               f"spend {spend(t['spend_usd'], t['unpriced_calls'])}; "
+               f"cost per 1,000 calls {spend(t['cost_per_1k_calls'], t['unpriced_calls'])}"
                + (f"; {t['unpriced_calls']:,} calls without a known price are not in the spend."
                   if t["unpriced_calls"] else "."))
 
@@ -165,10 +169,10 @@ def errors_tab() -> None:
     roll = _roll("bucket", "endpoint", "status", "error_kind")
     t = totals(roll)
     m = st.columns(4)
-    m[0].metric("Error rate", mv.pct(t["error_rate"]))
+    m[0].metric("Error rate", percent(t["error_rate"]))
     m[1].metric("HTTP 429s", f"{int(roll['http_429'].sum()) if len(roll) else 0:,}")
-    m[2].metric("Retried calls", mv.pct(t["retry_rate"]))
-    m[3].metric("Cache hits", mv.pct(t["cache_hit_rate"]))
+    m[2].metric("Retried calls", percent(t["retry_rate"]))
+    m[3].metric("Cache hits", percent(t["cache_hit_rate"]))
     err = metrics_runs_errors(roll)
     mv.block(charts_errors(err), err, "errors_by_kind", empty="No errors in this period.")
     rel = reliability(roll, "endpoint")

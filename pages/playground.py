@@ -6,6 +6,8 @@ import time
 
 import streamlit as st
 
+from lib import prompts as prompts_lib
+from lib.client import get_client
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
 from lib.prompts import (
@@ -23,9 +25,9 @@ from lib.prompts import (
 )
 from lib.prompts import missing as templating_missing
 from lib.ui import md_escape
-from pages import _run_widgets as w
-from pages._boot import require_app
-from pages._play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
+from pages._views import run_widgets as w
+from pages._views.boot import require_app
+from pages._views.play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
 
 require_app(__file__)
 
@@ -67,8 +69,6 @@ with session_scope(engine) as session:
             ss["play_ref"] = refs[0]
         ref = c2.selectbox("Version or label", refs, key="play_ref", format_func=lambda r: w.ref_label(r, numbers))
         try:
-            from lib import prompts as prompts_lib
-
             version = prompts_lib.resolve(session=session, ref=ref)
         except WorkbenchError as exc:
             w.lib_error(exc)
@@ -166,8 +166,6 @@ run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_
 
 # ---------------------------------------------------------------- run and answer
 if run_clicked:
-    from lib.client import get_client
-
     st.subheader("Answer")
     placeholder = st.empty()
     placeholder.caption("Waiting for the first token...")

@@ -11,9 +11,10 @@ from lib.client import list_endpoints
 from lib.errors import WorkbenchError
 from lib.prompts import import_prompt
 from lib.ui import md_escape
-from pages._boot import require_app
-from pages._prompt_editor import NEW, flash, get_draft, render_editor, replace_draft, show_flashes
-from pages._prompt_versions import render_diff, render_labels, render_manage, render_timeline
+from pages._views.boot import require_app
+from pages._views.flash import flash, show_flashes
+from pages._views.prompt_editor import NEW, PAGE, get_draft, render_editor, replace_draft
+from pages._views.prompt_versions import render_diff, render_labels, render_manage, render_timeline
 
 require_app(__file__)
 
@@ -46,7 +47,7 @@ def _import() -> None:
     text = upload.getvalue().decode("utf-8", errors="replace") if upload is not None else \
         (ss.get("prompts_import_text") or "")
     if not text.strip():
-        flash("error", "Choose an exported .json file or paste its text first.")
+        flash(PAGE, "error", "Choose an exported .json file or paste its text first.")
         return
     try:
         with db.session_scope() as session:
@@ -54,19 +55,19 @@ def _import() -> None:
                                         name=(ss.get("prompts_import_name") or "").strip() or None)
             name = p.name
     except WorkbenchError as exc:
-        flash("error", f"Import failed: {exc}")
+        flash(PAGE, "error", f"Import failed: {exc}")
         return
     except Exception as exc:  # a JSON export of the wrong shape (e.g. "versions": "x") must not be a traceback
         log.exception("prompt import failed")
-        flash("error", f"Import failed: this is not a valid prompt export ({type(exc).__name__}: {exc})"[:500])
+        flash(PAGE, "error", f"Import failed: this is not a valid prompt export ({type(exc).__name__}: {exc})"[:500])
         return
     ss["prompts_selected"] = name
     ss["prompts_import_text"] = ""
-    flash("success", f"Imported {name}.")
+    flash(PAGE, "success", f"Imported {name}.")
 
 
 st.title("Prompts")
-show_flashes()
+show_flashes(PAGE)
 left, right = st.columns([1, 2.4], gap="large")
 
 # ---- the selected prompt (drawn first so the list reflects what was just saved)

@@ -12,7 +12,8 @@ from lib.client import KINDS, add_endpoint, delete_endpoint, get_endpoint, healt
 from lib.credentials import has_secret
 from lib.errors import WorkbenchError
 from lib.ui import md_escape
-from pages._boot import require_app
+from pages._views.boot import require_app
+from pages._views.flash import flash, show_flashes
 
 require_app(__file__)
 
@@ -21,7 +22,7 @@ ss.setdefault("settings_health", {})
 
 
 def _note(kind: str, message: str) -> None:
-    ss.setdefault("settings_flash", []).append((kind, str(message)))
+    flash("settings", kind, message)
 
 
 def _int_or_none(value) -> int | None:
@@ -137,8 +138,7 @@ def _endpoint_panel(e) -> None:
 
 
 st.title("Settings")
-for kind, message in ss.pop("settings_flash", []):
-    getattr(st, kind)(md_escape(message))
+show_flashes("settings")
 
 st.header("Endpoints")
 with db.session_scope() as session:
@@ -180,7 +180,7 @@ with st.expander("Add an endpoint", icon=":material/add:"):
     st.caption("Keys are never stored: put the key in the environment or .streamlit/secrets.toml under the "
                "name you give here.")
 
-from pages._settings_prices import render_prices  # noqa: E402  (kept in its own file for size)
+from pages._views.prices import render_prices  # noqa: E402  (kept in its own file for size)
 
 render_prices()
 

@@ -15,16 +15,17 @@ from sqlmodel import Session
 
 from lib.datasets import write
 from lib.models import BatchItem, BatchJob, DatasetRow, Prompt, PromptVersion, Run, Score
+from lib.prompts import version_ref
 
 PAGE_MAX = 1000
 
 
 def version_labels(*, session: Session, version_ids: list[int]) -> dict[int, str]:
-    """Version id -> 'prompt:vN'."""
+    """Version id -> 'prompt:N' (a valid reference)."""
     rows = session.execute(select(PromptVersion.id, Prompt.name, PromptVersion.number)
                            .join(Prompt, Prompt.id == PromptVersion.prompt_id)
                            .where(PromptVersion.id.in_(version_ids))).all()
-    return {vid: f"{name}:v{num}" for vid, name, num in rows}
+    return {vid: version_ref(name, num) for vid, name, num in rows}
 
 
 def column_label(version: str, model: str) -> str:

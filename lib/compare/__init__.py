@@ -16,6 +16,7 @@ from .live import (
     blind_name,
     column_labels,
     get_comparison,
+    running_job,
     runs_of,
     start,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "prompt_diff",
     "record_vote",
     "runs_of",
+    "running_job",
     "start",
     "verdict",
     "votes_of",

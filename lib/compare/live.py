@@ -23,6 +23,7 @@ from lib.client import get_client
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
 from lib.models import Comparison, Prompt, PromptVersion, Run
+from lib.prompts import version_ref
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 6
 DEFAULT_DEADLINE_S = 180.0
@@ -248,22 +249,48 @@ class CompareJob:
                     st.error = st.error or f"could not save the comparison's run ids: {exc}"
 
 
+# Jobs live here, keyed by their comparison id, so a page keeps only that id in its session state (never a
+# thread).  The id is the permalink's, so holding it already grants seeing the comparison.  Bounded: the
+# oldest finished jobs go first; a dropped job's answers are still in the database.
+JOBS_CAP = 256
+_jobs: dict[str, CompareJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def _register(job: CompareJob) -> None:
+    with _jobs_lock:
+        _jobs[job.compare_id] = job
+        if len(_jobs) > JOBS_CAP:
+            for cid in [c for c, j in _jobs.items() if j.done][: len(_jobs) - JOBS_CAP]:
+                del _jobs[cid]
+
+
+def running_job(compare_id: str | None) -> CompareJob | None:
+    """The live job of a comparison started in this process (None when unknown or dropped)."""
+    if not compare_id:
+        return None
+    with _jobs_lock:
+        return _jobs.get(compare_id)
+
+
 def start(*, engine: Any, columns: list[ColumnSpec], variables: dict[str, Any], blind: bool = False,
           client: Any = None, deadline_s: float = DEFAULT_DEADLINE_S) -> CompareJob:
-    """Create the Comparison row and start running its columns; returns the job to poll."""
+    """Create the Comparison row and start running its columns; returns the job (also kept by its id)."""
     with session_scope(engine) as s:
         row = create_comparison(session=s, columns=columns, variables=variables, blind=blind)
         s.expunge(row)
-    return CompareJob(engine=engine, comparison=row, client=client, deadline_s=deadline_s).start()
+    job = CompareJob(engine=engine, comparison=row, client=client, deadline_s=deadline_s)
+    _register(job)
+    return job.start()
 
 
 def column_labels(*, session: Session, comparison: Comparison) -> list[str]:
-    """A readable name per column: 'prompt:vN · endpoint/model · temperature=..'."""
+    """A readable name per column: 'prompt:N · endpoint/model · temperature=..'."""
     out = []
     for c in comparison.columns:
         v = session.get(PromptVersion, c["version_id"])
         p = session.get(Prompt, v.prompt_id) if v is not None else None
-        head = f"{p.name}:v{v.number}" if p is not None and v is not None else f"version #{c['version_id']}"
+        head = version_ref(p.name, v.number) if p is not None and v is not None else f"version #{c['version_id']}"
         params = ", ".join(f"{k}={val}" for k, val in sorted((c.get("params") or {}).items()))
         out.append(f"{head} · {c['model']}" + (f" · {params}" if params else ""))
     return out

@@ -174,7 +174,7 @@ def _empty_rollup() -> pd.DataFrame:
 
 
 def version_names(engine: Engine, ids: list) -> pd.DataFrame:
-    """version_id -> prompt_name, version_number, 'name:v' label (a small lookup, not a run scan)."""
+    """version_id -> prompt_name, version_number, 'name:N' label (a small lookup, not a run scan)."""
     out = pd.DataFrame(columns=["version_id", "prompt_name", "version_number", "version"])
     if not ids:
         return out

@@ -44,6 +44,8 @@ from .registry import (
     summaries,
     update_prompt,
     validate_name,
+    version_ref,
+    version_refs,
 )
 from .templating import FORMATS, as_text, missing, render, render_messages, unused, variables, walk
 from .textdiff import TextDiff, diff_texts
@@ -106,5 +108,7 @@ __all__ = [
     "validate_tool_choice",
     "validate_tools",
     "variables",
+    "version_ref",
+    "version_refs",
     "walk",
 ]

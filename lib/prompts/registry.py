@@ -146,6 +146,20 @@ def get_version_by_id(*, session: Session, version_id: int) -> PromptVersion:
     return v
 
 
+def version_ref(name: str, number: int) -> str:
+    """The one label of a version, which is also a valid reference: 'support:3'."""
+    return f"{name}:{number}"
+
+
+def version_refs(*, session: Session) -> dict[str, int]:
+    """'name:N' -> version id for every non-archived prompt (by name, newest version first)."""
+    rows = session.execute(select(Prompt.name, PromptVersion.number, PromptVersion.id)
+                           .join(PromptVersion, PromptVersion.prompt_id == Prompt.id)
+                           .where(Prompt.archived.is_(False))
+                           .order_by(Prompt.name, PromptVersion.number.desc())).all()
+    return {version_ref(n, num): vid for n, num, vid in rows}
+
+
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     """Split 'name', 'name:3' or 'name@label' into (name, version, label)."""
     m = _REF_RE.match((ref or "").strip())

@@ -1,4 +1,4 @@
-"""Presentation helpers with no Streamlit: drafts, markdown escaping, workspace summary, chart specs.
+"""Presentation helpers with no Streamlit: formatters, drafts, markdown escaping, workspace summary, chart specs.
 
 Transactions: functions here that take a `session` flush and never commit; the caller
 (page, CLI command, worker, route) owns the transaction and commits.
@@ -20,8 +20,32 @@ from .drafts import (
     parse_tags,
     workspace_summary,
 )
+from .formatting import (
+    UNKNOWN,
+    count,
+    latency_text,
+    money,
+    percent,
+    rate_per_s,
+    score,
+    spend,
+    text_or_dash,
+    tokens,
+    version_label,
+)
 
 __all__ = [
+    "UNKNOWN",
+    "count",
+    "latency_text",
+    "money",
+    "percent",
+    "rate_per_s",
+    "score",
+    "spend",
+    "text_or_dash",
+    "tokens",
+    "version_label",
     "ROLES",
     "batch_rate",
     "blank_draft",

@@ -31,10 +31,10 @@ def test_home_starts_with_sidebar_and_every_page_registered(engine_for_app):
     assert any(str(engine_for_app.url.database) in c.value for c in side.code)
     assert any("**echo** offline" in m.value for m in side.markdown)
     for page in sorted((ROOT / "pages").glob("*.py")):
-        if not page.name.startswith("_"):
-            at.switch_page(f"pages/{page.name}")  # raises ValueError if st.navigation did not register it
+        at.switch_page(f"pages/{page.name}")  # raises ValueError if st.navigation did not register it
+    assert not list((ROOT / "pages").glob("_*.py")), "shared view code lives in pages/_views/"
     with pytest.raises(ValueError):
-        at.switch_page("pages/_prompt_editor.py")  # helper modules are not pages
+        at.switch_page("pages/_views/prompt_editor.py")  # helper modules are not pages
     for page in ("pages/prompts.py", "pages/settings.py", "pages/home.py"):
         at.switch_page(page).run()
         assert not at.exception and side is not None and at.sidebar.code, page

@@ -62,7 +62,7 @@ def test_full_flow_mapping_preflight_start_progress_results_download(page, monke
     at = _at()
     at.radio(key="batch_source").set_value("Stored dataset").run()
     assert "qa: 2 rows" in texts(at)
-    at.multiselect(key="batch_versions").set_value(["qa:v1"])
+    at.multiselect(key="batch_versions").set_value(["qa:1"])
     at.multiselect(key="batch_models").set_value(["echo/echo"]).run()
     assert not at.exception, [e.value for e in at.exception]
     # mapping: {{question}} matched to "Question" (case ignored); preview rendered as plain text
@@ -78,7 +78,7 @@ def test_full_flow_mapping_preflight_start_progress_results_download(page, monke
     at.button(key="batch_preflight_btn").click().run()
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Calls"] == "2" and metrics["Cost (est.)"] == "$0.0000"
+    assert metrics["Calls"] == "2" and metrics["Cost (est.)"] == "$0"
     at.button(key="batch_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = at.session_state["batch_job_id"]
@@ -101,7 +101,7 @@ def test_full_flow_mapping_preflight_start_progress_results_download(page, monke
     results = next(d.value for d in at.dataframe if "output" in d.value.columns and "state" in d.value.columns)
     assert list(results["row"]) == [2]
     at.toggle(key="batch_matrix").set_value(True).run()
-    matrix = next(d.value for d in at.dataframe if "qa:v1 · echo/echo" in d.value.columns)
+    matrix = next(d.value for d in at.dataframe if "qa:1 · echo/echo" in d.value.columns)
     assert len(matrix) == 2
     at.button(key="batch_prepare_dl").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -52,7 +52,7 @@ def test_compare_three_columns_rate_and_diff(engine_for_app):
     codes = [c.value for c in at.code]
     assert "[user] Hello Ada!" in codes and "[user] Hi Ada" in codes
     page = texts(at)
-    assert "greet:v2 · echo/echo" in page and "greet:v1 · echo/echo" in page
+    assert "greet:2 · echo/echo" in page and "greet:1 · echo/echo" in page
     assert "finish: length" in page  # column 3 was capped at 2 tokens
     # diff of column 1 and 2: word diff with markers
     assert any("[-Hello-]{+Hi+}" in c or "{+Hi+}" in c for c in codes), codes
@@ -76,7 +76,7 @@ def test_blind_mode_hides_names_until_the_vote(engine_for_app):
     at = _open()
     _run_three(at, blind=True)
     page = texts(at)
-    assert "greet:v1 · echo/echo" not in page and "greet:v2 · echo/echo" not in page  # names hidden
+    assert "greet:1 · echo/echo" not in page and "greet:2 · echo/echo" not in page  # names hidden
     assert "Which answer is best?" in page
     with db.session_scope(engine_for_app) as s:
         [cmp] = list(s.exec(select(Comparison)))

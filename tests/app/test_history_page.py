@@ -80,7 +80,7 @@ def test_open_a_run_by_permalink_rate_and_rerun(engine_for_app):
     at = _open({"run": "2"})
     page = texts(at)
     assert "Run #2 · ok · playground" in page and "[user] Hi user1" in [c.value for c in at.code]
-    assert "greet:v1 · echo/echo" in page
+    assert "greet:1 · echo/echo" in page
     at.text_input(key="hist_note_2").input("nice")
     at.button(key="hist_up_2").click().run()
     with db.session_scope(engine_for_app) as s:

@@ -33,7 +33,7 @@ def test_batch_journey(page, streamlit_app, shot, tmp_path):
     expect(page.get_by_text("Dataset journey: 2 rows")).to_be_visible()
     shot("uploaded")
 
-    _pick(page, "Prompt versions", "batch-journey:v1")
+    _pick(page, "Prompt versions", "batch-journey:1")
     _pick(page, "Models", "echo/echo")
     page.get_by_text("Preview of the first rendered prompts").click()
     expect(page.locator("[data-testid=stCode]").filter(has_text="Answer: what is the capital").first).to_be_visible()

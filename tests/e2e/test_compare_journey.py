@@ -60,7 +60,7 @@ def test_compare_journey(page, streamlit_app, shot):
     expect(answers.filter(has_text="List three rivers, one per line.").first).to_be_visible()
     expect(answers.filter(has_text="[user] Name three rivers.").first).to_be_visible()
     expect(page.get_by_text("finish: length")).to_be_visible()  # column 3 was capped at 5 tokens
-    expect(page.get_by_text("cmp-journey:v1 · slow-echo/echo").first).to_be_visible()
+    expect(page.get_by_text("cmp-journey:1 · slow-echo/echo").first).to_be_visible()
     page.get_by_role("heading", name="Diff of two answers").scroll_into_view_if_needed()
     shot("answers-and-diff")
 

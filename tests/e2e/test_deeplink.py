@@ -1,7 +1,7 @@
 """A permalink opened as the very first request after the server starts gets the full app.
 
 With a folder named pages/, Streamlit runs a deep-linked page script alone until app.py has
-called st.navigation once; pages/_boot.py hands over to app.py and back.
+called st.navigation once; pages/_views/boot.py hands over to app.py and back.
 """
 
 from __future__ import annotations

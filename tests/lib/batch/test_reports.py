@@ -28,7 +28,7 @@ def test_results_filters_and_pages(engine):
     with session_scope(engine) as s:
         rows, total = batch_results.results(session=s, job_id=job_id, page_size=7)
         assert total == 20 and len(rows) == 7
-        assert rows[0]["version"] == "qa:v1" and rows[0]["inputs"] == {"question": "what is q1?", "answer": "a1"}
+        assert rows[0]["version"] == "qa:1" and rows[0]["inputs"] == {"question": "what is q1?", "answer": "a1"}
         page3, _ = batch_results.results(session=s, job_id=job_id, page=3, page_size=7)
         assert len(page3) == 6
         errors, n_err = batch_results.results(session=s, job_id=job_id, state="error")
@@ -46,11 +46,11 @@ def test_matrix_and_pass_rates(engine):
     with session_scope(engine) as s:
         rows, cols, total = batch_results.matrix(session=s, job_id=job_id, page_size=2)
         assert total == 5 and len(rows) == 2
-        assert cols == ["qa:v1 · echo/echo", "qa:v1 · echo/other", "qa:v2 · echo/echo", "qa:v2 · echo/other"]
-        assert rows[0]["qa:v1 · echo/echo"] == "echo Q: what is q1?"
-        assert rows[1]["qa:v2 · echo/other"] == "echo v2 what is q2?"
+        assert cols == ["qa:1 · echo/echo", "qa:1 · echo/other", "qa:2 · echo/echo", "qa:2 · echo/other"]
+        assert rows[0]["qa:1 · echo/echo"] == "echo Q: what is q1?"
+        assert rows[1]["qa:2 · echo/other"] == "echo v2 what is q2?"
         rows, _, _ = batch_results.matrix(session=s, job_id=job_id, page=2, page_size=3, value="state")
-        assert [r["row"] for r in rows] == [4, 5] and rows[0]["qa:v1 · echo/echo"] == "error"
+        assert [r["row"] for r in rows] == [4, 5] and rows[0]["qa:1 · echo/echo"] == "error"
         rates = batch_results.pass_rates(session=s, job_id=job_id)
         assert len(rates) == 4
         for r in rates:

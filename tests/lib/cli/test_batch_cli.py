@@ -40,7 +40,7 @@ def test_run_status_list_export(engine, tmp_path):
     final = json.loads(lines[-1])
     assert final["status"] == "done" and final["counts"]["done"] == 2 and final["pass_rate"] == 0.5
     st = json.loads(cli("batch", "status", job, "--json").stdout)
-    assert st["pass_rates"][0]["version"] == "qa:v1" and st["pass_rates"][0]["passed"] == 1
+    assert st["pass_rates"][0]["version"] == "qa:1" and st["pass_rates"][0]["passed"] == 1
     human = cli("batch", "status", job)
     assert human.exit_code == 0 and "2 done" in human.stdout and "50.0%" in human.stdout
     listing = json.loads(cli("batch", "list", "--json").stdout)

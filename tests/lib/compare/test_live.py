@@ -85,6 +85,16 @@ def test_a_failing_column_does_not_stop_the_others(engine):
         assert row.run_ids[0] == ok.result.run_id and row.run_ids[1] is None
 
 
+def test_a_started_job_is_found_by_its_id_so_pages_keep_only_the_id(engine):
+    ids = _setup(engine)
+    job = compare.start(engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[0], "echo/echo")],
+                        variables={"who": "Cy"})
+    assert compare.running_job(job.compare_id) is job
+    assert compare.running_job("no-such-id") is None and compare.running_job(None) is None
+    _wait(job)
+    assert compare.running_job(job.compare_id).done
+
+
 def test_missing_variables_show_as_a_column_error(engine):
     ids = _setup(engine)
     job = compare.start(engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[1], "echo/echo")],

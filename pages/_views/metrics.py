@@ -96,24 +96,3 @@ def block(chart, data: pd.DataFrame, name: str, empty: str = "No data for these 
         st.dataframe(data, hide_index=True, width="stretch")
     else:
         st.altair_chart(chart, width="stretch")
-
-
-def usd(v: float | None, unknown: str = "-") -> str:
-    """Dollars with enough digits for small amounts."""
-    if v is None or pd.isna(v):
-        return unknown
-    if v == 0:
-        return "$0"
-    return f"${v:,.2f}" if abs(v) >= 1 else f"${v:,.4f}"
-
-
-def pct(v: float | None) -> str:
-    """A rate as a percentage, '-' when unknown."""
-    return "-" if v is None or pd.isna(v) else f"{v:.1%}"
-
-
-def ms(v: float | None) -> str:
-    """Milliseconds."""
-    if v is None or pd.isna(v):
-        return "-"
-    return f"{v:,.1f} ms" if v < 10 else f"{v:,.0f} ms"

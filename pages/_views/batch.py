@@ -7,13 +7,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib import batch, datasets
+from lib import batch, datasets, prompts
 from lib.batch import matrix, pass_rates, records, results, version_labels
+from lib.client import list_endpoints
 from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.models import Prompt, PromptVersion
-from lib.ui import md_escape
+from lib.ui import md_escape, money, rate_per_s
 
 LINT_ROWS = 2000
 PAGE_SIZE = 25
@@ -42,21 +42,8 @@ def dataset_summary(engine: Any, dataset_id: int | None) -> dict | None:
     return info
 
 
-def version_choices(session: Any) -> dict[str, int]:
-    """'prompt:vN' -> version id for every non-archived prompt (newest versions first)."""
-    from sqlalchemy import select
-
-    rows = session.execute(select(Prompt.name, PromptVersion.number, PromptVersion.id)
-                           .join(PromptVersion, PromptVersion.prompt_id == Prompt.id)
-                           .where(Prompt.archived.is_(False))
-                           .order_by(Prompt.name, PromptVersion.number.desc())).all()
-    return {f"{n}:v{num}": vid for n, num, vid in rows}
-
-
 def model_choices(session: Any) -> list[str]:
     """'endpoint/model' for every endpoint's models (echo/echo always)."""
-    from lib.client import list_endpoints
-
     out = [f"{e.name}/{m}" for e in list_endpoints(session=session) for m in (e.models or [])]
     return out if "echo/echo" in out else out + ["echo/echo"]
 
@@ -68,8 +55,6 @@ def combo_matrix(versions: list[str], models: list[str]) -> pd.DataFrame:
 
 def load_versions(session: Any, version_ids: list[int]) -> list[Any]:
     """The chosen versions, detached, in the chosen order."""
-    from lib import prompts
-
     return [prompts.get_version_by_id(session=session, version_id=v) for v in version_ids]
 
 
@@ -95,20 +80,16 @@ def show_preview(items: list) -> None:
                     wrap_lines=True)
 
 
-def _money(v: float | None) -> str:
-    return "unknown" if v is None else f"${v:,.4f}"
-
-
 def show_preflight(pf: dict) -> None:
     """Calls, tokens, cost (unknown said so) and time, in total and per model."""
     c = st.columns(4)
     c[0].metric("Calls", f"{pf['calls']:,}")
     c[1].metric("Tokens (est.)", f"{pf['input_tokens']:,} in / {pf['output_tokens']:,} out")
-    c[2].metric("Cost (est.)", _money(pf["cost_usd"]))
+    c[2].metric("Cost (est.)", money(pf["cost_usd"]))
     c[3].metric("Time (est.)", f"{pf['wall_s']:,.0f} s")
     st.dataframe(pd.DataFrame([{"model": m["model"], "calls": m["calls"], "input tokens": m["input_tokens"],
                                 "output tokens": m["output_tokens"], "output from": m["output_tokens_source"],
-                                "cost": _money(m["cost_usd"]), "calls/s": m["calls_per_s"], "time s": m["wall_s"]}
+                                "cost": money(m["cost_usd"]), "calls/s": m["calls_per_s"], "time s": m["wall_s"]}
                                for m in pf["per_model"]]), hide_index=True, width="stretch")
     for n in pf["notes"]:
         st.warning(md_escape(n))
@@ -149,8 +130,8 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
         c[0].metric("Status", p["status"])
         c[1].metric("Done", f"{p['counts']['done']:,}")
         c[2].metric("Errors", f"{p['errors']:,}")
-        c[3].metric("Rate", f"{p['rate_per_s']:.1f}/s")
-        c[4].metric("Spend", f"${p['spent_usd']:.4f}" + (f" / ${p['budget_usd']:.2f}" if p["budget_usd"] else ""))
+        c[3].metric("Rate", rate_per_s(p["rate_per_s"]))
+        c[4].metric("Spend", money(p["spent_usd"]) + (f" / {money(p['budget_usd'])}" if p["budget_usd"] else ""))
         c[5].metric("ETA", "-" if p["eta_s"] is None else f"{p['eta_s']:.0f} s")
         if p["pause_reason"]:
             st.warning(md_escape(p["pause_reason"]))

@@ -10,7 +10,7 @@ import streamlit as st
 from lib.compare import case_diff, filter_cases, prompt_diff, verdict
 from lib.datasets import to_bytes
 from lib.ui import deltas, leaderboard, md_escape
-from pages import _metrics_view as mv
+from pages._views import metrics as mv
 
 FILTERS = {"all": "All cases", "changed": "Answer changed", "worse": "Got worse", "better": "Got better"}
 

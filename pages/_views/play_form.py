@@ -11,11 +11,12 @@ from lib import runs as runs_lib
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.ui import md_escape
+from pages._views.run_widgets import seed_params
 
 ss = st.session_state
 
 
-def _roots(names: list[str]) -> dict[str, bool]:
+def variable_roots(names: list[str]) -> dict[str, bool]:
     """Root variable -> whether it is nested (used as {{root.field}} somewhere)."""
     out: dict[str, bool] = {}
     for n in names:
@@ -39,7 +40,7 @@ def variable_form(names: list[str]) -> tuple[dict[str, Any], list[str]]:
     """One field per root variable (JSON for nested ones); returns (values, errors). Empty fields are missing."""
     values: dict[str, Any] = {}
     errors: list[str] = []
-    roots = _roots(names)
+    roots = variable_roots(names)
     if not roots:
         st.caption("This prompt has no variables.")
     for root, nested in roots.items():
@@ -87,8 +88,6 @@ def open_run_from_query(engine: Any) -> Any:
             ss["play_ref"] = f"{run.prompt_name}:{run.version_number}"
             ss["play_defaults_for"] = run.version_id  # keep the run's model and parameters below
         ss["play_model"] = f"{run.endpoint}/{run.model}"
-        from pages._run_widgets import seed_params
-
         seed_params("play", run.params)  # odd values (text, out of range) land in Other parameters
     return run
 

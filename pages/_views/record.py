@@ -7,19 +7,19 @@ from typing import Any
 import streamlit as st
 
 from lib import runs as runs_lib
+from lib.client import get_client
 from lib.db import session_scope
 from lib.errors import NotFoundError, WorkbenchError
 from lib.models import PromptVersion
-from lib.ui import md_escape
-from pages import _run_widgets as w
+from lib.ui import md_escape, version_label
+from pages._views import run_widgets as w
+from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
 
 
 def _rerun(engine: Any, run: Any) -> None:
     """Call the same model with the same version/variables (or messages) and parameters; open the new run."""
-    from lib.client import get_client
-
     version = None
     if run.version_id:
         with session_scope(engine) as session:
@@ -36,10 +36,10 @@ def _rerun(engine: Any, run: Any) -> None:
         with st.spinner("Running again..."):
             result = get_client(engine).generate_sync(**kwargs)
     except WorkbenchError as exc:
-        ss["hist_flash"] = f"Could not re-run: {exc}"
+        flash("hist", "error", f"Could not re-run: {exc}")
         return
     if result.run_id:
-        ss["hist_flash"] = f"Re-ran run #{run.id} as run #{result.run_id} ({result.status})."
+        flash("hist", "info", f"Re-ran run #{run.id} as run #{result.run_id} ({result.status}).")
         st.query_params["run"] = str(result.run_id)
     st.rerun()
 
@@ -49,9 +49,9 @@ def _rate(run_id: int, rating: int | None) -> None:
         with session_scope() as session:
             runs_lib.rate_run(session=session, run_id=run_id, rating=rating,
                               note=ss.get(f"hist_note_{run_id}", ""))
-        ss["hist_flash"] = f"Saved the rating of run #{run_id}."
+        flash("hist", "success", f"Saved the rating of run #{run_id}.")
     except WorkbenchError as exc:
-        ss["hist_flash"] = f"Could not save the rating: {exc}"
+        flash("hist", "error", f"Could not save the rating: {exc}")
 
 
 def show_record(engine: Any, raw: str) -> None:
@@ -66,12 +66,11 @@ def show_record(engine: Any, raw: str) -> None:
     except NotFoundError:
         st.error(md_escape(f"There is no run #{raw}."))
         return
-    if flash := ss.pop("hist_flash", None):
-        st.info(md_escape(flash))
+    show_flashes("hist")
     head = f"Run #{run.id} · {run.status} · {run.source} · " \
            f"{run.created_at:%Y-%m-%d %H:%M:%S} UTC" if run.created_at else f"Run #{run.id}"
     st.subheader(md_escape(head))
-    what = f"{run.prompt_name}:v{run.version_number}" if run.prompt_name else "ad-hoc messages"
+    what = version_label(run.prompt_name, run.version_number) if run.prompt_name else "ad-hoc messages"
     st.caption(md_escape(f"{what} · {run.endpoint}/{run.model}"
                          + (f" · comparison {run.compare_id}" if run.compare_id else "")
                          + (f" · batch job {run.batch_job_id}" if run.batch_job_id else "")))

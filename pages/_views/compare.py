@@ -13,7 +13,8 @@ from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.prompts import diff_texts
 from lib.ui import md_escape
-from pages import _run_widgets as w
+from pages._views import run_widgets as w
+from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
 POLL_S = 0.1
@@ -50,9 +51,9 @@ def _rate(run_id: int, rating: int | None) -> None:
     try:
         with session_scope() as session:
             runs_lib.rate_run(session=session, run_id=run_id, rating=rating, note=note)
-        ss["cmp_flash"] = f"Saved your rating of run #{run_id}."
+        flash("cmp", "success", f"Saved your rating of run #{run_id}.")
     except WorkbenchError as exc:
-        ss["cmp_flash"] = f"Could not save the rating: {exc}"
+        flash("cmp", "error", f"Could not save the rating: {exc}")
 
 
 def _rating_widgets(run: Any) -> None:
@@ -70,9 +71,9 @@ def _vote(compare_id: str, run_ids: list[int], by_name: dict[str, int], radio_ke
     try:
         with session_scope() as session:
             compare.record_vote(session=session, compare_id=compare_id, run_ids=run_ids, winner_run_id=winner)
-        ss["cmp_flash"] = "Vote recorded: names revealed."
+        flash("cmp", "success", "Vote recorded: names revealed.")
     except WorkbenchError as exc:
-        ss["cmp_flash"] = f"Could not record the vote: {exc}"
+        flash("cmp", "error", f"Could not record the vote: {exc}")
 
 
 def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
@@ -93,8 +94,7 @@ def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
     positions = list(row.order or range(len(row.columns))) if row.blind else list(range(len(row.columns)))
     names = [compare.blind_name(p) for p in range(len(positions))]
     marks = compare.mark_best(runs)
-    if flash := ss.pop("cmp_flash", None):
-        st.toast(md_escape(flash))
+    show_flashes("cmp", toast=True)
     with st.expander("Shared variables"):
         st.json(row.variables or {}, expanded=True)
     cols = st.columns(len(positions))

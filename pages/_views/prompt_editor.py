@@ -25,20 +25,11 @@ from lib.ui import (
     parse_params,
     parse_tags,
 )
+from pages._views.flash import flash
 
 NEW = "__new__"
+PAGE = "prompts"  # flash-message page key
 FORMATS = list(templating_FORMATS)
-
-
-def flash(kind: str, message: str) -> None:
-    """Queue a message shown at the top of the page on the next draw."""
-    st.session_state.setdefault("prompts_flash", []).append((kind, str(message)))
-
-
-def show_flashes() -> None:
-    """Draw queued messages (escaped: they can quote user text)."""
-    for kind, message in st.session_state.pop("prompts_flash", []):
-        getattr(st, kind if kind in ("success", "info", "warning", "error") else "info")(md_escape(message))
 
 
 def drafts() -> dict:
@@ -107,7 +98,7 @@ def _add(dk: str, role: str) -> None:
 def _remove(dk: str, uid: str) -> None:
     d = sync_from_widgets(dk)
     if len(d["messages"]) <= 1:
-        flash("warning", "A prompt needs at least one message.")
+        flash(PAGE, "warning", "A prompt needs at least one message.")
         return
     d["messages"] = [m for m in d["messages"] if m["uid"] != uid]
 
@@ -120,7 +111,7 @@ def _move(dk: str, uid: str, delta: int) -> None:
 
 def _discard(dk: str) -> None:
     replace_draft(dk, None)
-    flash("info", "Draft discarded.")
+    flash(PAGE, "info", "Draft discarded.")
 
 
 def _save(dk: str) -> None:
@@ -128,7 +119,7 @@ def _save(dk: str) -> None:
     try:
         params = parse_params(d.get("params_text", ""))
     except ValueError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
     try:
         with db.session_scope() as session:
@@ -146,15 +137,15 @@ def _save(dk: str) -> None:
                                                   commit_message=d.get("commit_message", ""))
             fresh = draft_from_version(v)
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
     replace_draft(dk, None)
     replace_draft(name, fresh)
     st.session_state["prompts_selected"] = name
     if created:
-        flash("success", f"Saved {name} v{v.number}.")
+        flash(PAGE, "success", f"Saved {name} v{v.number}.")
     else:
-        flash("info", f"No changes: the draft is identical to v{v.number}, so no new version was made.")
+        flash(PAGE, "info", f"No changes: the draft is identical to v{v.number}, so no new version was made.")
 
 
 # ---------------------------------------------------------------- drawing

@@ -9,7 +9,8 @@ from lib import db, prompts
 from lib.errors import WorkbenchError
 from lib.prompts import diff_versions, dumps, export_prompt
 from lib.ui import is_dirty, parse_tags
-from pages._prompt_editor import flash, sync_from_widgets
+from pages._views.flash import flash
+from pages._views.prompt_editor import PAGE, sync_from_widgets
 
 STANDARD_LABELS = ["production", "staging"]
 
@@ -55,9 +56,9 @@ def _promote(name: str, version_key: str) -> None:
         with db.session_scope() as session:
             prompts.set_label(session=session, name=name, label=label or "", version=int(version))
     except (WorkbenchError, TypeError, ValueError) as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
-    flash("success", f"{label} now points at {name} v{version}.")
+    flash(PAGE, "success", f"{label} now points at {name} v{version}.")
 
 
 def _rollback(name: str) -> None:
@@ -67,9 +68,9 @@ def _rollback(name: str) -> None:
             row = prompts.rollback(session=session, name=name, label=label or "")
             number = prompts.get_version_by_id(session=session, version_id=row.version_id).number
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
-    flash("success", f"Rolled {label} back to v{number}.")
+    flash(PAGE, "success", f"Rolled {label} back to v{number}.")
 
 
 def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
@@ -111,9 +112,9 @@ def _update_meta(name: str) -> None:
             prompts.update_prompt(session=session, name=name, description=ss.get(f"prompts_meta_desc_{name}", ""),
                                   tags=parse_tags(ss.get(f"prompts_meta_tags_{name}", "")))
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
-    flash("success", "Description and tags saved.")
+    flash(PAGE, "success", "Description and tags saved.")
 
 
 def _duplicate(name: str) -> None:
@@ -122,10 +123,10 @@ def _duplicate(name: str) -> None:
         with db.session_scope() as session:
             prompts.duplicate(session=session, name=name, new_name=new_name)
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
     st.session_state["prompts_selected"] = new_name
-    flash("success", f"Copied {name} to {new_name}.")
+    flash(PAGE, "success", f"Copied {name} to {new_name}.")
 
 
 def _archive(name: str, archived: bool) -> None:
@@ -133,11 +134,11 @@ def _archive(name: str, archived: bool) -> None:
         with db.session_scope() as session:
             prompts.set_archived(session=session, name=name, archived=archived)
     except WorkbenchError as exc:
-        flash("error", str(exc))
+        flash(PAGE, "error", str(exc))
         return
     # The draft is kept (it used to be dropped here, losing typed edits): restore the prompt to save it.
     dirty = archived and name in st.session_state.get("prompts_drafts", {}) and _draft_is_dirty(name)
-    flash("success", f"{'Archived' if archived else 'Restored'} {name}."
+    flash(PAGE, "success", f"{'Archived' if archived else 'Restored'} {name}."
           + (" Your unsaved draft is kept: restore the prompt to save it." if dirty else ""))
 
 

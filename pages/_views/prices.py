@@ -9,6 +9,7 @@ from lib import db
 from lib.client import delete_override, list_prices, set_override
 from lib.errors import WorkbenchError
 from lib.ui import md_escape
+from pages._views.flash import flash
 
 ss = st.session_state
 MAX_ROWS = 300
@@ -29,9 +30,9 @@ def _save_override() -> None:
                                  source=(ss.get("settings_price_source") or "").strip() or "manual",
                                  effective_date=ss.get("settings_price_date"))
     except (WorkbenchError, ValueError) as exc:
-        ss.setdefault("settings_flash", []).append(("error", str(exc)))
+        flash("settings", "error", str(exc))
         return
-    ss.setdefault("settings_flash", []).append(("success", f"Saved the price of {ss.get('settings_price_model')}."))
+    flash("settings", "success", f"Saved the price of {ss.get('settings_price_model')}.")
 
 
 def _delete_override() -> None:
@@ -41,7 +42,7 @@ def _delete_override() -> None:
     provider, _, model = choice.partition(" / ")
     with db.session_scope() as session:
         delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
-    ss.setdefault("settings_flash", []).append(("success", f"Removed the override of {model}."))
+    flash("settings", "success", f"Removed the override of {model}.")
 
 
 def render_prices() -> None:

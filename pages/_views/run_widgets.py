@@ -12,8 +12,9 @@ from typing import Any
 import streamlit as st
 
 from lib import prompts as prompts_lib
+from lib.client import list_endpoints
 from lib.errors import WorkbenchError
-from lib.ui import md_escape
+from lib.ui import latency_text, md_escape, money, tokens
 
 PROMPT_LIST_CAP = 500
 MODELS_PER_ENDPOINT = 300
@@ -68,8 +69,6 @@ def ref_label(ref: str, refs: dict[str, int]) -> str:
 
 def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
     """'endpoint/model' choices from every endpoint's model list, plus any extra ones (e.g. a version default)."""
-    from lib.client import list_endpoints
-
     out: list[str] = []
     checked = st.session_state.get("settings_health", {})  # models found by the Settings page's Test button
     for e in list_endpoints(session=session):
@@ -151,32 +150,12 @@ def params_inputs(prefix: str, defaults: dict[str, Any]) -> tuple[dict[str, Any]
     return params, None
 
 
-def fmt_ms(v: float | None) -> str:
-    """Milliseconds for a metric ('-' when unknown)."""
-    return "-" if v is None else f"{v:,.0f} ms"
-
-
-def fmt_cost(v: float | None) -> str:
-    """A cost in USD; None means the price is unknown and says so."""
-    if v is None:
-        return "unknown"
-    return "$0" if v == 0 else f"${v:,.6f}"
-
-
-def fmt_tokens(prompt: int | None, completion: int | None, estimated: bool) -> str:
-    """'in 12 / out 40' with '(est.)' when the provider reported no usage."""
-    if prompt is None and completion is None:
-        return "-"
-    return f"{prompt if prompt is not None else '?'} in / {completion if completion is not None else '?'} out" + \
-        (" (est.)" if estimated else "")
-
-
 def show_metrics(r: Any, marks: tuple[str, ...] = (), compact: bool = False) -> None:
     """Tokens, cost, latency, TTFT, finish reason and attempts of a RunResult or Run row."""
     estimated = bool(getattr(r, "usage_estimated", False))
     cached = bool(getattr(r, "cached", None) or getattr(r, "cache_hit", None))
-    tok = fmt_tokens(getattr(r, "prompt_tokens", None), getattr(r, "completion_tokens", None), estimated)
-    cost, latency = fmt_cost(getattr(r, "cost_usd", None)), fmt_ms(getattr(r, "latency_ms", None))
+    tok = tokens(getattr(r, "prompt_tokens", None), getattr(r, "completion_tokens", None), estimated)
+    cost, latency = money(getattr(r, "cost_usd", None)), latency_text(getattr(r, "latency_ms", None))
     if compact:  # narrow columns: one line each, nothing truncated
         badges = " ".join(f":green-badge[{m}]" for m in ("fastest", "cheapest") if m in marks)
         if badges:
@@ -188,7 +167,7 @@ def show_metrics(r: Any, marks: tuple[str, ...] = (), compact: bool = False) -> 
         c[0].metric("Tokens", tok)
         c[1].metric("Cost" + (" (cheapest)" if "cheapest" in marks else ""), cost)
         c[2].metric("Latency" + (" (fastest)" if "fastest" in marks else ""), latency)
-    extras = [f"TTFT {fmt_ms(getattr(r, 'ttft_ms', None))}",
+    extras = [f"TTFT {latency_text(getattr(r, 'ttft_ms', None))}",
               f"finish: {getattr(r, 'finish_reason', None) or '-'}",
               f"attempts: {getattr(r, 'attempts', 1)}"]
     if cached:
