@@ -29,7 +29,8 @@ from lib.db import session_scope
 from lib.errors import ProviderError, ValidationError, WorkbenchError
 from lib.evals import coerce, evaluate, specs_for_row, summarise
 from lib.models import BatchItem, BatchJob, utcnow
-from lib.prompts import render
+from lib.prompts import merge_params, render
+from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
 from .runner import row_values
@@ -109,7 +110,7 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             except WorkbenchError as exc:
                 errors.append(store.Finished(item_id, "error", error=str(exc)))
                 continue
-            body = {"model": model, "messages": messages, **(version.params or {}), **(job.params or {})}
+            body = {"model": model, "messages": messages, **merge_params(version, ref, job.params)}
             lines.append(json.dumps({"custom_id": f"item-{item_id}", "method": "POST", "url": ENDPOINT_PATH,
                                      "body": body}, ensure_ascii=False))
         if errors:
@@ -156,18 +157,17 @@ def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, re
     if not ok:
         e = err or (body.get("error") if isinstance(body, dict) else None) or {}
         message = (e.get("message") if isinstance(e, dict) else str(e)) or f"HTTP {status_code}"
-    run = {"created_at": utcnow(), "source": "batch", "endpoint": ep_name, "model": model,
-           "params": {**(version.params or {}), **(job.params or {})}, "variables": values,
-           "messages": [], "output": ((choice.get("message") or {}).get("content") or "") if ok else "",
-           "finish_reason": choice.get("finish_reason") if ok else None, "status": "ok" if ok else "error",
-           "error_kind": None if ok else ("bad_request" if status_code and status_code < 500 else "server"),
-           "error_message": message, "http_status": status_code, "request_id": resp.get("request_id"),
-           "prompt_tokens": (usage or {}).get("prompt_tokens"),
-           "completion_tokens": (usage or {}).get("completion_tokens"),
-           "usage_estimated": False, "usage_raw": usage, "cost_usd": None, "latency_ms": None, "ttft_ms": None,
-           "attempts": 1, "cache_hit": False, "rating": None, "note": None, "compare_id": None,
-           "batch_job_id": job.id, "version_id": version.id, "prompt_id": version.prompt_id,
-           "version_number": version.number, "prompt_name": prompt_name}
+    result = RunResult(
+        endpoint=ep_name, model=model, text=((choice.get("message") or {}).get("content") or "") if ok else "",
+        finish_reason=choice.get("finish_reason") if ok else None, status="ok" if ok else "error",
+        error_kind=None if ok else ("bad_request" if status_code and status_code < 500 else "server"),
+        error_message=message, http_status=status_code, request_id=resp.get("request_id"),
+        prompt_tokens=(usage or {}).get("prompt_tokens"), completion_tokens=(usage or {}).get("completion_tokens"),
+        usage_raw=usage, cost_usd=None, attempts=1)
+    spec = spec_for_version(version, prompt_name=prompt_name, endpoint=ep_name, model=model, messages=[],
+                            params=merge_params(version, ref, job.params), variables=values, source="batch",
+                            batch_job_id=job.id)
+    run = run_row(spec, result)
     return store.Finished(item_id, "done" if ok else "error", run=run, error=message)
 
 

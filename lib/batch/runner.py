@@ -30,8 +30,8 @@ from lib.client import get_client
 from lib.datasets import row_values  # also imported from here by provider_batch and preflight
 from lib.errors import WorkbenchError
 from lib.evals import NEEDS_CLIENT, EvalResult, check, coerce, evaluate, specs_for_row, summarise
-from lib.models import utcnow
-from lib.prompts import count_messages, render
+from lib.prompts import count_messages, merge_params, render
+from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
 from .jobs import ACTIVE
@@ -53,28 +53,22 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict) -> dict:
-    """The Run row of a result as a dict (the client's unsaved row, tagged with the batch)."""
+def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict,
+             item_model: str = "", messages: list[dict] | None = None, params: dict | None = None) -> dict:
+    """The Run row of a batch item's result: the client's row, or (a stand-in caller's result without
+    one) the same row from the one builder, `lib.runs.run_row`."""
     row = getattr(res, "row", None)  # the client's plain dict of the Run's columns (cheap)
-    run = None if row is not None else getattr(res, "run", None)
     if row is not None:
         d = dict(row)
         d.pop("id", None)
-    elif run is not None:
-        d = run.model_dump()
-        d.pop("id", None)
-    else:  # a caller that returns no row (a stand-in): build the dict without a model instance (cheaper)
-        d = {"created_at": utcnow(), "endpoint": (getattr(res, "endpoint", "") or ""), "model": res.model or "",
-             "params": {}, "messages": [], "output": res.text or "", "finish_reason": res.finish_reason,
-             "status": res.status, "error_kind": res.error_kind, "error_message": res.error_message,
-             "http_status": res.http_status, "request_id": res.request_id, "prompt_tokens": res.prompt_tokens,
-             "completion_tokens": res.completion_tokens, "usage_estimated": bool(res.usage_estimated),
-             "usage_raw": None, "cost_usd": res.cost_usd, "latency_ms": res.latency_ms, "ttft_ms": res.ttft_ms,
-             "attempts": res.attempts or 1, "cache_hit": bool(res.cached), "rating": None, "note": None,
-             "compare_id": None}
-    d.update(source="batch", batch_job_id=job_id, version_id=version.id, prompt_id=version.prompt_id,
-             version_number=version.number, prompt_name=prompt_name, variables=values)
-    return d
+        return d
+    endpoint, _, model = item_model.partition("/")
+    spec = spec_for_version(version, prompt_name=prompt_name, endpoint=getattr(res, "endpoint", "") or endpoint,
+                            model=getattr(res, "model", "") or model, messages=messages or [], params=params or {},
+                            variables=values, source="batch", batch_job_id=job_id)
+    if not isinstance(res, RunResult):
+        res = RunResult.model_validate(res, from_attributes=True)
+    return run_row(spec, res.model_copy(update={"attempts": res.attempts or 1}))
 
 
 class JobRunner:
@@ -126,17 +120,20 @@ class JobRunner:
             messages = render(version, values)
         except WorkbenchError as exc:  # a template or data problem: no call, the item is an error
             return store.Finished(item.id, "error", error=str(exc))
-        params = {**(version.params or {}), **(self.job.params or {})}
         if self.job.tpm:
             await self._tpm_acquire(messages)
-        try:
-            res = await self._caller()(model=item.model, messages=messages, params=params, source="batch",
-                                       record=False, batch_job_id=self.job_id)
+        try:  # the version goes along so the client merges its params and overrides, as the Playground does
+            res = await self._caller()(model=item.model, version=version, messages=messages, variables=values,
+                                       params=self.job.params or {}, source="batch", record=False,
+                                       batch_job_id=self.job_id)
+        except WorkbenchError as exc:  # bad input found by the client (e.g. a bad mode): no call was made
+            return store.Finished(item.id, "error", error=str(exc)[:2000])
         except Exception as exc:  # generate() should never raise; be safe anyway
             log.exception("batch %s item %s: caller raised", self.job_id, item.id)
             return store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
         run = run_dict(res, job_id=self.job_id, version=version, prompt_name=self.names.get(version.id),
-                       values=values)
+                       values=values, item_model=item.model, messages=messages,
+                       params=merge_params(version, item.model, self.job.params))
         cost = res.cost_usd
         if res.status == "error" and res.error_kind == "auth":
             endpoint = item.model.split("/", 1)[0]

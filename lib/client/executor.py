@@ -1,5 +1,12 @@
-"""How one call runs on the client's loop: cache, limits, attempts with retries, the deadline,
-usage, cost, stats and the run-log row (the execution half of `lib.client.ModelClient`)."""
+"""The one call executor: cache -> limiter -> attempt -> retry decision -> deadline -> result.
+
+`Executor` is composed from what it is given (the engine for cache and prices, a provider
+lookup, a limiter lookup, the run writer, the retry policy, the clock, the sleep, the RNG
+and the stats); it holds no other state.  Streamed and non-streamed calls run the same
+loop (`events`): a non-streamed call is an attempt that returns the whole answer, a
+streamed one an attempt that yields deltas first.  `pump` is the one bridge from the
+client's loop to a caller elsewhere (another loop or a sync thread).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +14,177 @@ import asyncio
 import contextlib
 import logging
 import queue
+import random
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 from lib.credentials import get_secret
 from lib.errors import IncompleteStreamError, ProtocolError, ProviderError, ProviderTimeoutError, RateLimitError
-from lib.models import utcnow
 from lib.prompts import count_messages, count_text
+from lib.runs import CallSpec, RunLogWriter, RunResult, run_row
 
 from . import cache as response_cache
 from . import pricing
-from .providers.base import ChatRequest, ChatResponse, EndpointConfig
-from .retry import next_delay
-from .types import CallSpec, RunResult, StreamEvent
+from .limits import EndpointLimiter
+from .providers.base import ChatRequest, ChatResponse, EndpointConfig, Provider
+from .retry import RetryPolicy, next_delay
+from .types import ClientStats, StreamEvent
 
-if TYPE_CHECKING:
-    from .model_client import ModelClient
+__all__ = ["END", "Executor", "SyncStream", "pump", "scrub"]
 
 log = logging.getLogger(__name__)
 END = object()
 
 
-class CallExecution:
-    """Mixin of ModelClient: everything that runs on its loop for one call."""
+class _Call:
+    """The mutable state of one call while it runs (attempts, streamed parts, answer or last error)."""
+
+    __slots__ = ("attempts", "err", "parts", "resp", "t_start", "ttft")
+
+    def __init__(self, t_start: float) -> None:
+        self.attempts = 0
+        self.t_start = t_start
+        self.parts: list[str] = []
+        self.ttft: float | None = None
+        self.resp: ChatResponse | None = None
+        self.err: ProviderError | None = None
+
+
+class Executor:
+    """Runs every model call, streamed or not, on the client's loop."""
+
+    def __init__(self, *, engine: Any, providers: Callable[[EndpointConfig], Provider],
+                 limiters: Callable[[EndpointConfig], EndpointLimiter], runlog: RunLogWriter, policy: RetryPolicy,
+                 clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]], rng: random.Random,
+                 stats: ClientStats) -> None:
+        self.engine, self.providers, self.limiters, self.runlog = engine, providers, limiters, runlog
+        self.policy, self.clock, self.sleep, self.rng, self.stats = policy, clock, sleep, rng, stats
+
+    async def complete(self, spec: CallSpec) -> RunResult:
+        """One non-streamed call: the loop's final result."""
+        result: Any = None
+        async for item in self.events(spec, stream=False):
+            result = item
+        return result
+
+    async def stream(self, spec: CallSpec) -> AsyncIterator[StreamEvent]:
+        """One streamed call as StreamEvents: deltas, then `done` with the RunResult."""
+        async for item in self.events(spec, stream=True):
+            if isinstance(item, str):
+                yield StreamEvent(type="delta", text=item)
+            else:
+                yield StreamEvent(type="done", result=item)
+
+    async def events(self, spec: CallSpec, *, stream: bool) -> AsyncIterator[str | RunResult]:
+        """The one loop: text deltas (streamed calls only), then exactly one RunResult."""
+        key, hit = await self._cached(spec)
+        if hit is not None:
+            call = _Call(self.clock())
+            call.resp = ChatResponse(**hit)
+            if stream:
+                call.ttft = 0.0
+                yield call.resp.text
+            yield await self._finish(spec, call, cached=True)
+            return
+        provider, limiter = self.providers(spec.config), self.limiters(spec.config)
+        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
+                                          mode=spec.mode)
+        est = count_messages(spec.messages) if spec.config.tpm else 0
+        call = _Call(self.clock())
+        finished = False
+        try:
+            await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
+            call.t_start = self.clock()
+            deadline_at = call.t_start + spec.deadline_s
+            while True:
+                if call.attempts and not await self._admit(limiter, est, deadline_at):
+                    call.err = _no_slot(spec, call.err, call.attempts)
+                    break
+                call.attempts += 1
+                call.err = None
+                try:
+                    if stream:
+                        async with contextlib.aclosing(self._stream_attempt(provider, req, call, deadline_at)) as it:
+                            async for text in it:
+                                yield text
+                    else:
+                        remaining = deadline_at - self.clock()
+                        if remaining <= 0:
+                            raise TimeoutError
+                        async with asyncio.timeout(remaining):
+                            call.resp = await provider.complete(req)
+                except TimeoutError:
+                    call.err = _deadline_error(spec, call)
+                except ProviderError as exc:
+                    call.err = exc
+                except Exception as exc:  # noqa: BLE001 - a provider bug must come back as an error, not raise
+                    call.err = _unexpected(spec, exc)
+                finally:
+                    limiter.release()
+                if call.resp is not None:
+                    limiter.on_success()
+                    limiter.debit_tokens(call.resp.completion_tokens or 0)
+                    break
+                delay = self._retry_delay(spec, limiter, call, deadline_at)
+                if delay is None:
+                    break
+                log.info("%s: %s on attempt %d, retrying in %.2fs", spec.endpoint, call.err.kind, call.attempts,
+                         delay)
+                await self.sleep(delay)
+            result = await self._finish(spec, call)
+            finished = True
+            await self._cache_put(key, spec, result, call.resp)
+            yield result
+        finally:
+            if not finished:  # the consumer went away (rerun, closed tab): keep what arrived as incomplete
+                call.resp = None
+                call.err = IncompleteStreamError(f"{spec.endpoint}: stream abandoned by the caller",
+                                                 partial_text="".join(call.parts))
+                result = self._result(spec, call)
+                self.stats.record(result)
+                if spec.record:
+                    self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
+
+    async def _stream_attempt(self, provider: Provider, req: ChatRequest, call: _Call,
+                              deadline_at: float) -> AsyncIterator[str]:
+        """One streamed attempt: yields deltas; sets `call.resp` on the final event."""
+        agen = provider.stream(req)
+        try:
+            while True:
+                remaining = deadline_at - self.clock()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    ev = await asyncio.wait_for(agen.__anext__(), remaining)
+                except StopAsyncIteration:
+                    raise IncompleteStreamError(f"{provider.config.name}: stream ended without a final event",
+                                                partial_text="".join(call.parts)) from None
+                if ev.type != "delta":
+                    call.resp = ev.response
+                    return
+                if call.ttft is None:
+                    call.ttft = (self.clock() - call.t_start) * 1000
+                call.parts.append(ev.text)
+                yield ev.text
+        finally:
+            with contextlib.suppress(Exception):  # the stream may already be broken
+                await agen.aclose()
+
+    def _retry_delay(self, spec: CallSpec, limiter: EndpointLimiter, call: _Call, deadline_at: float) -> float | None:
+        """The retry decision after a failed attempt: seconds to wait, or None to stop."""
+        err = call.err
+        assert err is not None
+        if isinstance(err, RateLimitError):
+            limiter.on_rate_limited()
+        if call.parts:
+            return None  # text already went out: never retry a half-shown answer
+        if isinstance(err, ProviderTimeoutError) and deadline_at - self.clock() <= 0:
+            return None
+        delay, why = next_delay(self.policy, err, call.attempts, deadline_at - self.clock(), self.rng)
+        if delay is None and (call.attempts > 1 or "server asked" in why):
+            err.message = f"{err.message} ({why})"
+        return delay
 
     async def _cached(self, spec: CallSpec) -> tuple[str | None, dict | None]:
         if not spec.cache:
@@ -42,183 +196,38 @@ class CallExecution:
             log.warning("response cache read failed: %s", type(exc).__name__)
             return key, None
 
-    async def _execute(self, spec: CallSpec) -> RunResult:
-        key, hit = await self._cached(spec)
-        if hit is not None:
-            return await self._finish(spec, ChatResponse(**hit), None, attempts=0, t_start=self._clock(),
-                                      ttft=None, cached=True)
-        provider, limiter = self._provider(spec.config), self._limiter(spec.config)
-        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
-                                          mode=spec.mode)
-        est = count_messages(spec.messages) if spec.config.tpm else 0
-        attempts = 0
-        err: ProviderError | None = None
-        await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
-        t_start = self._clock()
-        deadline_at = t_start + spec.deadline_s
-        while True:
-            if attempts and not await self._admit(limiter, est, deadline_at):
-                err = _no_slot(spec, err, attempts)
-                break
-            attempts += 1
-            err = None
-            resp: ChatResponse | None = None
-            try:
-                remaining = deadline_at - self._clock()
-                if remaining <= 0:
-                    raise TimeoutError
-                async with asyncio.timeout(remaining):
-                    resp = await provider.complete(req)
-            except TimeoutError:
-                err = ProviderTimeoutError(f"{spec.endpoint}: no complete answer within the "
-                                           f"{spec.deadline_s:g}s deadline (attempt {attempts})")
-            except ProviderError as exc:
-                err = exc
-            except Exception as exc:  # noqa: BLE001 - a provider bug must come back as an error, not raise
-                err = _unexpected(spec, exc)
-            finally:
-                limiter.release()
-            if resp is not None:
-                limiter.on_success()
-                limiter.debit_tokens(resp.completion_tokens or 0)
-                break
-            assert err is not None
-            if isinstance(err, RateLimitError):
-                limiter.on_rate_limited()
-            if isinstance(err, ProviderTimeoutError) and deadline_at - self._clock() <= 0:
-                break
-            delay, why = next_delay(self.policy, err, attempts, deadline_at - self._clock(), self._rng)
-            if delay is None:
-                if attempts > 1 or "server asked" in why:
-                    err.message = f"{err.message} ({why})"
-                break
-            log.info("%s: %s on attempt %d, retrying in %.2fs", spec.endpoint, err.kind, attempts, delay)
-            await self._sleep(delay)
-        result = await self._finish(spec, resp, err, attempts=attempts, t_start=t_start, ttft=None)
+    async def _cache_put(self, key: str | None, spec: CallSpec, result: RunResult, resp: ChatResponse | None) -> None:
         if key and result.status == "ok" and resp is not None:
             try:
                 await asyncio.to_thread(response_cache.put, self.engine, key, resp.model_dump(), spec.cache_ttl_s)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a broken cache must not break calls
                 log.warning("response cache write failed: %s", type(exc).__name__)
-        return result
 
-    async def _stream(self, spec: CallSpec) -> AsyncIterator[StreamEvent]:
-        key, hit = await self._cached(spec)
-        if hit is not None:
-            resp = ChatResponse(**hit)
-            t0 = self._clock()
-            yield StreamEvent(type="delta", text=resp.text)
-            yield StreamEvent(type="done", result=await self._finish(spec, resp, None, attempts=0, t_start=t0,
-                                                                      ttft=0.0, cached=True))
-            return
-        provider, limiter = self._provider(spec.config), self._limiter(spec.config)
-        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
-                                          mode=spec.mode)
-        est = count_messages(spec.messages) if spec.config.tpm else 0
-        attempts, deadline_at, t_start = 0, None, self._clock()
-        parts: list[str] = []
-        ttft: float | None = None
-        resp: ChatResponse | None = None
-        err: ProviderError | None = None
-        finished = False
-        try:
-            await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
-            t_start = self._clock()
-            deadline_at = t_start + spec.deadline_s
-            while True:
-                if attempts and not await self._admit(limiter, est, deadline_at):
-                    err = _no_slot(spec, err, attempts)
-                    break
-                attempts += 1
-                err = None
-                agen = provider.stream(req)
-                try:
-                    while True:
-                        remaining = deadline_at - self._clock()
-                        if remaining <= 0:
-                            raise TimeoutError
-                        try:
-                            ev = await asyncio.wait_for(agen.__anext__(), remaining)
-                        except StopAsyncIteration:
-                            raise IncompleteStreamError(f"{spec.endpoint}: stream ended without a final event",
-                                                        partial_text="".join(parts)) from None
-                        if ev.type == "delta":
-                            if ttft is None:
-                                ttft = (self._clock() - t_start) * 1000
-                            parts.append(ev.text)
-                            yield StreamEvent(type="delta", text=ev.text)
-                        else:
-                            resp = ev.response
-                            break
-                except TimeoutError:
-                    err = ProviderTimeoutError(f"{spec.endpoint}: stream not finished within the "
-                                               f"{spec.deadline_s:g}s deadline (attempt {attempts})")
-                except ProviderError as exc:
-                    err = exc
-                except Exception as exc:  # noqa: BLE001
-                    err = _unexpected(spec, exc)
-                finally:
-                    limiter.release()
-                    with contextlib.suppress(Exception):  # the stream is already broken
-                        await agen.aclose()
-                if resp is not None:
-                    limiter.on_success()
-                    limiter.debit_tokens(resp.completion_tokens or 0)
-                    break
-                if isinstance(err, RateLimitError):
-                    limiter.on_rate_limited()
-                if parts or (isinstance(err, ProviderTimeoutError) and deadline_at - self._clock() <= 0):
-                    break  # text already went out: never retry a half-shown answer
-                delay, _why = next_delay(self.policy, err, attempts, deadline_at - self._clock(), self._rng)
-                if delay is None:
-                    break
-                await self._sleep(delay)
-            result = await self._finish(spec, resp, err, attempts=attempts, t_start=t_start, ttft=ttft,
-                                        partial="".join(parts))
-            finished = True
-            if key and result.status == "ok" and resp is not None:
-                try:
-                    await asyncio.to_thread(response_cache.put, self.engine, key, resp.model_dump(),
-                                            spec.cache_ttl_s)
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("response cache write failed: %s", type(exc).__name__)
-            yield StreamEvent(type="done", result=result)
-        finally:
-            if not finished:  # the consumer went away (rerun, closed tab): keep what arrived as incomplete
-                abandoned = IncompleteStreamError(f"{spec.endpoint}: stream abandoned by the caller",
-                                                  partial_text="".join(parts))
-                result = self._build(spec, None, abandoned, attempts, t_start, ttft, "".join(parts))
-                self.stats.record(result)
-                if spec.record:
-                    self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
-
-    async def _admit(self, limiter, est: int, deadline_at: float) -> bool:
+    async def _admit(self, limiter: EndpointLimiter, est: int, deadline_at: float) -> bool:
         """A retry's wait for a slot (and the RPM/TPM buckets), bounded by what is left of the deadline."""
         try:
-            async with asyncio.timeout(max(0.0, deadline_at - self._clock())):
+            async with asyncio.timeout(max(0.0, deadline_at - self.clock())):
                 await limiter.acquire(est)
         except TimeoutError:
             return False
         return True
 
-    async def _finish(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, *,
-                      attempts: int, t_start: float, ttft: float | None, cached: bool = False,
-                      partial: str = "") -> RunResult:
-        result = self._build(spec, resp, err, attempts, t_start, ttft, partial, cached)
+    async def _finish(self, spec: CallSpec, call: _Call, *, cached: bool = False) -> RunResult:
+        result = self._result(spec, call, cached)
         self.stats.record(result)
         if spec.record:
             result.run_id = await self.runlog.write(result.row)  # type: ignore[arg-type]
         return result
 
-    def _build(self, spec: CallSpec, resp: ChatResponse | None, err: ProviderError | None, attempts: int,
-               t_start: float, ttft: float | None, partial: str = "", cached: bool = False) -> RunResult:
-        latency = (self._clock() - t_start) * 1000
+    def _result(self, spec: CallSpec, call: _Call, cached: bool = False) -> RunResult:
+        """The RunResult (usage, cost, scrubbed error) and its Run row, from the one row builder."""
+        resp, err = call.resp, call.err
         if resp is not None:
             status, text = "ok", resp.text
         elif isinstance(err, IncompleteStreamError):
-            status, text = "incomplete", err.partial_text or partial
+            status, text = "incomplete", err.partial_text or "".join(call.parts)
         else:
-            status, text = "error", partial
+            status, text = "error", "".join(call.parts)
         text = _no_nul(text)
         pt = resp.prompt_tokens if resp is not None else None
         ct = resp.completion_tokens if resp is not None else None
@@ -231,32 +240,34 @@ class CallExecution:
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
         err_msg = _no_nul(scrub(str(err)[:2000], spec.config)) if err is not None else None
-        row = {"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
-               "version_id": spec.version_id, "prompt_name": spec.prompt_name,
-               "version_number": spec.version_number, "endpoint": spec.endpoint, "model": spec.model,
-               "params": spec.params, "variables": spec.variables, "messages": spec.messages, "output": text,
-               "finish_reason": resp.finish_reason[:50] if resp and resp.finish_reason else None, "status": status,
-               "error_kind": err.kind if err is not None else None, "error_message": err_msg,
-               "http_status": resp.http_status if resp else getattr(err, "status_code", None),
-               "request_id": resp.request_id if resp else getattr(err, "request_id", None),
-               "prompt_tokens": pt, "completion_tokens": ct, "usage_estimated": estimated,
-               "usage_raw": resp.usage_raw if resp else None, "cost_usd": cost, "latency_ms": round(latency, 2),
-               "ttft_ms": round(ttft, 2) if ttft is not None else None, "attempts": attempts, "cache_hit": cached,
-               "rating": None, "note": None, "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id,
-               "actor": spec.actor}
-        result = RunResult(run_id=None, endpoint=spec.endpoint, model=spec.model, text=text,
-                           finish_reason=row["finish_reason"], status=status, error_kind=row["error_kind"],
-                           error_message=err_msg, http_status=row["http_status"], request_id=row["request_id"],
-                           prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated, cost_usd=cost,
-                           latency_ms=row["latency_ms"], ttft_ms=row["ttft_ms"], attempts=attempts, cached=cached,
-                           retryable=bool(err.retryable) if err is not None else False)
-        result._row = row
+        result = RunResult(
+            endpoint=spec.endpoint, model=spec.model, text=text,
+            finish_reason=resp.finish_reason[:50] if resp and resp.finish_reason else None, status=status,
+            error_kind=err.kind if err is not None else None, error_message=err_msg,
+            http_status=resp.http_status if resp else getattr(err, "status_code", None),
+            request_id=resp.request_id if resp else getattr(err, "request_id", None),
+            prompt_tokens=pt, completion_tokens=ct, usage_estimated=estimated,
+            usage_raw=resp.usage_raw if resp else None, cost_usd=cost,
+            latency_ms=round((self.clock() - call.t_start) * 1000, 2),
+            ttft_ms=round(call.ttft, 2) if call.ttft is not None else None, attempts=call.attempts, cached=cached,
+            retryable=bool(err.retryable) if err is not None else False)
+        result._row = run_row(spec, result)
         return result
 
 
 def _no_nul(text: str) -> str:
     """NUL made U+FFFD: PostgreSQL text columns refuse NUL, and the Run row must always be written."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _deadline_error(spec: CallSpec, call: _Call) -> ProviderError:
+    """The deadline cut the attempt: a stream that had begun is incomplete with its text, else a timeout."""
+    if call.parts:
+        return IncompleteStreamError(f"{spec.endpoint}: stream cut by the {spec.deadline_s:g}s deadline "
+                                     f"after {len(call.parts)} chunks", partial_text="".join(call.parts))
+    what = "stream not finished" if call.ttft is not None else "no complete answer"
+    return ProviderTimeoutError(f"{spec.endpoint}: {what} within the {spec.deadline_s:g}s deadline "
+                                f"(attempt {call.attempts})")
 
 
 def _no_slot(spec: CallSpec, last: ProviderError | None, attempts: int) -> ProviderError:
@@ -277,6 +288,17 @@ def scrub(text: str, cfg: EndpointConfig) -> str:
     return text.replace(key, "***") if key and len(key) >= 8 and key in text else text
 
 
+async def pump(agen: AsyncIterator[Any], put: Callable[[Any], None]) -> None:
+    """Drive an async iterator on the client's loop, handing each item, then any exception, then END to `put`."""
+    try:
+        async for item in agen:
+            put(item)
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+        put(exc)
+    finally:
+        put(END)
+
+
 class SyncStream:
     """A stream for sync callers: iterate for text chunks; `.result` is the RunResult afterwards.
 
@@ -284,25 +306,19 @@ class SyncStream:
     (or a Streamlit rerun interrupting the iteration) records the run as incomplete.
     """
 
-    def __init__(self, client: ModelClient, spec: CallSpec) -> None:
+    def __init__(self, executor: Executor, spec: CallSpec, loop: asyncio.AbstractEventLoop) -> None:
         self._q: queue.Queue = queue.Queue()
         self.result: RunResult | None = None
         self._spec = spec
-        self._wait_s = spec.deadline_s * max(1, client.policy.max_attempts) + 120
-
+        self._wait_s = spec.deadline_s * max(1, executor.policy.max_attempts) + 120
         self._done = threading.Event()
 
-        async def pump() -> None:
-            try:
-                async for ev in client._stream(spec):
-                    self._q.put(ev)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer thread
-                self._q.put(exc)
-            finally:
-                self._q.put(END)
+        def put(item: Any) -> None:
+            self._q.put(item)
+            if item is END:
                 self._done.set()
 
-        self._cf = asyncio.run_coroutine_threadsafe(pump(), client.loop)
+        self._cf = asyncio.run_coroutine_threadsafe(pump(executor.stream(spec), put), loop)
 
     def events(self) -> Iterator[StreamEvent]:
         """Every StreamEvent (deltas, then `done`)."""

@@ -30,16 +30,16 @@ from lib.credentials import get_secret
 from lib.db import get_engine, redact_url, session_scope
 from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, ValidationError, WorkbenchError
 from lib.models import Prompt
-from lib.prompts import count_text, render, render_messages
-from lib.runs import RunLogWriter
+from lib.prompts import count_text, merge_params, render, render_messages
+from lib.runs import CallSpec, RunLogWriter, RunResult
 
 from . import endpoints as endpoints_mod
-from .executor import END, CallExecution, SyncStream, scrub
+from .executor import END, Executor, SyncStream, pump, scrub
 from .limits import EndpointLimiter
 from .providers import make_provider
 from .providers.base import EndpointConfig, Provider
 from .retry import DEFAULT_POLICY, RetryPolicy
-from .types import CallSpec, ClientStats, RunResult, StreamEvent
+from .types import ClientStats, StreamEvent
 
 __all__ = ["ModelClient", "RunResult", "StreamEvent", "SyncStream", "get_client", "reset_clients"]
 
@@ -50,7 +50,7 @@ CONFIG_TTL_S = 3.0
 TransportArg = httpx.AsyncBaseTransport | Callable[[EndpointConfig], httpx.AsyncBaseTransport | None] | None
 
 
-class ModelClient(CallExecution):
+class ModelClient:
     """Providers, retries, limits, cost, cache and the run log behind generate()/stream()."""
 
     def __init__(self, engine: Engine | None = None, *, policy: RetryPolicy = DEFAULT_POLICY,
@@ -71,6 +71,9 @@ class ModelClient(CallExecution):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.executor = Executor(engine=self.engine, providers=self._provider, limiters=self._limiter,
+                                 runlog=self.runlog, policy=policy, clock=clock, sleep=self._sleep, rng=self._rng,
+                                 stats=self.stats)
 
     # -- the client's event loop ------------------------------------------------------------
     @property
@@ -189,21 +192,20 @@ class ModelClient(CallExecution):
                 cache: bool = False, deadline_s: float | None = None, record: bool = True,
                 batch_job_id: int | None = None, compare_id: str | None = None,
                 cache_ttl_s: float | None = None, actor: str | None = None) -> CallSpec:
-        """Resolve model, render messages and merge params (raises WorkbenchError on bad input)."""
+        """Resolve model, render messages and merge params (raises WorkbenchError on bad input).
+
+        With a `version`, its messages are rendered with `variables` unless `messages` holds them
+        already rendered (a batch renders first, to fail an item before any call)."""
         variables = dict(variables or {})
-        merged: dict[str, Any] = {}
         if version is not None:
             model = model or version.model
-            merged.update(version.params or {})
-            if model and (version.model_overrides or {}).get(model):
-                merged.update(version.model_overrides[model])
-            rendered = render(version, variables)
+            rendered = [dict(m) for m in messages] if messages is not None else render(version, variables)
         elif messages is not None:
             rendered = (render_messages(messages, variables) if variables
                         else [dict(m) for m in messages])
         else:
             raise ValidationError("nothing to send: give messages or a prompt version")
-        merged.update(params or {})
+        merged = merge_params(version, model, params)
         if not model:
             raise ValidationError("no model: pass model='endpoint/model' (e.g. echo/echo)")
         if not rendered:
@@ -234,34 +236,25 @@ class ModelClient(CallExecution):
         """One call (see the module docstring); usable from any event loop."""
         spec = self.prepare(**kw)
         if self._on_loop():
-            return await self._execute(spec)
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._execute(spec), self.loop))
+            return await self.executor.complete(spec)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.executor.complete(spec), self.loop))
 
     def generate_sync(self, **kw: Any) -> RunResult:
         """generate() for sync callers (CLI, Streamlit script thread, worker threads)."""
         spec = self.prepare(**kw)
-        return self.run(self._execute(spec))
+        return self.run(self.executor.complete(spec))
 
     async def stream(self, **kw: Any) -> AsyncIterator[StreamEvent]:
         """Text deltas, then one `done` event with the RunResult; usable from any event loop."""
         spec = self.prepare(**kw)
         if self._on_loop():
-            async for ev in self._stream(spec):
+            async for ev in self.executor.stream(spec):
                 yield ev
             return
         caller = asyncio.get_running_loop()
         q: asyncio.Queue = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                async for ev in self._stream(spec):
-                    caller.call_soon_threadsafe(q.put_nowait, ev)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                caller.call_soon_threadsafe(q.put_nowait, exc)
-            finally:
-                caller.call_soon_threadsafe(q.put_nowait, END)
-
-        cf = asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        cf = asyncio.run_coroutine_threadsafe(
+            pump(self.executor.stream(spec), lambda item: caller.call_soon_threadsafe(q.put_nowait, item)), self.loop)
         try:
             while True:
                 item = await q.get()
@@ -276,7 +269,7 @@ class ModelClient(CallExecution):
 
     def stream_sync(self, **kw: Any) -> SyncStream:
         """A sync iterator of text chunks; `.result` holds the RunResult once it is exhausted."""
-        return SyncStream(self, self.prepare(**kw))
+        return SyncStream(self.executor, self.prepare(**kw), self.loop)
 
     def health(self, name: str, timeout_s: float = 10.0) -> dict:
         """Check an endpoint: its models, the latency of the check, and whether its key is set."""

@@ -1,4 +1,4 @@
-"""The client's public result types and per-endpoint statistics (split out of lib/client.py)."""
+"""The client's stream event and per-endpoint statistics (the call types live in `lib.runs`)."""
 
 from __future__ import annotations
 
@@ -7,76 +7,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel
 
-from lib.models import Run
-
-from .providers.base import EndpointConfig
-
-
-class RunResult(BaseModel):
-    """The outcome of one call.
-
-    `run` is the Run row (unsaved, id None, when record=False), built on first access;
-    `row` is the same as a plain dict of column values (no id), cheap for bulk inserts.
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    run_id: int | None = None
-    endpoint: str = ""
-    model: str = ""
-    text: str = ""
-    finish_reason: str | None = None
-    status: Literal["ok", "error", "incomplete"] = "ok"
-    error_kind: str | None = None
-    error_message: str | None = None
-    http_status: int | None = None
-    request_id: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    usage_estimated: bool = False
-    cost_usd: float | None = None
-    latency_ms: float | None = None
-    ttft_ms: float | None = None
-    attempts: int = 0
-    cached: bool = False
-    retryable: bool = False
-    _row: dict[str, Any] | None = PrivateAttr(default=None)
-    _run: Any = PrivateAttr(default=None)
-
-    @property
-    def row(self) -> dict[str, Any] | None:
-        """The Run row's column values (without id)."""
-        return self._row
-
-    @property
-    def run(self) -> Any:
-        """The Run row (a `lib.models.Run`; its id is set when the client recorded it)."""
-        if self._run is None and self._row is not None:
-            self._run = Run(id=self.run_id, **self._row)
-        return self._run
-
-    @run.setter
-    def run(self, value: Any) -> None:
-        self._run = value
-
-    @property
-    def ok(self) -> bool:
-        """Whether the call succeeded."""
-        return self.status == "ok"
-
-    def summary(self) -> str:
-        """One line: status, tokens, cost, latency, TTFT (what the CLI prints under the answer)."""
-        est = "~" if self.usage_estimated else ""
-        tok = (f"{est}{self.prompt_tokens if self.prompt_tokens is not None else '?'} in / "
-               f"{est}{self.completion_tokens if self.completion_tokens is not None else '?'} out tokens")
-        cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.6f}"
-        lat = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "? ms"
-        ttft = f"TTFT {self.ttft_ms:.0f} ms" if self.ttft_ms is not None else "TTFT -"
-        head = self.status if self.status == "ok" else f"{self.status} ({self.error_kind}: {self.error_message})"
-        extra = f", {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{head} | {tok} | {cost} | {lat} | {ttft}{extra}{' | cached' if self.cached else ''}"
+from lib.runs import RunResult
 
 
 class StreamEvent(BaseModel):
@@ -85,31 +18,6 @@ class StreamEvent(BaseModel):
     type: Literal["delta", "done"]
     text: str = ""
     result: RunResult | None = None
-
-
-@dataclass
-class CallSpec:
-    """A call prepared in the caller's thread: everything resolved, nothing sent yet."""
-
-    endpoint: str
-    model: str
-    config: EndpointConfig
-    messages: list[dict]
-    params: dict[str, Any]
-    variables: dict[str, Any]
-    mode: str = "chat"
-    source: str = "cli"
-    cache: bool = False
-    cache_ttl_s: float = 24 * 3600
-    deadline_s: float = 60.0
-    record: bool = True
-    batch_job_id: int | None = None
-    compare_id: str | None = None
-    prompt_id: int | None = None
-    version_id: int | None = None
-    prompt_name: str | None = None
-    version_number: int | None = None
-    actor: str | None = None  # the acting Identity's label (token:NAME for the gateway)
 
 
 @dataclass

@@ -95,6 +95,19 @@ def validate_params(params: Any, what: str = "parameters") -> dict:
     return params
 
 
+def merge_params(version: Any, model: str | None, params: dict | None = None) -> dict[str, Any]:
+    """The parameters a call sends: the version's defaults, then its overrides for `model`
+    (an `endpoint/model` reference), then the call's own; the one merge every call path uses."""
+    merged: dict[str, Any] = dict(version.params or {}) if version is not None else {}
+    if version is not None and model:
+        override = (version.model_overrides or {}).get(model)
+        if override:
+            merged.update(override)
+    if params:
+        merged.update(params)
+    return merged
+
+
 def content_hash(messages: list[dict], template_format: str, model: str | None, params: dict | None,
                  model_overrides: dict | None = None) -> str:
     """Stable hash of what makes a version different from another."""

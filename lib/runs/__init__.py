@@ -1,4 +1,5 @@
-"""Run rows: the run writer (batched inserts from the client loop) and run queries (list, get, rate).
+"""Run rows: the call types and the one Run-row builder (`run_row`), the run writer (batched
+inserts from the client loop) and run queries (list, get, rate).
 
 Transactions: functions here that take a `session` flush and never commit; the caller
 (page, CLI command, worker, route) owns the transaction and commits.
@@ -6,13 +7,18 @@ Transactions: functions here that take a `session` flush and never commit; the c
 
 from __future__ import annotations
 
+from .calls import CallSpec, RunResult, run_row, spec_for_version
 from .queries import get_run, list_runs, rate_run, run_to_dict
 from .writer import RunLogWriter
 
 __all__ = [
+    "CallSpec",
+    "RunResult",
     "RunLogWriter",
     "get_run",
     "list_runs",
     "rate_run",
+    "run_row",
     "run_to_dict",
+    "spec_for_version",
 ]

@@ -6,7 +6,7 @@ import asyncio
 
 from lib import prompts
 from lib.batch import jobs as batch
-from lib.client.types import RunResult
+from lib.runs import RunResult
 from lib.datasets import store as datasets
 from lib.db import session_scope
 

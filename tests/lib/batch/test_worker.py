@@ -195,7 +195,7 @@ def test_batch_outputs_with_nul_are_saved(engine):
     import asyncio
 
     from lib.batch.runner import JobRunner
-    from lib.client.types import RunResult
+    from lib.runs import RunResult
     from tests.lib.batch_helpers import StandIn
 
     class NulCaller(StandIn):

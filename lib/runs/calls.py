@@ -1,0 +1,134 @@
+"""The call types shared by everything that makes or records a model call, and the one Run-row builder.
+
+`CallSpec` is a call prepared in the caller's thread (everything resolved, nothing sent);
+`RunResult` is its outcome; `run_row(spec, result)` is the only place a Run row's column
+values are put together (playground, compare, CLI, live batch, provider batch, judge and
+embedding calls all go through it), so what a row holds cannot drift between call paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from lib.models import Run, utcnow
+
+
+class RunResult(BaseModel):
+    """The outcome of one call.
+
+    `run` is the Run row (unsaved, id None, when record=False), built on first access;
+    `row` is the same as a plain dict of column values (no id), cheap for bulk inserts.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    run_id: int | None = None
+    endpoint: str = ""
+    model: str = ""
+    text: str = ""
+    finish_reason: str | None = None
+    status: Literal["ok", "error", "incomplete"] = "ok"
+    error_kind: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    usage_estimated: bool = False
+    usage_raw: dict[str, Any] | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    attempts: int = 0
+    cached: bool = False
+    retryable: bool = False
+    _row: dict[str, Any] | None = PrivateAttr(default=None)
+    _run: Any = PrivateAttr(default=None)
+
+    @property
+    def row(self) -> dict[str, Any] | None:
+        """The Run row's column values (without id)."""
+        return self._row
+
+    @property
+    def run(self) -> Any:
+        """The Run row (a `lib.models.Run`; its id is set when the client recorded it)."""
+        if self._run is None and self._row is not None:
+            self._run = Run(id=self.run_id, **self._row)
+        return self._run
+
+    @run.setter
+    def run(self, value: Any) -> None:
+        self._run = value
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call succeeded."""
+        return self.status == "ok"
+
+    def summary(self) -> str:
+        """One line: status, tokens, cost, latency, TTFT (what the CLI prints under the answer)."""
+        est = "~" if self.usage_estimated else ""
+        tok = (f"{est}{self.prompt_tokens if self.prompt_tokens is not None else '?'} in / "
+               f"{est}{self.completion_tokens if self.completion_tokens is not None else '?'} out tokens")
+        cost = "cost unknown" if self.cost_usd is None else f"${self.cost_usd:.6f}"
+        lat = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "? ms"
+        ttft = f"TTFT {self.ttft_ms:.0f} ms" if self.ttft_ms is not None else "TTFT -"
+        head = self.status if self.status == "ok" else f"{self.status} ({self.error_kind}: {self.error_message})"
+        extra = f", {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{head} | {tok} | {cost} | {lat} | {ttft}{extra}{' | cached' if self.cached else ''}"
+
+
+@dataclass
+class CallSpec:
+    """A call prepared in the caller's thread: everything resolved, nothing sent yet.
+
+    `config` is the endpoint's `EndpointConfig` (typed loosely here: runs sits below client).
+    """
+
+    endpoint: str
+    model: str
+    config: Any
+    messages: list[dict]
+    params: dict[str, Any]
+    variables: dict[str, Any]
+    mode: str = "chat"
+    source: str = "cli"
+    cache: bool = False
+    cache_ttl_s: float = 24 * 3600
+    deadline_s: float = 60.0
+    record: bool = True
+    batch_job_id: int | None = None
+    compare_id: str | None = None
+    prompt_id: int | None = None
+    version_id: int | None = None
+    prompt_name: str | None = None
+    version_number: int | None = None
+    actor: str | None = None  # the acting Identity's label (token:NAME for the gateway)
+
+
+def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
+    """The Run row (column values, no id) of a call and its outcome: the one builder every path uses."""
+    return {"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
+            "version_id": spec.version_id, "prompt_name": spec.prompt_name, "version_number": spec.version_number,
+            "endpoint": spec.endpoint, "model": spec.model, "params": spec.params, "variables": spec.variables,
+            "messages": spec.messages, "output": result.text, "finish_reason": result.finish_reason,
+            "status": result.status, "error_kind": result.error_kind, "error_message": result.error_message,
+            "http_status": result.http_status, "request_id": result.request_id,
+            "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+            "usage_estimated": bool(result.usage_estimated), "usage_raw": result.usage_raw,
+            "cost_usd": result.cost_usd, "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
+            "attempts": result.attempts, "cache_hit": bool(result.cached), "rating": None, "note": None,
+            "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id, "actor": spec.actor}
+
+
+def spec_for_version(version: Any, *, prompt_name: str | None, endpoint: str, model: str, messages: list[dict],
+                     params: dict[str, Any], variables: dict[str, Any], source: str,
+                     batch_job_id: int | None = None) -> CallSpec:
+    """A CallSpec for a call of a saved prompt version (paths that build the row without the client)."""
+    return CallSpec(endpoint=endpoint, model=model, config=None, messages=messages, params=params,
+                    variables=variables, source=source, batch_job_id=batch_job_id, prompt_id=version.prompt_id,
+                    version_id=version.id, prompt_name=prompt_name, version_number=version.number)
