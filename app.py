@@ -3,16 +3,23 @@
 Run with `streamlit run app.py`.  Pages live in pages/ and are registered here with
 st.Page; files whose names start with "_" are helpers, not pages.  Pages reach the
 database with `lib.db.get_engine()`, which returns the engine this file bootstrapped.
+
+This file is read twice: `streamlit run` finds the `st.App` at the bottom and imports the module
+(name `app`) to serve it, with the HTTP API (`/api/...`, `/v1/...`, `/health`, from `lib.api`) beside
+the pages on the same port; each browser session then runs this file as the script (`__main__`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 import streamlit as st
 
 from lib import bootstrap, db, metrics
+from lib.api import api_routes
 from lib.batch import start_background_worker
 from lib.client import list_endpoints
 from lib.credentials import has_secret
@@ -23,7 +30,6 @@ from pages._views import boot
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
 
-st.set_page_config(page_title="Prompt Workbench", page_icon=":material/edit_note:", layout="wide")
 
 
 @st.cache_resource(show_spinner="Preparing the database...")
@@ -103,6 +109,7 @@ def _pages() -> dict[str, list]:
 
 def main() -> None:
     """Bootstrap the shared resources, draw the sidebar and run the selected page."""
+    st.set_page_config(page_title="Prompt Workbench", page_icon=":material/edit_note:", layout="wide")
     url = db.normalise_url(get_settings().resolved_database_url())
     try:
         engine = workbench_engine(url)
@@ -126,4 +133,14 @@ def main() -> None:
         boot.mark_navigation(False)
 
 
-main()
+@contextlib.asynccontextmanager
+async def _lifespan(_app):
+    """Migrate and seed before the API answers its first request (the pages do it too; it is idempotent)."""
+    await asyncio.to_thread(bootstrap.startup, db.get_engine())
+    yield
+
+
+if __name__ == "__main__":  # a session's script run
+    main()
+else:  # imported by `streamlit run` (or uvicorn app:app): the pages plus the HTTP API on one port
+    app = st.App("app.py", routes=api_routes(), lifespan=_lifespan)
