@@ -23,9 +23,20 @@ from .content import (
     validate_tool_choice,
     validate_tools,
 )
+from .conversation import (
+    add_user_turn,
+    answer_tool,
+    assistant_turn,
+    can_continue,
+    pending_calls,
+    rows_jsonl,
+    thread_messages,
+    thread_row,
+)
 from .diffing import VersionDiff, diff_versions
 from .exchange import dumps, export_prompt, import_prompt
 from .labels import label_history, remove_label, rollback, set_label
+from .media import IMAGE_TOKEN_ESTIMATE, MEDIA_MAX_BYTES, Media, read_media, sniff, with_media
 from .presets import create_from_preset, get_preset, list_presets
 from .registry import (
     all_tags,
@@ -50,17 +61,24 @@ from .registry import (
 )
 from .templating import FORMATS, as_text, missing, render, render_messages, unused, variables, walk
 from .textdiff import TextDiff, diff_texts
-from .tokens import count_messages, count_text
+from .tokens import count_messages, count_text, has_media
 
 __all__ = [
     "CONTEXT_NAMES",
     "EFFORTS",
     "FORMATS",
+    "IMAGE_TOKEN_ESTIMATE",
     "MAX_BYTES",
+    "MEDIA_MAX_BYTES",
+    "Media",
     "TextDiff",
     "VersionDiff",
+    "add_user_turn",
     "all_tags",
+    "answer_tool",
     "as_text",
+    "assistant_turn",
+    "can_continue",
     "combine",
     "content_text",
     "count_messages",
@@ -77,6 +95,7 @@ __all__ = [
     "get_prompt",
     "get_version",
     "get_version_by_id",
+    "has_media",
     "import_prompt",
     "label_history",
     "labels_of",
@@ -88,19 +107,25 @@ __all__ = [
     "merge_params",
     "missing",
     "parse_json_field",
+    "pending_calls",
     "placeholder_names",
     "prompt_exists",
     "read_attachment",
+    "read_media",
     "remove_label",
     "render",
     "render_messages",
     "resolve",
     "response_schema",
     "rollback",
+    "rows_jsonl",
     "save_version",
     "set_archived",
     "set_label",
+    "sniff",
     "summaries",
+    "thread_messages",
+    "thread_row",
     "total_tokens",
     "unused",
     "update_prompt",
@@ -113,4 +138,5 @@ __all__ = [
     "version_ref",
     "version_refs",
     "walk",
+    "with_media",
 ]
