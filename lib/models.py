@@ -215,6 +215,7 @@ class BatchJob(SQLModel, table=True):
     models: list = _json([])  # ["endpoint/model", ...]
     mapping: dict = _json({})  # variable -> column
     evaluators: list = _json([])  # [{type, value, threshold, ...}]
+    judge_model: str | None = Field(default=None, max_length=300)  # for judge evaluators that name no model
     params: dict = _json({})
     repeats: int = 1
     concurrency: int = 8

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     seed_examples: bool = True
     start_worker: bool = True
     log_level: str = "INFO"
+    # custom evaluators `python:module:function` are imported from this folder only, in a subprocess
+    evaluators_dir: str = ""
+    evaluator_timeout_s: float = 10.0
     # which environment variables / secrets an endpoint may name as its key (fnmatch patterns,
     # upper-cased); a name must match an allow pattern and no deny pattern, or be listed in the
     # `[keys]` table of .streamlit/secrets.toml

@@ -120,11 +120,13 @@ if versions:
 st.subheader("4. Evaluators and limits")
 eval_text = st.text_area("Evaluators, one per line (e.g. contains:Paris, regex:^\\d+$, is-json, similar:0.8:text, "
                          "judge:echo/echo:Is it polite?)", key="batch_evals", height=90)
+judge_model = st.text_input("Judge model (ENDPOINT/MODEL) for judge / llm-rubric evaluators that name none",
+                            key="batch_judge_model", placeholder="e.g. openai/gpt-4o-mini").strip() or None
 specs, bad = [], []
 for line in (eval_text or "").splitlines():
     if line.strip():
         try:
-            specs.append(parse_spec(line.strip()).to_dict())
+            specs.append(parse_spec(line.strip(), judge_default=bool(judge_model)).to_dict())
         except (ValueError, WorkbenchError) as exc:
             bad.append(f"{line.strip()}: {exc}")
 for b in bad:
@@ -154,7 +156,8 @@ if pf and pf["plan"] == plan:
     if st.button("Start the job", key="batch_start", type="primary"):
         try:
             with session_scope(engine) as s:
-                job = batch.submit(session=s, evaluators=specs, budget_usd=float(budget) or None, mode=mode, **plan)
+                job = batch.submit(session=s, evaluators=specs, budget_usd=float(budget) or None, mode=mode,
+                                   judge_model=judge_model, **plan)
             ss.batch_job_id, ss.batch_preflight = job.id, None
             if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() not in ("0", "false", "no"):
                 start_background_worker(engine)  # idempotent: the app normally started it already

@@ -55,7 +55,8 @@ def _positive(name: str, value: Any, allow_none: bool = True) -> None:
 def submit(*, session: Session, dataset_id: int, version_ids: list[int], models: list[str],
            mapping: dict[str, str] | None = None, evaluators: list | None = None, params: dict | None = None,
            repeats: int = 1, concurrency: int = 8, rpm: int | None = None, tpm: int | None = None,
-           budget_usd: float | None = None, mode: str = "live", name: str = "") -> BatchJob:
+           budget_usd: float | None = None, mode: str = "live", name: str = "",
+           judge_model: str | None = None) -> BatchJob:
     """Create a job and all its items (rows x versions x models x repeats) in bulk; commits."""
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
@@ -68,6 +69,8 @@ def submit(*, session: Session, dataset_id: int, version_ids: list[int], models:
     if lacking:
         raise NotFoundError(f"unknown prompt version id(s): {', '.join(map(str, lacking))}")
     models = _check_models(models)
+    if judge_model:
+        judge_model = _check_models([judge_model])[0]
     mapping = complete_mapping(session=session, dataset=dataset, version_ids=version_ids, mapping=mapping)
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -91,6 +94,7 @@ def submit(*, session: Session, dataset_id: int, version_ids: list[int], models:
     now = utcnow()
     job = BatchJob(name=name or dataset.name, dataset_id=dataset_id, version_ids=version_ids, models=models,
                    mapping=dict(mapping or {}), evaluators=list(evaluators or []), params=dict(params or {}),
+                   judge_model=judge_model or None,
                    repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm, budget_usd=budget_usd, mode=mode,
                    status="pending", total_items=len(rows) * len(version_ids) * len(models) * repeats,
                    created_at=now, updated_at=now)

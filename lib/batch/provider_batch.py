@@ -218,7 +218,8 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
             fin.cost_usd = fin.run["cost_usd"] = cost_usd(price, fin.run["prompt_tokens"],
                                                                   fin.run["completion_tokens"])
             if fin.state == "done":
-                fin.scores, fin.passed, fin.score = await _score(specs, asserts, fin.run["output"], data, job_id)
+                fin.scores, fin.passed, fin.score = await _score(specs, asserts, fin.run["output"], data, job_id,
+                                                                 job.judge_model)
             results.append(fin)
         for i in range(0, len(results), 500):
             store.persist(engine, job_id, owner, results[i:i + 500])
@@ -231,14 +232,14 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
     return state
 
 
-async def _score(specs, asserts, text, data, job_id):
+async def _score(specs, asserts, text, data, job_id, judge_model=None):
     all_specs = list(specs) + specs_for_row(asserts)
     out, results, seen = [], [], set()
     for spec in all_specs:
         if spec.label in seen:
             continue
         seen.add(spec.label)
-        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id)
+        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id, judge_model=judge_model)
         results.append(r)
         out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
     passed, score = summarise(results)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from lib.client import get_client
 from lib.datasets import row_values  # also imported from here by provider_batch and preflight
 from lib.errors import WorkbenchError
-from lib.evals import NEEDS_CLIENT, EvalResult, check, coerce, evaluate, specs_for_row, summarise
+from lib.evals import ASYNC_TYPES, EvalResult, check, coerce, evaluate, specs_for_row, summarise
 from lib.prompts import count_messages, merge_params, render
 from lib.runs import RunResult, run_row, spec_for_version
 
@@ -160,9 +160,9 @@ class JobRunner:
                 continue
             seen.add(spec.label)
             try:
-                if spec.type in NEEDS_CLIENT:
+                if spec.type in ASYNC_TYPES:
                     r = await evaluate(spec, text, row=data, client=self.client, source="batch",
-                                          batch_job_id=self.job_id)
+                                       batch_job_id=self.job_id, judge_model=self.job.judge_model)
                 else:
                     r = check(spec, text, row=data)
             except Exception as exc:  # noqa: BLE001 - an evaluator never crashes an item

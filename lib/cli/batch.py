@@ -108,6 +108,8 @@ def register(app: typer.Typer) -> None:
             tpm: int | None = typer.Option(None, "--tpm", min=1),
             mode: str = typer.Option("live", "--mode", help="live, or provider (the provider's batch API)."),
             detach: bool = typer.Option(False, "--detach", help="Only create the job (a worker runs it)."),
+            judge_model: str | None = typer.Option(None, "--judge-model", help="ENDPOINT/MODEL for judge / "
+                                                   "llm-rubric evaluators that name no model."),
             fail_under: str | None = typer.Option(None, "--fail-under",
                                                   help="Gate: pass rate over scored items, e.g. 0.9 or 90%."),
             max_errors: int | None = typer.Option(None, "--max-errors", min=0,
@@ -116,9 +118,7 @@ def register(app: typer.Typer) -> None:
                                                 "the same rows; fail if a version is worse (95% confidence)."),
             as_json: bool = JsonOpt) -> None:
         """Create a job and run it to its end (exit 0 passed, 100 gate failed, 1 not finished, 2 bad input)."""
-        specs = []
-        for e in eval_ or []:
-            specs.append(parse_spec(e).to_dict())
+        specs = [parse_spec(e, judge_default=bool(judge_model)).to_dict() for e in eval_ or []]
         gate = _gate(fail_under, max_errors, None)
         if detach and (gate is not None or baseline):
             raise ValidationError("--fail-under, --max-errors and --baseline judge a finished job: drop --detach "
@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
             job = batch.submit(session=s, dataset_id=ds_id, version_ids=vids, models=model,
                                mapping=parse_pairs(map_, "--map"), evaluators=specs, params=parse_params(param),
                                repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm, budget_usd=budget,
-                               mode=mode)
+                               mode=mode, judge_model=judge_model)
             head = {"job_id": job.id, "total_items": job.total_items}
         typer.echo(f'{{"job_id": {job.id}, "total_items": {job.total_items}}}' if as_json else
                    f"job {head['job_id']}: {head['total_items']} items")

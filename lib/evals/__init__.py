@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .evaluators import (
+    ASYNC_TYPES,
     NEEDS_CLIENT,
     EvalResult,
     check,
@@ -17,6 +18,7 @@ from .evaluators import (
 )
 
 __all__ = [
+    "ASYNC_TYPES",
     "EvalResult",
     "NEEDS_CLIENT",
     "check",

@@ -34,7 +34,9 @@ from typing import Any
 
 from lib.client import embed, get_client
 
+from .custom import run_async, run_sync
 from .specs import (
+    ASYNC_TYPES,
     NEEDS_CLIENT,
     TYPES,
     EvaluatorSpec,
@@ -47,9 +49,9 @@ from .specs import (
 )
 from .tool_checks import TOOL_TYPES, check_tools
 
-__all__ = ["NEEDS_CLIENT", "TYPES", "EvalResult", "EvaluatorSpec", "check", "coerce", "cosine", "evaluate",
-           "evaluate_all", "fill", "parse_expected", "parse_judge", "parse_spec", "spec_from_dict", "specs_for_row",
-           "summarise"]
+__all__ = ["ASYNC_TYPES", "NEEDS_CLIENT", "TYPES", "EvalResult", "EvaluatorSpec", "check", "coerce", "cosine",
+           "evaluate", "evaluate_all", "fill", "parse_expected", "parse_judge", "parse_spec", "spec_from_dict",
+           "specs_for_row", "summarise"]
 
 DEFAULT_SIMILAR = 0.8
 DEFAULT_JUDGE_PASS = 0.5
@@ -137,6 +139,8 @@ def check(spec: EvaluatorSpec | dict | str, output: str, *, row: dict | None = N
         score = fuzz.ratio(out, str(value), processor=utils.default_process) / 100.0
         ok = score >= threshold
         return _res(spec, ok, round(score, 6), f"similarity {score:.3f} {'>=' if ok else '<'} {threshold:g}")
+    if t == "python":
+        return _res(spec, *run_sync(spec, out, row))
     if t == "unsupported":
         return EvalResult(None, None, f"assertion type {value!r} is not supported by the workbench")
     raise ValueError(f"unknown evaluator type {t!r}")
@@ -255,6 +259,8 @@ async def evaluate(spec: EvaluatorSpec | dict | str, output: str, *, row: dict |
     `call_kw` (e.g. source="batch", batch_job_id=7) is passed to the judge's `client.generate`.
     """
     spec = coerce(spec)
+    if spec.type == "python":
+        return _res(spec, *await run_async(spec, output or "", row))
     if spec.type not in NEEDS_CLIENT:
         return check(spec, output, row=row, tool_calls=tool_calls, tools=tools, schema=schema)
     try:

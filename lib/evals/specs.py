@@ -17,15 +17,17 @@ from .tool_checks import split_args_value
 
 TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "regex", "starts-with",
          "is-json", "json-schema", "similar", "similar-embed", "judge", "tool-called", "tool-args-match",
-         "is-valid-openai-tools-call", "unsupported")
+         "is-valid-openai-tools-call", "python", "unsupported")
 NEEDS_CLIENT = ("similar-embed", "judge")
+ASYNC_TYPES = (*NEEDS_CLIENT, "python")  # evaluated with `await evaluate(...)` (a model call or a subprocess)
 _ALIASES = {"icontains-any": "contains-any", "icontains-all": "contains-all", "llm-rubric": "judge",
             "grade": "judge", "model-graded": "judge", "startswith": "starts-with", "starts_with": "starts-with",
             "equal": "equals", "eq": "equals", "json": "is-json", "valid-json": "is-json",
             "embedding-similar": "similar-embed", "similar-embedding": "similar-embed"}
-_UNSUPPORTED = ("javascript", "python", "fn", "webhook", "cost", "latency", "perplexity", "levenshtein",
+_UNSUPPORTED = ("javascript", "fn", "webhook", "cost", "latency", "perplexity", "levenshtein",
                 "rouge-n", "bleu", "classifier", "moderation")
 _NO_VALUE = ("is-json", "is-valid-openai-tools-call")
+_PY_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 _FLOAT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*$")
 _PLACE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 
@@ -94,9 +96,12 @@ def _items(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def parse_spec(text: str) -> EvaluatorSpec:
-    """Parse a CLI `--eval` string like 'contains:foo' or 'similar:0.8:text'; ValueError if unknown."""
-    spec = _parse(text, strict=True)
+def parse_spec(text: str, *, judge_default: bool = False) -> EvaluatorSpec:
+    """Parse a CLI `--eval` string like 'contains:foo' or 'similar:0.8:text'; ValueError if unknown.
+
+    `judge_default`: the job has a judge model, so `judge:RUBRIC` / `llm-rubric:RUBRIC` may name none.
+    """
+    spec = _parse(text, strict=True, judge_default=judge_default)
     assert spec is not None
     return spec
 
@@ -106,7 +111,7 @@ def parse_expected(cell: str) -> EvaluatorSpec:
     return _parse(cell, strict=False) or EvaluatorSpec("equals", cell)
 
 
-def _parse(text: str, *, strict: bool) -> EvaluatorSpec | None:
+def _parse(text: str, *, strict: bool, judge_default: bool = False) -> EvaluatorSpec | None:
     raw = text.strip() if strict else text
     m = re.match(r"^\s*([A-Za-z][A-Za-z_-]*)(?:\((\d*\.?\d+)\))?(?::|$)", raw)
     if not m:
@@ -146,8 +151,9 @@ def _parse(text: str, *, strict: bool) -> EvaluatorSpec | None:
         if "/" in rest.split(":", 1)[0] and ":" in rest:
             model, rubric = _split_model(rest, kind)
         else:
-            if strict:
-                raise ValueError("judge: expected judge:ENDPOINT/MODEL:RUBRIC, e.g. judge:echo/echo:Is it polite?")
+            if strict and not judge_default:
+                raise ValueError("judge: expected judge:ENDPOINT/MODEL:RUBRIC, e.g. judge:echo/echo:Is it polite? "
+                                 "(or give the job a judge model)")
             model, rubric = None, rest  # promptfoo llm-rubric: no model; the caller supplies a default
         return _checked(EvaluatorSpec(kind, rubric, paren, model, negate))
     if kind in ("contains-any", "contains-all"):
@@ -175,7 +181,17 @@ def _check_schema(schema: dict) -> None:
         raise ValueError(f"json-schema: invalid schema: {exc.message}") from None
 
 
+def check_python_name(value: Any) -> str:
+    """'module:function' (dotted module allowed); ValueError otherwise (a path is never accepted)."""
+    if not isinstance(value, str) or not _PY_NAME.match(value.strip()):
+        raise ValueError(f"python evaluator {value!r}: expected python:MODULE:FUNCTION naming a module in "
+                         "WORKBENCH_EVALUATORS_DIR (no path, no inline code)")
+    return value.strip()
+
+
 def _checked(spec: EvaluatorSpec) -> EvaluatorSpec:
+    if spec.type == "python":
+        check_python_name(spec.value)
     if spec.type in ("contains-any", "contains-all") and not spec.value:
         raise ValueError(f"{spec.type}: give at least one item, e.g. {spec.type}:a,b")
     if spec.type not in ("is-json", "json-schema", "is-valid-openai-tools-call", "unsupported") \

@@ -199,7 +199,7 @@ def test_unsupported_parts_warn_but_exit_0(engine, tmp_path):
     r = cli("import", "promptfoo", cfg, "--name", "warned")
     assert r.exit_code == 0, r.output
     assert "sk-inline-secret" not in r.output
-    for bit in ("an inline apiKey is never stored", "config functions ignored", "assertion type 'python'",
+    for bit in ("an inline apiKey is never stored", "config functions ignored", "python evaluator 'file://check.py'",
                 "weight 3 ignored", "options transform ignored"):
         assert bit in r.stderr, bit
     assert "run it: python -m lib batch run --dataset warned --prompt warned:1 --model 127-0-0-1/gpt-4o-mini" \
