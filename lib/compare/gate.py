@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from lib.errors import NotFoundError, ValidationError
 from lib.models import BatchItem, BatchJob, Prompt, PromptVersion
+from lib.prompts import version_ref
 
 from .verdicts import Side, pair_cases, verdict
 
@@ -61,7 +62,7 @@ def parse_rate(text: str | float | None) -> float | None:
 def _label(session: Session, version_id: int) -> str:
     row = session.execute(select(Prompt.name, PromptVersion.number).join(Prompt, Prompt.id == PromptVersion.prompt_id)
                           .where(PromptVersion.id == version_id)).first()
-    return f"{row[0]}:v{row[1]}" if row else str(version_id)
+    return version_ref(row[0], row[1]) if row else str(version_id)
 
 
 def check_gate(*, session: Session, job_id: int, fail_under: float | None = None, max_errors: int | None = None,

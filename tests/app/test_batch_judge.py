@@ -12,7 +12,7 @@ def test_judge_model_field_is_stored_on_the_job(page):  # noqa: F811
     _stored_dataset(eng)
     at = _at()
     at.radio(key="batch_source").set_value("Stored dataset").run()
-    at.multiselect(key="batch_versions").set_value(["qa:v1"])
+    at.multiselect(key="batch_versions").set_value(["qa:1"])
     at.multiselect(key="batch_models").set_value(["echo/echo"]).run()
     at.text_area(key="batch_evals").set_value("llm-rubric:Is it polite?").run()
     assert any("judge model" in e.value for e in at.error)  # no judge model yet: the rubric needs one

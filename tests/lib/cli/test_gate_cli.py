@@ -94,7 +94,7 @@ def test_baseline_worse_exits_100_same_exits_0(engine, tmp_path):
     assert r.exit_code == 100, r.output
     gate = _final(r)["gate"]
     assert [v["outcome"] for v in gate["verdicts"]] == ["worse"]
-    assert gate["verdicts"][0]["baseline"] == "qa:v1" and gate["verdicts"][0]["version"] == "qa:v2"
+    assert gate["verdicts"][0]["baseline"] == "qa:1" and gate["verdicts"][0]["version"] == "qa:2"
     assert gate["pass_rate"] == 0.0  # the rate is over the version under test, not the baseline
     assert cli("prompts", "create", "qa", "--message", "user:Q:  {{q}}").exit_code == 0  # v3 still says "Q:"
     r = cli("batch", "run", "--dataset", "cases", "--prompt", "qa:3", "--model", "echo/echo",
@@ -124,7 +124,7 @@ def test_junit_export_has_the_ci_shape(engine, tmp_path):
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
-    assert [s.get("name") for s in suites] == ["qa:v1 · echo/echo", "qa:v1 · nowhere/x"]
+    assert [s.get("name") for s in suites] == ["qa:1 · echo/echo", "qa:1 · nowhere/x"]
     for s in suites:
         cases = s.findall("testcase")
         assert [c.get("name") for c in cases] == ["row 1", "row 1 repeat 1", "row 2", "row 2 repeat 1", "row 3",
