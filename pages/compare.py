@@ -34,7 +34,13 @@ if not permalink and job is not None:  # back from another page: show the last c
     permalink = job.compare_id
     st.query_params["compare"] = permalink
 
-with st.expander("Columns and variables", expanded=expanded):
+
+def _collapse_setup() -> None:
+    ss["cmp_setup"] = False  # after Run the answers come first; the set-up is one click away
+
+
+ss.setdefault("cmp_setup", expanded)
+with st.expander("Columns and variables", key="cmp_setup", on_change="rerun"):
     st.number_input("Columns", min_value=compare.MIN_COLUMNS, max_value=compare.MAX_COLUMNS, step=1, key="cmp_n")
     n = int(ss["cmp_n"])
     specs: list[ColumnSpec | None] = []
@@ -99,7 +105,7 @@ with st.expander("Columns and variables", expanded=expanded):
         st.error(md_escape(p))
     blind = st.toggle("Blind mode (hide names and shuffle until you vote)", key="cmp_blind")
     if st.button("Run all columns", type="primary", key="cmp_run", icon=":material/play_arrow:",
-                 disabled=bool(problems or missing)):
+                 disabled=bool(problems or missing), on_click=_collapse_setup):
         try:
             job = compare.start(engine=engine, columns=[s for s in specs if s], variables=values, blind=blind)
         except WorkbenchError as exc:

@@ -7,6 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .arena import leaderboard
+from .display import ComparisonDisplay, comparison_display
 from .gate import GateResult, check_gate, parse_rate
 from .live import (
     MAX_COLUMNS,
@@ -24,6 +25,8 @@ from .verdicts import Side, candidates, case_diff, filter_cases, pair_cases, pro
 from .votes import mark_best, record_vote, votes_of
 
 __all__ = [
+    "ComparisonDisplay",
+    "comparison_display",
     "ColumnSpec",
     "GateResult",
     "CompareJob",

@@ -67,7 +67,11 @@ def _rating_widgets(run: Any) -> None:
 
 
 def _vote(compare_id: str, run_ids: list[int], by_name: dict[str, int], radio_key: str) -> None:
-    winner = by_name.get(ss.get(radio_key))  # read at click time: "Tie" (or nothing picked) -> None
+    choice = ss.get(radio_key)  # read at click time
+    if choice is None:
+        flash("cmp", "warning", "Pick an answer (or Tie) first.")
+        return
+    winner = by_name.get(choice)  # "Tie" -> None
     try:
         with session_scope() as session:
             compare.record_vote(session=session, compare_id=compare_id, run_ids=run_ids, winner_run_id=winner)
@@ -77,52 +81,48 @@ def _vote(compare_id: str, run_ids: list[int], by_name: dict[str, int], radio_ke
 
 
 def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
-    """A saved comparison with its answers, metrics, marks, ratings, blind vote and diff."""
+    """A saved comparison: answers, metrics, marks, ratings, diff; in blind mode only the answers until the vote."""
     try:
         with session_scope() as session:
-            row = compare.get_comparison(session=session, compare_id=compare_id)
-            runs = compare.runs_of(session=session, comparison=row)
-            labels = compare.column_labels(session=session, comparison=row)
-            voted = bool(compare.votes_of(session=session, compare_id=row.id))
-            for r in runs:
-                if r is not None:
-                    session.expunge(r)
+            d = compare.comparison_display(session=session, compare_id=compare_id)
     except WorkbenchError as exc:
         w.lib_error(exc)
         return
-    hidden = row.blind and not voted
-    positions = list(row.order or range(len(row.columns))) if row.blind else list(range(len(row.columns)))
-    names = [compare.blind_name(p) for p in range(len(positions))]
-    marks = compare.mark_best(runs)
     show_flashes("cmp", toast=True)
     with st.expander("Shared variables"):
-        st.json(row.variables or {}, expanded=True)
-    cols = st.columns(len(positions))
-    for pos, idx in enumerate(positions):
-        run = runs[idx]
+        st.json(d.variables, expanded=True)
+    cols = st.columns(len(d.positions))
+    for pos, idx in enumerate(d.positions):
+        run = d.runs[pos]
         with cols[pos]:
-            title = names[pos] if hidden else (f"{names[pos]}: {labels[idx]}" if row.blind else labels[idx])
-            st.markdown(f"**{md_escape(title)}**")
+            st.markdown(f"**{md_escape(d.titles[pos])}**")
             if run is None:
-                if (errors or {}).get(idx):
+                if (errors or {}).get(idx) and not d.hidden:
                     st.error(md_escape(f"This column could not run: {errors[idx]}"), icon=":material/error:")
                 else:
                     st.info("No answer saved for this column (it failed before the call, or is still running).")
                 continue
-            w.show_error(run)
+            if not d.hidden:
+                w.show_error(run)
             w.show_answer(run.output)
-            w.show_metrics(run, tuple(k for k, v in marks.items() if idx in v), compact=True)
-            _rating_widgets(run)
-    ids = [r.id for r in runs if r is not None]
-    if row.blind and not voted and len(ids) >= 2:
-        st.subheader("Which answer is best?")
-        choices = [names[p] for p, i in enumerate(positions) if runs[i] is not None] + ["Tie"]
-        st.radio("Your vote", choices, horizontal=True, key=f"cmp_vote_{row.id}")
-        by_name = {names[p]: runs[i].id for p, i in enumerate(positions) if runs[i] is not None}
-        st.button("Vote and reveal", key="cmp_vote_btn", on_click=_vote, type="primary",
-                  args=(row.id, ids, by_name, f"cmp_vote_{row.id}"))
-    _diff(runs, [names[positions.index(i)] if hidden else labels[i] for i in range(len(runs))])
-    _leaderboard()
+            if not d.hidden:  # cost, tokens, latency and run # tell the columns apart: only after the vote
+                w.show_metrics(run, d.marks.get(pos, ()), compact=True)
+                _rating_widgets(run)
+    if d.hidden and len(d.run_ids) >= 2:
+        _vote_box(d)
+    _diff(d)
+    if not d.hidden:
+        _leaderboard()
+
+
+def _vote_box(d: compare.ComparisonDisplay) -> None:
+    st.subheader("Which answer is best?")
+    present = [p for p, r in enumerate(d.runs) if r is not None]
+    by_name = {d.titles[p]: d.runs[p].id for p in present}
+    radio_key = f"cmp_vote_{d.compare_id}"
+    st.radio("Your vote", [*by_name, "Tie"], horizontal=True, key=radio_key, index=None)
+    st.button("Vote and reveal", key="cmp_vote_btn", on_click=_vote, type="primary",
+              args=(d.compare_id, d.run_ids, by_name, radio_key))
 
 
 def _leaderboard() -> None:
@@ -141,20 +141,22 @@ def _leaderboard() -> None:
             st.dataframe(board, hide_index=True)
 
 
-def _diff(runs: list[Any], labels: list[str]) -> None:
-    present = [i for i, r in enumerate(runs) if r is not None]
+def _diff(d: compare.ComparisonDisplay) -> None:
+    present = [p for p, r in enumerate(d.runs) if r is not None]
     if len(present) < 2:
         return
     st.subheader("Diff of two answers")
     c1, c2 = st.columns(2)
-    a = c1.selectbox("From", present, key="cmp_diff_a", format_func=lambda i: labels[i], index=0)
-    b = c2.selectbox("To", present, key="cmp_diff_b", format_func=lambda i: labels[i], index=1)
-    d = diff_texts(runs[a].output, runs[b].output, labels[a], labels[b])
-    if d.identical:
+    # keyed by comparison and mode, so a box never keeps the names of another (or the unblinded) comparison
+    key = f"cmp_diff_{d.compare_id}_{'blind' if d.hidden else 'open'}"
+    a = c1.selectbox("From", present, key=f"{key}_a", format_func=lambda p: d.titles[p], index=0)
+    b = c2.selectbox("To", present, key=f"{key}_b", format_func=lambda p: d.titles[p], index=1)
+    td = diff_texts(d.runs[a].output, d.runs[b].output, d.titles[a], d.titles[b])
+    if td.identical:
         st.success("The two answers are identical.")
         return
-    st.caption(md_escape(f"similarity {d.similarity:.0%} · {d.removed_words} words removed, "
-                         f"{d.added_words} added · shown as [-removed-] and {{+added+}}"))
-    st.code(d.words, language=None, wrap_lines=True)
+    st.caption(md_escape(f"similarity {td.similarity:.0%} · {td.removed_words} words removed, "
+                         f"{td.added_words} added · shown as [-removed-] and {{+added+}}"))
+    st.code(td.words, language=None, wrap_lines=True)
     with st.expander("Line diff"):
-        st.code(d.unified or "(no line changes)", language="diff")
+        st.code(td.unified or "(no line changes)", language="diff")

@@ -83,6 +83,14 @@ def test_blind_mode_hides_names_until_the_vote(engine_for_app):
     assert cmp.blind and sorted(cmp.order) == [0, 1, 2] and cmp.order != [0, 1, 2]
     labels = [m.value for m in at.markdown if m.value.startswith("**Answer")]
     assert labels == ["**Answer A**", "**Answer B**", "**Answer C**"]
+    # nothing that tells the columns apart before the vote: no cost, tokens, latency, badge, run # or name
+    for leak in ("**Cost**", "**Tokens**", "**Latency**", "fastest", "cheapest", "run #", "greet", "echo/echo"):
+        assert not any(leak in t for t in [m.value for m in at.markdown] + [c.value for c in at.caption]), leak
+    assert not [b for b in at.button if b.key and b.key.startswith(("cmp_up_", "cmp_down_"))]
+    assert at.radio(key=f"cmp_vote_{cmp.id}").value is None  # the vote starts unselected
+    at.button(key="cmp_vote_btn").click().run()  # voting with nothing picked is refused, not a tie
+    with db.session_scope(engine_for_app) as s:
+        assert not list(s.exec(select(ArenaVote)))
     at.radio(key=f"cmp_vote_{cmp.id}").set_value("Answer B")
     at.button(key="cmp_vote_btn").click().run()
     with db.session_scope(engine_for_app) as s:
