@@ -235,13 +235,16 @@ class Executor:
         if status != "error" and (pt is None or ct is None):
             estimated = True
             pt = pt if pt is not None else count_messages(spec.messages)
-            ct = ct if ct is not None else count_text(text)
+            ct = ct if ct is not None else count_text(text) + _tool_call_tokens(resp)
         price = None if status == "error" else pricing.price_for(spec.config, spec.model, self.engine)
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
         err_msg = _no_nul(scrub(str(err)[:2000], spec.config)) if err is not None else None
         result = RunResult(
             endpoint=spec.endpoint, model=spec.model, text=text,
+            tool_calls=resp.tool_calls if resp is not None else None,
+            reasoning=_no_nul(resp.reasoning) if resp is not None and resp.reasoning else None,
+            reasoning_tokens=resp.reasoning_tokens if resp is not None else None,
             finish_reason=resp.finish_reason[:50] if resp and resp.finish_reason else None, status=status,
             error_kind=err.kind if err is not None else None, error_message=err_msg,
             http_status=resp.http_status if resp else getattr(err, "status_code", None),
@@ -253,6 +256,12 @@ class Executor:
             retryable=bool(err.retryable) if err is not None else False)
         result._row = run_row(spec, result)
         return result
+
+
+def _tool_call_tokens(resp: ChatResponse | None) -> int:
+    """Estimated output tokens of a reply's tool calls (their arguments are output too)."""
+    calls = resp.tool_calls if resp is not None else None
+    return sum(count_text(str((c.get("function") or {}).get("arguments", ""))) for c in calls or [])
 
 
 def _no_nul(text: str) -> str:

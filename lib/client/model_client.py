@@ -191,7 +191,8 @@ class ModelClient:
                 variables: dict | None = None, params: dict | None = None, source: str = "cli",
                 cache: bool = False, deadline_s: float | None = None, record: bool = True,
                 batch_job_id: int | None = None, compare_id: str | None = None,
-                cache_ttl_s: float | None = None, actor: str | None = None) -> CallSpec:
+                cache_ttl_s: float | None = None, actor: str | None = None,
+                parent_run_id: int | None = None) -> CallSpec:
         """Resolve model, render messages and merge params (raises WorkbenchError on bad input).
 
         With a `version`, its messages are rendered with `variables` unless `messages` holds them
@@ -223,7 +224,8 @@ class ModelClient:
         spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=rendered, params=merged,
                         variables=variables, mode=mode, source=source, cache=cache,
                         deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
-                        batch_job_id=batch_job_id, compare_id=compare_id, actor=actor)
+                        batch_job_id=batch_job_id, compare_id=compare_id, actor=actor,
+                        parent_run_id=parent_run_id)
         if cache_ttl_s:
             spec.cache_ttl_s = cache_ttl_s
         if version is not None:

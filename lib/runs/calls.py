@@ -29,6 +29,9 @@ class RunResult(BaseModel):
     endpoint: str = ""
     model: str = ""
     text: str = ""
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI shape, for every provider kind
+    reasoning: str | None = None
+    reasoning_tokens: int | None = None  # included in completion_tokens
     finish_reason: str | None = None
     status: Literal["ok", "error", "incomplete"] = "ok"
     error_kind: str | None = None
@@ -108,6 +111,7 @@ class CallSpec:
     prompt_name: str | None = None
     version_number: int | None = None
     actor: str | None = None  # the acting Identity's label (token:NAME for the gateway)
+    parent_run_id: int | None = None  # the previous turn when this call continues a conversation
 
 
 def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
@@ -122,7 +126,9 @@ def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
             "usage_estimated": bool(result.usage_estimated), "usage_raw": result.usage_raw,
             "cost_usd": result.cost_usd, "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
             "attempts": result.attempts, "cache_hit": bool(result.cached), "rating": None, "note": None,
-            "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id, "actor": spec.actor}
+            "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id, "actor": spec.actor,
+            "tool_calls": result.tool_calls or None, "reasoning": result.reasoning,
+            "reasoning_tokens": result.reasoning_tokens, "parent_run_id": spec.parent_run_id}
 
 
 def spec_for_version(version: Any, *, prompt_name: str | None, endpoint: str, model: str, messages: list[dict],

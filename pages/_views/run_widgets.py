@@ -6,12 +6,12 @@ st.code / st.text, or in st.markdown only after `md_escape`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import streamlit as st
 
 from lib import prompts as prompts_lib
+from lib import ui as pf
 from lib.client import list_endpoints
 from lib.errors import WorkbenchError
 from lib.ui import latency_text, md_escape, money, tokens
@@ -83,71 +83,61 @@ def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
     return out
 
 
-# The parameters with their own number fields: (type, min, max, default).  A saved value that does not fit
-# its field (text, null, out of range) stays in "Other parameters" instead, so it is neither lost nor a crash.
-NUMBER_PARAMS: dict[str, tuple[type, float, float, float]] = {
-    "temperature": (float, 0.0, 2.0, 0.7), "max_tokens": (int, 1, 200_000, 512)}
-
-
-def _field_value(value: Any, cast: type, lo: float, hi: float) -> Any:
-    """`value` as its number field takes it, or None when it does not fit (wrong type, fraction, out of range)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    if cast is int and not float(value).is_integer():
-        return None
-    return cast(value) if lo <= value <= hi else None
-
-
 def as_params(params: Any) -> dict[str, Any]:
     """Saved parameters as a dict ({} for anything else: an imported version can hold e.g. a string)."""
-    return dict(params) if isinstance(params, dict) else {}
-
-
-def split_params(params: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
-    """(values for the number fields that fit them, every other parameter as the JSON of 'Other parameters')."""
-    fields: dict[str, Any] = {}
-    others: dict[str, Any] = {}
-    for k, v in as_params(params).items():
-        spec = NUMBER_PARAMS.get(k)
-        fitted = _field_value(v, *spec[:3]) if spec else None
-        if fitted is None:
-            others[k] = v
-        else:
-            fields[k] = fitted
-    return fields, json.dumps(others) if others else ""
+    return pf.as_params(params)
 
 
 def seed_params(prefix: str, params: dict[str, Any] | None) -> None:
     """Put saved parameters (a version's or a run's) into the fields of params_inputs, before they are drawn."""
-    fields, extra = split_params(params)
-    for k, v in fields.items():
-        st.session_state[f"{prefix}_{k}"] = v
-    st.session_state[f"{prefix}_extra"] = extra
+    ss = st.session_state
+    form = pf.fields_for(params)
+    for k, on in form.on.items():
+        ss[f"{prefix}_on_{k}"] = on
+        ss[f"{prefix}_{k}"] = form.numbers[k]
+    ss[f"{prefix}_reasoning_effort"] = form.effort
+    for k in pf.JSON_FIELDS:
+        ss[f"{prefix}_json_{k}"] = form.json_texts.get(k, "")
+    ss[f"{prefix}_extra"] = form.extra
+
+
+_LABELS = {"temperature": ("Temperature", 0.1), "max_tokens": ("Max tokens", 64),
+           "thinking_budget": ("Thinking budget (Anthropic)", 1024)}
+_JSON_HELP = {
+    "tools": 'OpenAI function tools: [{"type": "function", "function": {"name": ..., "parameters": {...}}}]',
+    "tool_choice": '"auto", "none", "required" or {"type": "function", "function": {"name": ...}}',
+    "response_format": '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": true}}'}
 
 
 def params_inputs(prefix: str, defaults: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """Temperature, max tokens and extra JSON parameters; returns (params, error)."""
-    fields, extra_text = split_params(defaults)
-    c1, c2 = st.columns(2)
-    temp = c1.number_input("Temperature", min_value=0.0, max_value=2.0, step=0.1,
-                           value=fields.get("temperature", NUMBER_PARAMS["temperature"][3]),
-                           key=f"{prefix}_temperature")
-    max_tokens = c2.number_input("Max tokens", min_value=1, max_value=200_000, step=64,
-                                 value=fields.get("max_tokens", NUMBER_PARAMS["max_tokens"][3]),
-                                 key=f"{prefix}_max_tokens")
-    text = st.text_input("Other parameters (JSON)", value=extra_text,
-                         key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}',
-                         help="Any other provider parameter; a key given here wins over the fields above.")
-    params: dict[str, Any] = {"temperature": float(temp), "max_tokens": int(max_tokens)}
-    if text.strip():
-        try:
-            extra = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return params, f"Other parameters are not valid JSON: {exc.msg} (column {exc.colno})"
-        if not isinstance(extra, dict):
-            return params, 'Other parameters must be a JSON object, e.g. {"top_p": 0.9}'
-        params.update(extra)
-    return params, None
+    """Sampling fields each with an on/off switch (only those on are sent), reasoning effort, tools and
+    structured output JSON, and extra JSON parameters; returns (params, error)."""
+    ss = st.session_state
+    start = pf.fields_for(defaults)
+    form = pf.ParamFields()
+    cols = st.columns(len(pf.NUMBER_PARAMS))
+    for col, (k, (cast, lo, hi, _d)) in zip(cols, pf.NUMBER_PARAMS.items(), strict=True):
+        label, step = _LABELS[k]
+        ss.setdefault(f"{prefix}_on_{k}", start.on[k])
+        form.on[k] = col.checkbox(f"Send {label.split(' (')[0].lower()}", key=f"{prefix}_on_{k}")
+        form.numbers[k] = col.number_input(label, min_value=cast(lo), max_value=cast(hi), step=cast(step),
+                                           value=start.numbers[k], key=f"{prefix}_{k}", disabled=not form.on[k])
+    efforts = [pf.NOT_SET, *prompts_lib.EFFORTS]
+    ss.setdefault(f"{prefix}_reasoning_effort", start.effort)
+    form.effort = st.selectbox("Reasoning effort", efforts, key=f"{prefix}_reasoning_effort",
+                               help="Sent as reasoning_effort (OpenAI-compatible); for Anthropic it sets a "
+                                    "thinking budget unless one is given.")
+    with st.expander("Tools and structured output", expanded=any(start.json_texts.values())):
+        for k in pf.JSON_FIELDS:
+            ss.setdefault(f"{prefix}_json_{k}", start.json_texts.get(k, ""))
+            form.json_texts[k] = st.text_area(k, key=f"{prefix}_json_{k}", height=100 if k != "tool_choice" else 68,
+                                              help=_JSON_HELP[k])
+    form.extra = st.text_input("Other parameters (JSON)", value=start.extra,
+                               key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}',
+                               help="Any other provider parameter; a key given here wins over the fields above.")
+    params, error = pf.build_params(form)
+    st.caption(md_escape(pf.sent_summary(params)))
+    return params, error
 
 
 def show_metrics(r: Any, marks: tuple[str, ...] = (), compact: bool = False) -> None:

@@ -29,6 +29,7 @@ def _open(query=None):
 
 def _run_three(at, blind=False):
     at.selectbox(key="cmp_ref_1").set_value("greet:1")
+    at.checkbox(key="cmp_2_on_max_tokens").check().run()  # sampling fields are sent only when switched on
     at.number_input(key="cmp_2_max_tokens").set_value(2)
     at.text_area(key="cmp_var_who").input("Ada")
     if blind:

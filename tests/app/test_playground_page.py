@@ -150,6 +150,7 @@ def test_form_and_last_answer_survive_switching_pages(engine_for_app):
     _make(engine_for_app, content="Say {{word}}")
     at = _open()
     at.text_area(key="play_var_word").input("kept")
+    at.checkbox(key="play_on_temperature").check().run()  # off by default: the version sets no temperature
     at.number_input(key="play_temperature").set_value(1.1)
     at.run()
     at.button(key="play_run").click().run()
@@ -160,7 +161,7 @@ def test_form_and_last_answer_survive_switching_pages(engine_for_app):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.text_area(key="play_var_word").value == "kept"
-    assert at.number_input(key="play_temperature").value == 1.1
+    assert at.number_input(key="play_temperature").value == 1.1 and at.checkbox(key="play_on_temperature").value
     assert "[user] Say kept" in _codes(at)  # the last answer is shown again
 
 
