@@ -10,12 +10,20 @@ from .jobs import cancel, get_job, list_jobs, pause, progress, resume, retry_fai
 from .junit import write_junit
 from .planning import preflight
 from .reports import export_job, matrix, pass_rates, records, results, version_labels
+from .viewer import cell as item_detail
+from .viewer import clear_grade, evaluators_of
+from .viewer import grade as grade_item
+from .viewer import grid as results_grid
 from .worker import run_job_foreground, run_worker, start_background_worker
 
 __all__ = [
     "cancel",
+    "clear_grade",
+    "evaluators_of",
     "export_job",
     "get_job",
+    "grade_item",
+    "item_detail",
     "list_jobs",
     "matrix",
     "pass_rates",
@@ -24,6 +32,7 @@ __all__ = [
     "progress",
     "records",
     "results",
+    "results_grid",
     "resume",
     "retry_failed",
     "run_job_foreground",

@@ -13,7 +13,8 @@ from lib.client import list_endpoints
 from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.ui import md_escape, money, rate_per_s
+from lib.ui import count, latency_text, md_escape, money, percent, rate_per_s, score, text_or_dash
+from pages._views.batch_grid import grid_section, verdict_text
 
 LINT_ROWS = 2000
 PAGE_SIZE = 25
@@ -167,11 +168,12 @@ def _results(engine: Any, job_id: int) -> None:
         job = batch.get_job(session=s, job_id=job_id)
         vlabels = version_labels(session=s, version_ids=list(job.version_ids))
     st.markdown("**Pass rate per version x model**")
-    st.dataframe(pd.DataFrame([{"version": r["version"], "model": r["model"], "done": r["done"], "errors": r["errors"],
-                                "pass rate": None if r["pass_rate"] is None else round(r["pass_rate"] * 100, 1),
-                                "mean score": r["mean_score"], "cost $": r["cost_usd"],
-                                "mean latency ms": r["mean_latency_ms"]} for r in rates]),
-                 hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"version": r["version"], "model": r["model"], "done": count(r["done"]),
+                                "errors": count(r["errors"]), "scored": count(r["scored"]),
+                                "pass rate": percent(r["pass_rate"]), "mean score": score(r["mean_score"]),
+                                "cost": money(r["cost_usd"]), "mean latency": latency_text(r["mean_latency_ms"])}
+                               for r in rates]), hide_index=True, width="stretch")
+    grid_section(engine, job_id)
     matrix_view = st.toggle("Matrix view (one row per case, one column per version x model)", key="batch_matrix")
     if matrix_view:
         value = st.selectbox("Cells show", ["output", "passed", "score", "state"], key="batch_matrix_value")
@@ -197,8 +199,10 @@ def _results(engine: Any, job_id: int) -> None:
                 state=None if state == ANY else state, passed=None if verdict == ANY else verdict == "passed",
                 version_id=vid, model=None if model == ANY else model)
         st.dataframe(pd.DataFrame([{"row": r["row"], "version": r["version"], "model": r["model"], "state": r["state"],
-                                    "passed": r["passed"], "score": r["score"], "output": r["output"],
-                                    "error": r["error"], "latency ms": r["latency_ms"], "cost $": r["cost_usd"]}
+                                    "verdict": verdict_text(r["passed"]) if r["state"] == "done" else "",
+                                    "score": score(r["score"]), "output": text_or_dash(r["output"]),
+                                    "error": text_or_dash(r["error"]), "latency": latency_text(r["latency_ms"]),
+                                    "cost": money(r["cost_usd"])}
                                    for r in rows]), hide_index=True, width="stretch")
         st.caption(f"{total} items, page {int(page)} of {max(1, -(-total // PAGE_SIZE))}")
     _downloads(engine, job_id)

@@ -94,7 +94,7 @@ def test_full_flow_mapping_preflight_start_progress_results_download(page, monke
     assert metrics["Status"] == "done" and metrics["Done"] == "2" and metrics["Errors"] == "0"
     frames = [d.value for d in at.dataframe]
     rates = next(f for f in frames if "pass rate" in f.columns)
-    assert rates.iloc[0]["pass rate"] == 50.0  # row 2's own __expected fails
+    assert rates.iloc[0]["pass rate"] == "50.0%"  # row 2's own __expected fails
     results = next(f for f in frames if "output" in f.columns and "state" in f.columns)
     assert sorted(results["output"]) == ['[user] Q: =HYPERLINK("x")', "[user] Q: what is 2+2?"]
     at.selectbox(key="batch_f_pass").set_value("failed").run()
