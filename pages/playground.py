@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from lib import prompts as prompts_lib
-from lib.client import get_client
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
 from lib.prompts import (
@@ -25,6 +22,7 @@ from lib.prompts import (
 )
 from lib.prompts import missing as templating_missing
 from lib.ui import md_escape
+from pages._views import conversation as conv
 from pages._views import run_widgets as w
 from pages._views.boot import require_app
 from pages._views.play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
@@ -33,7 +31,8 @@ require_app(__file__)
 
 ss = st.session_state
 w.persist("play", exclude=("play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save",
-                           "play_files", "play_opened", "play_last_run", "play_defaults_for", "play_params_for",
+                           "play_files", "play_media", "play_next_media", "play_send", "play_save_thread",
+                           "play_opened", "play_last_run", "play_defaults_for", "play_params_for",
                            "play_pending_vars"))
 ss.setdefault("play_source", "Saved prompt")
 engine = get_engine()
@@ -131,6 +130,9 @@ with left:
             values[target] = combine(loaded)
             st.info(md_escape(f"{len(loaded)} file(s), ~{total_tokens(loaded):,} tokens in all, "
                               f"replace the value typed for {{{{{target}}}}}."))
+    with st.expander("Attach images or PDFs", expanded=False):
+        st.caption("Added to the last user message as image or file parts (the provider must support them).")
+        media, media_refused = conv.media_uploader("play_media")
     recent_runs_picker(engine, version)
 
 rendered = None
@@ -141,11 +143,12 @@ with right:
         st.warning("Missing values: " + ", ".join(md_escape(m) for m in missing), icon=":material/info:")
     else:
         try:
-            rendered = render_messages(messages, values, fmt)
-        except TemplateError as exc:
+            rendered = conv.attach_to_last_user(render_messages(messages, values, fmt), media)
+        except WorkbenchError as exc:  # a template error, or a placeholder fed something that is not a list
             w.lib_error(exc)
     if rendered is not None:
-        st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate)"))
+        images = " (images: a rough guess)" if prompts_lib.has_media(rendered) else ""
+        st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate){images}"))
         with st.container(border=True):
             w.show_messages(rendered)
 
@@ -161,44 +164,35 @@ with m2:
 if params_error:
     st.error(md_escape(params_error))
 
-can_run = rendered is not None and not form_errors and not params_error and bool(model)
+can_call = not form_errors and not params_error and bool(model)
+can_run = rendered is not None and can_call and not media_refused
 run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")
 
 # ---------------------------------------------------------------- run and answer
+current = opened
 if run_clicked:
     st.subheader("Answer")
-    placeholder = st.empty()
-    placeholder.caption("Waiting for the first token...")
-    try:
-        stream = get_client(engine).stream_sync(model=model, messages=None if version else rendered,
-                                                version=version, variables=values, params=params,
-                                                source="playground")
-    except WorkbenchError as exc:
-        placeholder.empty()
-        w.lib_error(exc)
+    result = conv.stream_call(engine, model=model, messages=rendered, version=version, variables=values,
+                              params=params)
+    if result is None:
         st.stop()
-    text, last = "", 0.0
-    for chunk in stream:
-        text += chunk
-        if time.monotonic() - last > 0.05:  # fewer, larger updates keep the browser responsive
-            placeholder.code(text, language=None, wrap_lines=True)
-            last = time.monotonic()
-    result = stream.result
-    if result.text or not text:
-        text = result.text
-    placeholder.empty()
-    with placeholder.container():
-        w.show_error(result)
-        w.show_answer(text)
-        w.show_metrics(result)
+    w.show_error(result)
+    w.show_output(result)
+    conv.show_structured(result.text, params)
+    w.show_metrics(result)
     if result.run_id:
         ss["play_last_run"] = ss["play_opened"] = result.run_id  # the form already holds its settings
         st.query_params["run"] = str(result.run_id)
+        current = result.run
 elif opened is not None:
-    st.subheader(f"Answer (run #{opened.id})")
+    st.subheader(f"Answer (run #{opened.id})" + (f", continuing run #{opened.parent_run_id}"
+                                                 if opened.parent_run_id else ""))
     w.show_error(opened)
-    w.show_answer(opened.output)
+    w.show_output(opened)
+    conv.show_structured(opened.output, opened.params)
     w.show_metrics(opened)
+conv.conversation(engine, current, version=version, prompt_name=name, model=model, params=params, values=values,
+                  can_call=can_call)
 
 if preset is not None:
     with st.expander("Save this preset as a prompt"):

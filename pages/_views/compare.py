@@ -104,7 +104,7 @@ def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
                 continue
             if not d.hidden:
                 w.show_error(run)
-            w.show_answer(run.output)
+            w.show_output(run)
             if not d.hidden:  # cost, tokens, latency and run # tell the columns apart: only after the vote
                 w.show_metrics(run, d.marks.get(pos, ()), compact=True)
                 _rating_widgets(run)

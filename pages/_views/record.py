@@ -84,7 +84,7 @@ def show_record(engine: Any, raw: str) -> None:
         st.rerun()
     w.show_error(run)
     st.markdown("**Answer**")
-    w.show_answer(run.output)
+    w.show_output(run)
     w.show_metrics(run)
     r1, r2, r3 = st.columns([1, 1, 3])
     r1.button("Good", key=f"hist_up_{run.id}", on_click=_rate, args=(run.id, 1), icon=":material/thumb_up:",

@@ -6,6 +6,7 @@ st.code / st.text, or in st.markdown only after `md_escape`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -181,19 +182,51 @@ def show_error(r: Any) -> None:
         st.error(f"The call failed: {md_escape(text)}", icon=":material/error:")
 
 
-def show_answer(text: str, key: str | None = None) -> None:
+def show_answer(text: str, key: str | None = None, tool_calls: list[dict] | None = None) -> None:
     """A model answer, shown literally (never interpreted as markdown or HTML)."""
     if text:
         st.code(text, language=None, wrap_lines=True)
-    else:
+    elif not tool_calls:
         st.caption("(empty answer)")
 
 
+def show_tool_calls(tool_calls: list[dict] | None) -> None:
+    """Each tool call: its name and its arguments (pretty JSON when they parse), literally."""
+    for c in tool_calls or []:
+        fn = c.get("function") or {}
+        st.caption(md_escape(f"Tool call: {fn.get('name', '?')} ({c.get('id', '')})"))
+        args = fn.get("arguments", "")
+        try:
+            args = json.dumps(json.loads(args), indent=2, ensure_ascii=False) if isinstance(args, str) else \
+                json.dumps(args, indent=2, ensure_ascii=False)
+        except ValueError:
+            pass  # shown as sent: a model can return arguments that are not JSON
+        st.code(str(args), language="json", wrap_lines=True)
+
+
+def show_output(r: Any, text: str | None = None) -> None:
+    """A run's (or result's) answer: text, tool calls, and its reasoning collapsed."""
+    calls = getattr(r, "tool_calls", None)
+    show_answer(getattr(r, "output", None) or getattr(r, "text", "") if text is None else text, tool_calls=calls)
+    show_tool_calls(calls)
+    reasoning = getattr(r, "reasoning", None)
+    n = getattr(r, "reasoning_tokens", None)
+    if reasoning or n:
+        with st.expander("Reasoning" + (f" ({n:,} tokens)" if n else ""), expanded=False):
+            if reasoning:
+                st.code(reasoning, language=None, wrap_lines=True)
+            else:
+                st.caption("The provider counted reasoning tokens but returned no reasoning text.")
+
+
 def show_messages(messages: list[dict]) -> None:
-    """Rendered chat messages, each literally under its role."""
+    """Rendered chat messages, each literally under its role (parts, tool calls and tool results too)."""
     for m in messages or []:
-        st.caption(md_escape(str(m.get("role", "?")).upper()))
-        st.code(str(m.get("content", "")), language=None, wrap_lines=True)
+        role = str(m.get("role", "?")).upper()
+        if m.get("tool_call_id"):
+            role += f" (result of {m['tool_call_id']})"
+        st.caption(md_escape(role))
+        st.code(prompts_lib.message_text(m), language=None, wrap_lines=True)
 
 
 def lib_error(exc: WorkbenchError) -> None:

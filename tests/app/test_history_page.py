@@ -96,3 +96,18 @@ def test_open_a_run_by_permalink_rate_and_rerun(engine_for_app):
     assert any("The call failed: server" in e and "boom" in e for e in values(err.error))
     missing = _open({"run": "999"})
     assert "There is no run #999." in values(missing.error)
+
+
+def test_a_tool_call_run_shows_its_calls_and_reasoning_not_an_empty_answer(engine_for_app):
+    call = {"id": "call_7", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "tea"}'}}
+    with db.session_scope(engine_for_app) as s:
+        run = Run(source="playground", endpoint="echo", model="echo", messages=[{"role": "user", "content": "?"}],
+                  output="", tool_calls=[call], reasoning="Thinking about tea.", reasoning_tokens=5)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    at = _open({"run": str(run_id)})
+    page = texts(at)
+    assert "Tool call: lookup (call_7)" in page and "(empty answer)" not in page
+    assert any('"q": "tea"' in c.value for c in at.code)
+    assert "Reasoning (5 tokens)" in [e.label for e in at.expander]

@@ -83,3 +83,70 @@ def test_bad_tools_json_is_an_error_naming_the_line_and_no_call(engine_for_app, 
     assert any(e.startswith("tools[0].function.name (line 3)") for e in values(at.error)), values(at.error)
     assert next(b for b in at.button if b.key == "play_run").disabled
     assert fake_server.count("/v1/chat/completions") == 0
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_tool_call_is_shown_answered_and_the_conversation_continues(engine_for_app, fake_server):
+    from tests.fakeserver import Fault
+
+    _setup(engine_for_app, fake_server, model="oai/gpt-4o", params={"tools": WEATHER})
+    fake_server.script(Fault(tool_calls=[{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
+    at = _open()
+    at.text_area(key="play_var_city").input("Paris")
+    at.run()
+    at.button(key="play_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    page = texts(at)
+    assert "Tool call: get_weather (call_1)" in page and "(empty answer)" not in page
+    assert any('"city": "Paris"' in c.value for c in at.code)
+    [first] = _runs(engine_for_app)
+    assert first.output == "" and first.tool_calls[0]["function"]["name"] == "get_weather"
+    at.button(key="play_send_tools").click().run()  # nothing typed: a clear message, no call
+    assert any("type the tool's result first" in e for e in values(at.error))
+    assert fake_server.count("/v1/chat/completions") == 1
+    at.text_area(key=f"play_toolres_{first.id}_call_1").input("18C and sunny")
+    at.button(key="play_send_tools").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    sent = fake_server.requests[-1].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1]["tool_calls"][0]["id"] == "call_1" and sent[2] == {"role": "tool", "tool_call_id": "call_1",
+                                                                       "content": "18C and sunny"}
+    second = _runs(engine_for_app)[-1]
+    assert second.parent_run_id == first.id and second.output == "echo: 18C and sunny"
+    assert f"continuing run #{first.id}" in texts(at)
+    at.text_area(key=f"play_next_{second.id}").input("And tomorrow?")
+    at.button(key="play_send_next").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    third = _runs(engine_for_app)[-1]
+    assert third.parent_run_id == second.id
+    assert [m["role"] for m in fake_server.requests[-1].body["messages"]] == ["user", "assistant", "tool",
+                                                                                "assistant", "user"]
+    at.button(key="play_save_thread_version").click().run()
+    assert any("Saved ask:2" in s for s in values(at.success)), values(at.success)
+    at.text_input(key="play_thread_dataset").input("threads")
+    at.button(key="play_save_thread_row").click().run()
+    assert any("Saved as dataset 'threads'" in s for s in values(at.success)), values(at.success)
+    with db.session_scope(engine_for_app) as s:
+        v2 = prompts.resolve(session=s, ref="ask:2")
+        assert [m["role"] for m in v2.messages] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+
+
+def test_image_attached_and_sent_and_a_fake_image_refused(engine_for_app, fake_server):
+    _setup(engine_for_app, fake_server, model="ant/claude-thinker")
+    at = _open()
+    at.text_area(key="play_var_city").input("Paris")
+    at.file_uploader(key="play_media").set_value(("page.png", b"<html>not an image</html>", "image/png"))
+    at.run()
+    assert any("page.png: not a PNG" in e for e in values(at.error)), values(at.error)
+    assert next(b for b in at.button if b.key == "play_run").disabled
+    at.file_uploader(key="play_media").set_value(("photo.bin", PNG, "application/octet-stream"))
+    at.run()
+    assert "photo.bin: image/png" in texts(at) and "(images: a rough guess)" in texts(at)
+    at.button(key="play_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    blocks = fake_server.requests[-1].body["messages"][0]["content"]
+    assert blocks[0] == {"type": "text", "text": "Weather in Paris?"}
+    assert blocks[1]["type"] == "image" and blocks[1]["source"]["media_type"] == "image/png"
+    assert _runs(engine_for_app)[-1].messages[0]["content"][1]["type"] == "image_url"
