@@ -33,6 +33,9 @@ def _multipart(headers: dict[str, str], raw: bytes) -> dict[str, bytes]:
 
 def _content_route(content: bytes):
     async def handler(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+        if server.content_failures > 0:  # a download that fails (HTTP 500) this many more times
+            server.content_failures -= 1
+            return web.json_response({"error": {"message": "download failed"}}, status=500)
         return web.Response(body=content, content_type="application/jsonl")
     return handler
 
@@ -101,6 +104,7 @@ def install(server: FakeServer) -> FakeServer:
     server.batch_fail_ids = set()
     server.batch_polls_before_done = 1
     server.batch_final_status = "completed"
+    server.content_failures = 0
     server.add_route("POST", "/v1/files", upload_file)
     server.add_route("POST", "/v1/batches", create_batch)
     return server

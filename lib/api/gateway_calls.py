@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lib.client import embed, get_client, list_endpoints, split_model_ref
-from lib.errors import ValidationError
+from lib.client import get_client, list_endpoints, split_model_ref
 from lib.identity import Identity
-from lib.models import PromptVersion, utcnow
-from lib.prompts import count_text, list_prompts, resolve, summaries
+from lib.models import PromptVersion
+from lib.prompts import list_prompts, resolve, summaries
 
 from .errors import ApiError, error_body
 
@@ -218,26 +217,11 @@ async def embeddings(*, engine: Engine, actor: Identity, body: dict[str, Any]) -
         raise ApiError(400, "input: expected a string or a non-empty list of strings", param="input")
     if len(texts) > 2048:
         raise ApiError(400, "input: at most 2048 texts per request", param="input")
-    endpoint, name = split_model_ref(model)
-    client = get_client(engine)
-    t0 = time.perf_counter()
-    row: dict[str, Any] = {"created_at": utcnow(), "source": "gateway", "endpoint": endpoint, "model": name,
-                           "params": {"mode": "embeddings", "inputs": len(texts)}, "variables": {}, "messages": [],
-                           "output": "", "usage_estimated": False, "attempts": 1, "cache_hit": False,
-                           "actor": actor.label}
-    try:
-        vectors = await embed(model, texts, client=client, engine=engine)
-    except ValidationError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded, then answered as an upstream error
-        row.update(status="error", error_kind=getattr(exc, "kind", "error"), error_message=str(exc)[:2000],
-                   latency_ms=round((time.perf_counter() - t0) * 1000, 2))
-        await client.runlog.write(row)
-        raise
-    tokens = sum(count_text(t) for t in texts)  # an estimate (tiktoken), flagged on the Run
-    row.update(status="ok", latency_ms=round((time.perf_counter() - t0) * 1000, 2), prompt_tokens=tokens,
-               completion_tokens=0, usage_estimated=True)
-    run_id = await client.runlog.write(row)
+    split_model_ref(model)  # a malformed reference is a ValidationError before any call
+    # one Run row either way (lib.client); a failed call raises its ProviderError, answered as upstream error
+    vectors, result = await get_client(engine).embed_call(model=model, inputs=texts, source="gateway",
+                                                          actor=actor.label)
+    tokens, run_id = result.prompt_tokens or 0, result.run_id
     return {"object": "list", "model": model, "workbench_run_id": run_id,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

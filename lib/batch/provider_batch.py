@@ -19,12 +19,10 @@ import os
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from lib.client import api_root, cost_usd, error_for_status, load_config, price_for, split_model_ref
-from lib.credentials import get_key
+from lib.client import cost_usd, get_client, load_config, price_for, provider_class, split_model_ref
 from lib.db import session_scope
 from lib.errors import ProviderError, ValidationError, WorkbenchError
 from lib.evals import coerce, evaluate, specs_for_row, summarise
@@ -50,25 +48,15 @@ def poll_seconds() -> float:
 
 
 def _require_batch_api(cfg) -> None:
-    if cfg.kind != "openai":
+    if not provider_class(cfg.kind).has_batch_api:
         raise ValidationError(f"endpoint {cfg.name!r} ({cfg.kind}) has no OpenAI-compatible Batch API; "
                               "run the job live instead")
 
 
-def _http(cfg) -> tuple[httpx.AsyncClient, str]:
-    _require_batch_api(cfg)
-    key = get_key(cfg.api_key_env) if cfg.api_key_env else None
-    headers = dict(cfg.headers or {})
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    root = api_root(cfg.base_url, bool(cfg.options.get("add_v1", True)))
-    return httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(120.0, connect=10.0), trust_env=False), root
-
-
-def _check(resp: httpx.Response, what: str) -> Any:
-    if resp.status_code >= 400:
-        raise error_for_status(resp.status_code, resp.text, resp.headers, what)
-    return resp.json() if "json" in resp.headers.get("content-type", "") or resp.text[:1] in "{[" else resp.text
+async def _api(engine: Engine, ep_name: str, fn) -> Any:
+    """One Batch API request through the model client: its provider (the key read per request, never
+    stored), the endpoint's limiter and the retry policy; a provider error text is scrubbed of the key."""
+    return await get_client(engine).provider_request(ep_name, fn)
 
 
 def _load(engine: Engine, job_id: int):
@@ -117,16 +105,12 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             store.persist(engine, job_id, owner, errors)
         if not lines:
             continue
-        client, root = _http(cfg)
+        payload = "\n".join(lines).encode()
+        meta = {"workbench_job": str(job_id), "model": ref}
         try:
-            async with client:
-                f = _check(await client.post(f"{root}/files", data={"purpose": "batch"},
-                                             files={"file": (f"job-{job_id}.jsonl", "\n".join(lines).encode(),
-                                                             "application/jsonl")}), ep_name)
-                b = _check(await client.post(f"{root}/batches", json={
-                    "input_file_id": f["id"], "endpoint": ENDPOINT_PATH, "completion_window": "24h",
-                    "metadata": {"workbench_job": str(job_id), "model": ref}}), ep_name)
-        except (ProviderError, httpx.HTTPError) as exc:
+            f = await _api(engine, ep_name, lambda p, data=payload: p.upload_file(f"job-{job_id}.jsonl", data))
+            b = await _api(engine, ep_name, lambda p, fid=f["id"], m=meta: p.create_batch(fid, ENDPOINT_PATH, m))
+        except ProviderError as exc:
             store.release(engine, owner, [i[0] for i in items])
             raise ProviderError(f"{ep_name}: could not submit the batch: {exc}") from None
         with engine.begin() as conn:  # the items now belong to this provider batch
@@ -182,19 +166,17 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
         ep_name, model = split_model_ref(ref)
         with session_scope(engine) as s:
             cfg = load_config(session=s, name=ep_name)
-        client, root = _http(cfg)
         owner = f"provider:{info['batch_id']}"
-        async with client:
-            b = _check(await client.get(f"{root}/batches/{info['batch_id']}"), ep_name)
-            info["status"] = b.get("status", info.get("status"))
-            info["counts"] = b.get("request_counts")
-            if info["status"] not in TERMINAL:
-                continue
-            lines: list[dict] = []
-            for key in ("output_file_id", "error_file_id"):
-                if b.get(key):
-                    text = (await client.get(f"{root}/files/{b[key]}/content")).text
-                    lines += [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        b = await _api(engine, ep_name, lambda p, bid=info["batch_id"]: p.get_batch(bid))
+        info["status"] = b.get("status", info.get("status"))
+        info["counts"] = b.get("request_counts")
+        if info["status"] not in TERMINAL:
+            continue
+        lines: list[dict] = []
+        for key in ("output_file_id", "error_file_id"):
+            if b.get(key):
+                text = await _api(engine, ep_name, lambda p, fid=b[key]: p.file_content(fid))
+                lines += [json.loads(ln) for ln in text.splitlines() if ln.strip()]
         with engine.connect() as conn:
             leased = dict(conn.execute(select(BatchItem.id, BatchItem.row_id).where(
                 BatchItem.job_id == job_id, BatchItem.lease_owner == owner)).all())

@@ -21,11 +21,13 @@ from .endpoints import (
 )
 from .model_client import ModelClient, get_client, health
 from .pricing import cost_usd, delete_override, list_prices, price_for, set_override
+from .providers import PROVIDERS, provider_class
 from .providers.base import error_for_status
 from .providers.openai_compat import api_root
 
 __all__ = [
     "KINDS",
+    "PROVIDERS",
     "ModelClient",
     "add_endpoint",
     "api_root",
@@ -42,6 +44,7 @@ __all__ = [
     "list_prices",
     "load_config",
     "price_for",
+    "provider_class",
     "set_override",
     "split_model_ref",
     "update_endpoint",

@@ -1,7 +1,8 @@
-"""Embedding vectors for the `similar-embed` evaluator, from an endpoint's /v1/embeddings.
+"""Embedding vectors for the `similar-embed` evaluator and the gateway, from an endpoint's embeddings API.
 
-Uses the model client's `embed` when it has one; otherwise builds the endpoint's
-provider (the key is read from env/secrets at call time, never stored) and closes it.
+Every embedding call goes through the model client's executor (the endpoint's limiter, the
+retry policy, the deadline) and is recorded as one Run row built by `lib.runs.run_row`.
+A caller's own stand-in (anything with an `embed` coroutine that is not a ModelClient) is used as is.
 The echo endpoint gives a deterministic bag-of-letters vector so tests run offline.
 """
 
@@ -10,36 +11,16 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from lib.credentials import get_secret
-from lib.db import get_engine, session_scope
-from lib.errors import ValidationError
-
-from .endpoints import load_config, split_model_ref
-from .providers import make_provider
+from .model_client import ModelClient, get_client
 
 
-def _echo_vector(text: str) -> list[float]:
-    vec = [0.0] * 27
-    for ch in text.casefold():
-        vec[ord(ch) - 97 if "a" <= ch <= "z" else 26] += 1.0
-    return vec
-
-
-async def embed(model_ref: str, texts: list[str], *, client: Any = None, engine: Any = None) -> list[list[float]]:
-    """One vector per text from `endpoint/model`'s embeddings API."""
-    endpoint, model = split_model_ref(model_ref)
-    client_embed = getattr(client, "embed", None)
-    if client_embed is not None and inspect.iscoroutinefunction(client_embed):
-        return await client_embed(model=model_ref, inputs=texts)
-    with session_scope(engine or getattr(client, "engine", None) or get_engine()) as session:
-        config = load_config(session=session, name=endpoint)
-    if config.kind == "echo":
-        return [_echo_vector(t) for t in texts]
-    if config.kind != "openai":
-        raise ValidationError(f"endpoint {endpoint!r} ({config.kind}) has no embeddings API; "
-                              "use an OpenAI-compatible one")
-    provider = make_provider(config, api_key=get_secret(config.api_key_env))
-    try:
-        return await provider.embed(model, texts)  # type: ignore[attr-defined]
-    finally:
-        await provider.aclose()
+async def embed(model_ref: str, texts: list[str], *, client: Any = None, engine: Any = None,
+                **call_kw: Any) -> list[list[float]]:
+    """One vector per text from `endpoint/model` (a failed call raises its ProviderError); `call_kw`
+    (source, batch_job_id, actor) tag the Run row."""
+    if isinstance(client, ModelClient):
+        return await client.embed(model=model_ref, inputs=texts, **call_kw)
+    own = getattr(client, "embed", None)
+    if own is not None and inspect.iscoroutinefunction(own):
+        return await own(model=model_ref, inputs=texts)
+    return await get_client(engine or getattr(client, "engine", None)).embed(model=model_ref, inputs=texts, **call_kw)

@@ -21,11 +21,8 @@ from lib.credentials import check_key_variable
 from lib.errors import ConflictError, NotFoundError, ValidationError
 from lib.models import Endpoint, KeyBinding, utcnow
 
-from .providers.anthropic import DEFAULT_BASE as ANTHROPIC_BASE
-from .providers.base import EndpointConfig
-from .providers.openai_compat import DEFAULT_BASE as OPENAI_BASE
+from .providers import KINDS, EndpointConfig, default_base_url
 
-KINDS = ("openai", "anthropic", "echo")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 ECHO_CONFIG = EndpointConfig(name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
 
@@ -48,9 +45,9 @@ def host_of(url: str) -> str:
 def origin_of(kind: str, base_url: str) -> str:
     """Where a key is really sent: scheme://host:port of the base URL, or of the kind's default base."""
     if not base_url:
-        if kind == "echo":
+        base_url = default_base_url(kind) if kind in KINDS else ""
+        if not base_url:
             return ""
-        base_url = ANTHROPIC_BASE if kind == "anthropic" else OPENAI_BASE
     parts = urlsplit(base_url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

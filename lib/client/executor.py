@@ -40,7 +40,7 @@ END = object()
 class _Call:
     """The mutable state of one call while it runs (attempts, streamed parts, answer or last error)."""
 
-    __slots__ = ("attempts", "err", "parts", "resp", "t_start", "ttft")
+    __slots__ = ("attempts", "err", "ok", "parts", "resp", "t_start", "ttft", "value")
 
     def __init__(self, t_start: float) -> None:
         self.attempts = 0
@@ -49,10 +49,17 @@ class _Call:
         self.ttft: float | None = None
         self.resp: ChatResponse | None = None
         self.err: ProviderError | None = None
+        self.ok = False
+        self.value: Any = None
+
+
+# One attempt: an async generator that yields text deltas (streamed calls only) and, on success,
+# sets `call.ok` (and `call.resp` or `call.value`); it raises a ProviderError (or TimeoutError) on failure.
+Attempt = Callable[[_Call, float], AsyncIterator[str]]
 
 
 class Executor:
-    """Runs every model call, streamed or not, on the client's loop."""
+    """Runs every model call, streamed or not, and every other provider request, on the client's loop."""
 
     def __init__(self, *, engine: Any, providers: Callable[[EndpointConfig], Provider],
                  limiters: Callable[[EndpointConfig], EndpointLimiter], runlog: RunLogWriter, policy: RetryPolicy,
@@ -77,68 +84,33 @@ class Executor:
                 yield StreamEvent(type="done", result=item)
 
     async def events(self, spec: CallSpec, *, stream: bool) -> AsyncIterator[str | RunResult]:
-        """The one loop: text deltas (streamed calls only), then exactly one RunResult."""
+        """A chat call: cache, then the one attempt loop, then the result: deltas (streamed calls only),
+        then exactly one RunResult (recorded as a Run row unless spec.record is False)."""
         key, hit = await self._cached(spec)
+        call = _Call(self.clock())
         if hit is not None:
-            call = _Call(self.clock())
-            call.resp = ChatResponse(**hit)
+            call.resp, call.ok = ChatResponse(**hit), True
             if stream:
                 call.ttft = 0.0
                 yield call.resp.text
             yield await self._finish(spec, call, cached=True)
             return
-        provider, limiter = self.providers(spec.config), self.limiters(spec.config)
+        provider = self.providers(spec.config)
         req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
                                           mode=spec.mode)
         est = count_messages(spec.messages) if spec.config.tpm else 0
-        call = _Call(self.clock())
+        attempt = _stream_attempt(provider, req, self.clock) if stream else _complete_attempt(provider, req, self.clock)
         finished = False
         try:
-            await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
-            call.t_start = self.clock()
-            deadline_at = call.t_start + spec.deadline_s
-            while True:
-                if call.attempts and not await self._admit(limiter, est, deadline_at):
-                    call.err = _no_slot(spec, call.err, call.attempts)
-                    break
-                call.attempts += 1
-                call.err = None
-                try:
-                    if stream:
-                        async with contextlib.aclosing(self._stream_attempt(provider, req, call, deadline_at)) as it:
-                            async for text in it:
-                                yield text
-                    else:
-                        remaining = deadline_at - self.clock()
-                        if remaining <= 0:
-                            raise TimeoutError
-                        async with asyncio.timeout(remaining):
-                            call.resp = await provider.complete(req)
-                except TimeoutError:
-                    call.err = _deadline_error(spec, call)
-                except ProviderError as exc:
-                    call.err = exc
-                except Exception as exc:  # noqa: BLE001 - a provider bug must come back as an error, not raise
-                    call.err = _unexpected(spec, exc)
-                finally:
-                    limiter.release()
-                if call.resp is not None:
-                    limiter.on_success()
-                    limiter.debit_tokens(call.resp.completion_tokens or 0)
-                    break
-                delay = self._retry_delay(spec, limiter, call, deadline_at)
-                if delay is None:
-                    break
-                log.info("%s: %s on attempt %d, retrying in %.2fs", spec.endpoint, call.err.kind, call.attempts,
-                         delay)
-                await self.sleep(delay)
+            async for text in self._attempts(spec.config, call, attempt, deadline_s=spec.deadline_s, est=est):
+                yield text
             result = await self._finish(spec, call)
             finished = True
             await self._cache_put(key, spec, result, call.resp)
             yield result
         finally:
             if not finished:  # the consumer went away (rerun, closed tab): keep what arrived as incomplete
-                call.resp = None
+                call.resp, call.ok = None, False
                 call.err = IncompleteStreamError(f"{spec.endpoint}: stream abandoned by the caller",
                                                  partial_text="".join(call.parts))
                 result = self._result(spec, call)
@@ -146,32 +118,90 @@ class Executor:
                 if spec.record:
                     self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
 
-    async def _stream_attempt(self, provider: Provider, req: ChatRequest, call: _Call,
-                              deadline_at: float) -> AsyncIterator[str]:
-        """One streamed attempt: yields deltas; sets `call.resp` on the final event."""
-        agen = provider.stream(req)
-        try:
-            while True:
-                remaining = deadline_at - self.clock()
-                if remaining <= 0:
-                    raise TimeoutError
-                try:
-                    ev = await asyncio.wait_for(agen.__anext__(), remaining)
-                except StopAsyncIteration:
-                    raise IncompleteStreamError(f"{provider.config.name}: stream ended without a final event",
-                                                partial_text="".join(call.parts)) from None
-                if ev.type != "delta":
-                    call.resp = ev.response
-                    return
-                if call.ttft is None:
-                    call.ttft = (self.clock() - call.t_start) * 1000
-                call.parts.append(ev.text)
-                yield ev.text
-        finally:
-            with contextlib.suppress(Exception):  # the stream may already be broken
-                await agen.aclose()
+    async def request(self, config: EndpointConfig, fn: Callable[[Provider], Awaitable[Any]], *,
+                      deadline_s: float | None = None) -> Any:
+        """A provider request that is not a chat call (Batch API files and batches): the endpoint's limiter,
+        the retry policy and the deadline, no Run row; returns fn's value or raises the last ProviderError."""
+        provider = self.providers(config)
 
-    def _retry_delay(self, spec: CallSpec, limiter: EndpointLimiter, call: _Call, deadline_at: float) -> float | None:
+        async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+            async with asyncio.timeout(max(0.0, deadline_at - self.clock())):
+                call.value = await fn(provider)
+            call.ok = True
+            return
+            yield  # an async generator, like every attempt
+
+        call = _Call(self.clock())
+        async for _ in self._attempts(config, call, attempt, deadline_s=float(deadline_s or config.timeout_s or 60)):
+            pass
+        if not call.ok:
+            err = call.err or ProviderError(f"{config.name}: request failed")
+            err.message = scrub(err.message, config)  # the reason is stored and shown (a job's pause reason)
+            err.body = scrub(err.body, config) if err.body else err.body
+            raise err
+        return call.value
+
+    async def embed(self, spec: CallSpec, inputs: list[str]) -> tuple[list[list[float]], RunResult]:
+        """Embedding vectors and the call's RunResult, through the same loop; one Run row either way
+        (a failed call raises its ProviderError once the row is written)."""
+        provider = self.providers(spec.config)
+
+        async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+            async with asyncio.timeout(max(0.0, deadline_at - self.clock())):
+                call.value = await provider.embed(spec.model, inputs)  # type: ignore[attr-defined]
+            call.resp = ChatResponse(prompt_tokens=sum(count_text(t) for t in inputs), completion_tokens=0,
+                                     http_status=200)
+            call.ok = True
+            return
+            yield  # an async generator, like every attempt
+
+        call = _Call(self.clock())
+        async for _ in self._attempts(spec.config, call, attempt, deadline_s=spec.deadline_s):
+            pass
+        result = await self._finish(spec, call, estimated=True)  # the token count is our estimate
+        if not call.ok:
+            raise call.err or ProviderError(f"{spec.endpoint}: embeddings failed")
+        return call.value, result
+
+    async def _attempts(self, config: EndpointConfig, call: _Call, attempt: Attempt, *, deadline_s: float,
+                        est: int = 0) -> AsyncIterator[str]:
+        """The one loop: limiter slot, attempt, retry decision, deadline; yields what the attempt yields.
+        Leaves the outcome on `call` (ok with resp/value, or err)."""
+        limiter = self.limiters(config)
+        await limiter.acquire(est)  # the deadline starts once the first attempt has a slot
+        call.t_start = self.clock()
+        deadline_at = call.t_start + deadline_s
+        while True:
+            if call.attempts and not await self._admit(limiter, est, deadline_at):
+                call.err = _no_slot(config.name, deadline_s, call.err, call.attempts)
+                return
+            call.attempts += 1
+            call.err = None
+            try:
+                if deadline_at - self.clock() <= 0:
+                    raise TimeoutError
+                async with contextlib.aclosing(attempt(call, deadline_at)) as it:
+                    async for text in it:
+                        yield text
+            except TimeoutError:
+                call.err = _deadline_error(config.name, deadline_s, call)
+            except ProviderError as exc:
+                call.err = exc
+            except Exception as exc:  # noqa: BLE001 - a provider bug must come back as an error, not raise
+                call.err = _unexpected(config.name, exc)
+            finally:
+                limiter.release()
+            if call.ok:
+                limiter.on_success()
+                limiter.debit_tokens((call.resp.completion_tokens or 0) if call.resp is not None else 0)
+                return
+            delay = self._retry_delay(limiter, call, deadline_at)
+            if delay is None:
+                return
+            log.info("%s: %s on attempt %d, retrying in %.2fs", config.name, call.err.kind, call.attempts, delay)
+            await self.sleep(delay)
+
+    def _retry_delay(self, limiter: EndpointLimiter, call: _Call, deadline_at: float) -> float | None:
         """The retry decision after a failed attempt: seconds to wait, or None to stop."""
         err = call.err
         assert err is not None
@@ -212,14 +242,15 @@ class Executor:
             return False
         return True
 
-    async def _finish(self, spec: CallSpec, call: _Call, *, cached: bool = False) -> RunResult:
-        result = self._result(spec, call, cached)
+    async def _finish(self, spec: CallSpec, call: _Call, *, cached: bool = False,
+                      estimated: bool = False) -> RunResult:
+        result = self._result(spec, call, cached, estimated)
         self.stats.record(result)
         if spec.record:
             result.run_id = await self.runlog.write(result.row)  # type: ignore[arg-type]
         return result
 
-    def _result(self, spec: CallSpec, call: _Call, cached: bool = False) -> RunResult:
+    def _result(self, spec: CallSpec, call: _Call, cached: bool = False, estimated: bool = False) -> RunResult:
         """The RunResult (usage, cost, scrubbed error) and its Run row, from the one row builder."""
         resp, err = call.resp, call.err
         if resp is not None:
@@ -231,7 +262,7 @@ class Executor:
         text = _no_nul(text)
         pt = resp.prompt_tokens if resp is not None else None
         ct = resp.completion_tokens if resp is not None else None
-        estimated = False
+        estimated = estimated and status == "ok"
         if status != "error" and (pt is None or ct is None):
             estimated = True
             pt = pt if pt is not None else count_messages(spec.messages)
@@ -264,31 +295,72 @@ def _tool_call_tokens(resp: ChatResponse | None) -> int:
     return sum(count_text(str((c.get("function") or {}).get("arguments", ""))) for c in calls or [])
 
 
+def _complete_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], float]) -> Attempt:
+    """A non-streamed chat attempt: the whole answer within what is left of the deadline."""
+
+    async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+        async with asyncio.timeout(deadline_at - clock()):
+            call.resp = await provider.complete(req)
+        call.ok = True
+        return
+        yield  # an async generator, like every attempt
+
+    return attempt
+
+
+def _stream_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], float]) -> Attempt:
+    """A streamed chat attempt: yields deltas; ok on the provider's final event."""
+
+    async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+        agen = provider.stream(req)
+        try:
+            while True:
+                remaining = deadline_at - clock()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    ev = await asyncio.wait_for(agen.__anext__(), remaining)
+                except StopAsyncIteration:
+                    raise IncompleteStreamError(f"{provider.config.name}: stream ended without a final event",
+                                                partial_text="".join(call.parts)) from None
+                if ev.type != "delta":
+                    call.resp, call.ok = ev.response, True
+                    return
+                if call.ttft is None:
+                    call.ttft = (clock() - call.t_start) * 1000
+                call.parts.append(ev.text)
+                yield ev.text
+        finally:
+            with contextlib.suppress(Exception):  # the stream may already be broken
+                await agen.aclose()
+
+    return attempt
+
+
 def _no_nul(text: str) -> str:
     """NUL made U+FFFD: PostgreSQL text columns refuse NUL, and the Run row must always be written."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def _deadline_error(spec: CallSpec, call: _Call) -> ProviderError:
+def _deadline_error(endpoint: str, deadline_s: float, call: _Call) -> ProviderError:
     """The deadline cut the attempt: a stream that had begun is incomplete with its text, else a timeout."""
     if call.parts:
-        return IncompleteStreamError(f"{spec.endpoint}: stream cut by the {spec.deadline_s:g}s deadline "
+        return IncompleteStreamError(f"{endpoint}: stream cut by the {deadline_s:g}s deadline "
                                      f"after {len(call.parts)} chunks", partial_text="".join(call.parts))
-    what = "stream not finished" if call.ttft is not None else "no complete answer"
-    return ProviderTimeoutError(f"{spec.endpoint}: {what} within the {spec.deadline_s:g}s deadline "
+    return ProviderTimeoutError(f"{endpoint}: no complete answer within the {deadline_s:g}s deadline "
                                 f"(attempt {call.attempts})")
 
 
-def _no_slot(spec: CallSpec, last: ProviderError | None, attempts: int) -> ProviderError:
+def _no_slot(endpoint: str, deadline_s: float, last: ProviderError | None, attempts: int) -> ProviderError:
     """The deadline ran out while a retry waited for the endpoint's concurrency or rate limit."""
     why = f" after attempt {attempts} failed ({last.kind})" if last is not None else ""
-    return ProviderTimeoutError(f"{spec.endpoint}: no complete answer within the {spec.deadline_s:g}s deadline: "
+    return ProviderTimeoutError(f"{endpoint}: no complete answer within the {deadline_s:g}s deadline: "
                                 f"no free slot for a retry{why}")
 
 
-def _unexpected(spec: CallSpec, exc: Exception) -> ProviderError:
-    log.warning("%s: unexpected %s from the provider", spec.endpoint, type(exc).__name__)
-    return ProtocolError(f"{spec.endpoint}: unexpected {type(exc).__name__}: {str(exc)[:300]}")
+def _unexpected(endpoint: str, exc: Exception) -> ProviderError:
+    log.warning("%s: unexpected %s from the provider", endpoint, type(exc).__name__)
+    return ProtocolError(f"{endpoint}: unexpected {type(exc).__name__}: {str(exc)[:300]}")
 
 
 def scrub(text: str, cfg: EndpointConfig) -> str:

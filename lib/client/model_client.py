@@ -36,7 +36,7 @@ from lib.runs import CallSpec, RunLogWriter, RunResult
 from . import endpoints as endpoints_mod
 from .executor import END, Executor, SyncStream, pump, scrub
 from .limits import EndpointLimiter
-from .providers import make_provider
+from .providers import make_provider, provider_class
 from .providers.base import EndpointConfig, Provider
 from .retry import DEFAULT_POLICY, RetryPolicy
 from .types import ClientStats, StreamEvent
@@ -240,6 +240,37 @@ class ModelClient:
         if self._on_loop():
             return await self.executor.complete(spec)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.executor.complete(spec), self.loop))
+
+    async def _on_client_loop(self, coro: Awaitable[Any]) -> Any:
+        """Await a coroutine on the client's loop (where the providers' pools live) from any loop."""
+        if self._on_loop():
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))  # type: ignore[arg-type]
+
+    async def embed_call(self, *, model: str, inputs: list[str], source: str = "eval", actor: str | None = None,
+                         batch_job_id: int | None = None, record: bool = True,
+                         deadline_s: float | None = None) -> tuple[list[list[float]], RunResult]:
+        """Embedding vectors and the RunResult of the call (one Run row unless record=False); a failed call
+        raises its ProviderError after its row is written."""
+        ep, model_name = endpoints_mod.split_model_ref(model)
+        cfg = self.endpoint_config(ep)
+        if not provider_class(cfg.kind).has_embeddings:
+            raise ValidationError(f"endpoint {ep!r} ({cfg.kind}) has no embeddings API; use an OpenAI-compatible one")
+        spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=[],
+                        params={"mode": "embeddings", "inputs": len(inputs)}, variables={}, source=source,
+                        deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
+                        batch_job_id=batch_job_id, actor=actor)
+        return await self._on_client_loop(self.executor.embed(spec, list(inputs)))
+
+    async def embed(self, *, model: str, inputs: list[str], **kw: Any) -> list[list[float]]:
+        """One vector per input text from `endpoint/model`; a failed call raises its ProviderError."""
+        return (await self.embed_call(model=model, inputs=inputs, **kw))[0]
+
+    async def provider_request(self, endpoint: str, fn: Callable[[Provider], Awaitable[Any]], *,
+                               deadline_s: float | None = None) -> Any:
+        """A non-chat provider request (Batch API) under the endpoint's limiter and the retry policy."""
+        cfg = self.endpoint_config(endpoint)
+        return await self._on_client_loop(self.executor.request(cfg, fn, deadline_s=deadline_s))
 
     def generate_sync(self, **kw: Any) -> RunResult:
         """generate() for sync callers (CLI, Streamlit script thread, worker threads)."""

@@ -19,12 +19,11 @@ from sqlmodel import Session, select
 from lib.errors import ValidationError
 from lib.models import Price, utcnow
 
-from .providers.base import EndpointConfig
+from .providers import PRICE_HOSTS, PROVIDERS, EndpointConfig
 
 _OVERRIDE_TTL_S = 2.0
 _overrides: dict[str, tuple[float, dict[tuple[str, str], PriceInfo]]] = {}
 _lock = threading.Lock()
-_HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic"}
 
 
 class PriceInfo(NamedTuple):
@@ -51,9 +50,10 @@ def bundled_provider(endpoint: EndpointConfig) -> tuple[str | None, str | None]:
         return str(endpoint.options["price_provider"]), None
     host = (urlsplit(endpoint.base_url).hostname or "").lower() if endpoint.base_url else ""
     if not endpoint.base_url:
-        return {"openai": "openai", "anthropic": "anthropic"}.get(endpoint.kind), None
-    if host in _HOSTS:
-        return _HOSTS[host], None
+        cls = PROVIDERS.get(endpoint.kind)
+        return (cls.price_provider if cls is not None else None), None
+    if host in PRICE_HOSTS:
+        return PRICE_HOSTS[host], None
     return None, endpoint.base_url
 
 
@@ -98,8 +98,9 @@ def invalidate() -> None:
 
 def price_for(endpoint: EndpointConfig, model: str, engine: Engine | None = None) -> PriceInfo | None:
     """The price in force: an override for (endpoint, model), then for ('', model), then the bundled one."""
-    if endpoint.kind == "echo":
-        return PriceInfo(0.0, 0.0, 0.0, "echo is free")
+    cls = PROVIDERS.get(endpoint.kind)
+    if cls is not None and cls.free:
+        return PriceInfo(0.0, 0.0, 0.0, f"{endpoint.kind} is free")
     if engine is not None:
         table = _override_table(engine)
         hit = table.get((endpoint.name, model)) or table.get(("", model))

@@ -242,9 +242,11 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-async def _similar_embed(spec: EvaluatorSpec, output: str, row: dict | None, client: Any) -> EvalResult:
+async def _similar_embed(spec: EvaluatorSpec, output: str, row: dict | None, client: Any,
+                         call_kw: dict) -> EvalResult:
     expected = str(fill(spec.value, row))
-    vectors = await embed(spec.model or "", [output, expected], client=client)
+    kw = {k: v for k, v in call_kw.items() if k in ("source", "batch_job_id", "actor")}
+    vectors = await embed(spec.model or "", [output, expected], client=client, **kw)
     score = cosine(vectors[0], vectors[1])
     threshold = spec.threshold if spec.threshold is not None else DEFAULT_SIMILAR
     ok = score >= threshold
@@ -256,7 +258,8 @@ async def evaluate(spec: EvaluatorSpec | dict | str, output: str, *, row: dict |
                    tools: list[dict] | None = None, schema: dict | None = None, **call_kw: Any) -> EvalResult:
     """Evaluate any spec (async); model errors become passed=None with the reason, never raise.
 
-    `call_kw` (e.g. source="batch", batch_job_id=7) is passed to the judge's `client.generate`.
+    `call_kw` (e.g. source="batch", batch_job_id=7) is passed to the judge's `client.generate`
+    (and tags an embedding call's Run row).
     """
     spec = coerce(spec)
     if spec.type == "python":
@@ -268,7 +271,7 @@ async def evaluate(spec: EvaluatorSpec | dict | str, output: str, *, row: dict |
             client = get_client()
         if spec.type == "judge":
             return await _judge(spec, output or "", row, client, judge_model, call_kw)
-        return await _similar_embed(spec, output or "", row, client)
+        return await _similar_embed(spec, output or "", row, client, call_kw)
     except Exception as exc:  # noqa: BLE001 - an evaluator must never crash a batch item
         return EvalResult(None, None, f"{spec.type} failed: {type(exc).__name__}: {_short(str(exc), 300)}")
 

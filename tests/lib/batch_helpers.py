@@ -6,9 +6,9 @@ import asyncio
 
 from lib import prompts
 from lib.batch import jobs as batch
-from lib.runs import RunResult
 from lib.datasets import store as datasets
 from lib.db import session_scope
+from lib.runs import RunResult
 
 
 def make_csv(n: int, extra: str = "") -> bytes:

@@ -48,6 +48,9 @@ def _usage(usage: dict | None) -> dict[str, Any]:
 class AnthropicProvider(Provider):
     """POST /v1/messages, with or without streaming."""
 
+    default_base_url = DEFAULT_BASE
+    price_provider = "anthropic"
+
     def base_headers(self) -> dict[str, str]:
         """`anthropic-version` plus the endpoint's extra headers."""
         h = super().base_headers()

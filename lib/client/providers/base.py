@@ -45,7 +45,7 @@ class EndpointConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    kind: Literal["openai", "anthropic", "echo"]
+    kind: str  # a key of the provider registry, `lib.client.providers.PROVIDERS` (checked there)
     base_url: str = ""
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -189,7 +189,17 @@ class FastResponse:
 
 
 class Provider:
-    """Base class: one pooled HTTP client per endpoint; subclasses implement the protocol."""
+    """Base class: one pooled HTTP client per endpoint; subclasses implement the protocol.
+
+    Class attributes describe the kind for the registry: its default base URL, the provider id
+    prices are looked up with, whether it has an embeddings API and a Batch API, whether it is free.
+    """
+
+    default_base_url: str = ""
+    price_provider: str | None = None
+    has_embeddings: bool = False
+    has_batch_api: bool = False
+    free: bool = False  # a local kind that costs nothing (echo)
 
     def __init__(self, config: EndpointConfig, *, api_key: Callable[[], str | None] | str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:

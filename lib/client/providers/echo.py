@@ -32,6 +32,9 @@ def echo_text(messages: list[dict]) -> str:
 class EchoProvider(Provider):
     """Offline, deterministic provider with one model, `echo`."""
 
+    has_embeddings = True  # a bag-of-letters vector, so embedding evaluators run offline
+    free = True
+
     def __init__(self, config: EndpointConfig, **_: object) -> None:
         super().__init__(config)
         opts = config.options or {}
@@ -75,6 +78,16 @@ class EchoProvider(Provider):
                 await asyncio.sleep(0)
             yield ProviderEvent(type="delta", text=chunk)
         yield ProviderEvent(type="done", response=resp)
+
+    async def embed(self, model: str, inputs: list[str]) -> list[list[float]]:
+        """A deterministic bag-of-letters vector per input (27 counts: a-z and the rest)."""
+        out = []
+        for text in inputs:
+            vec = [0.0] * 27
+            for ch in text.casefold():
+                vec[ord(ch) - 97 if "a" <= ch <= "z" else 26] += 1.0
+            out.append(vec)
+        return out
 
     async def list_models(self) -> list[str]:
         """Always `["echo"]`."""

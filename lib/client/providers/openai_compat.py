@@ -19,6 +19,7 @@ from lib.errors import IncompleteStreamError, ProtocolError
 from .base import (
     ChatRequest,
     ChatResponse,
+    FastResponse,
     Provider,
     ProviderEvent,
     broken_stream,
@@ -119,6 +120,11 @@ class ToolCallAccumulator:
 
 class OpenAICompatProvider(Provider):
     """Chat completions (default) or legacy completions (`mode="completion"`)."""
+
+    default_base_url = DEFAULT_BASE
+    price_provider = "openai"
+    has_embeddings = True
+    has_batch_api = True
 
     def auth_headers(self) -> dict[str, str]:
         """The Bearer key when there is one (read per request)."""
@@ -270,3 +276,44 @@ class OpenAICompatProvider(Provider):
         if not isinstance(data, dict) or not isinstance(data.get("data"), list):
             raise ProtocolError(f"{self.config.name}: embeddings response has no data", status_code=resp.status_code)
         return [d["embedding"] for d in sorted(data["data"], key=lambda d: d.get("index", 0))]
+
+    # -- the Batch API (Files + Batches): one attempt each; the executor adds limits and retries ----------
+    async def _api(self, method: str, url: str, body: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> httpx.Response | FastResponse:
+        try:
+            resp = await self.send(method, url, body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.config.name) from None
+        if resp.status_code >= 400:
+            raise error_for_status(resp.status_code, resp.text, resp.headers, self.config.name)
+        return resp
+
+    async def _api_json(self, method: str, url: str, body: bytes | None = None,
+                        headers: dict[str, str] | None = None) -> dict[str, Any]:
+        resp = await self._api(method, url, body, headers)
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
+        if not isinstance(data, dict) or not isinstance(data.get("id", ""), str):
+            raise ProtocolError(f"{self.config.name}: {url.rsplit('/', 2)[-2:]} answer is not an object with an id",
+                                status_code=resp.status_code)
+        return data
+
+    async def upload_file(self, filename: str, content: bytes, purpose: str = "batch") -> dict[str, Any]:
+        """POST /files (multipart): the file object, with its `id`."""
+        req = httpx.Request("POST", f"{self.root}/files", data={"purpose": purpose},
+                            files={"file": (filename, content, "application/jsonl")})
+        return await self._api_json("POST", f"{self.root}/files", req.read(),
+                                    {"content-type": req.headers["content-type"]})
+
+    async def create_batch(self, input_file_id: str, endpoint: str, metadata: dict[str, str]) -> dict[str, Any]:
+        """POST /batches: the batch object, with its `id` and `status`."""
+        body = json.dumps({"input_file_id": input_file_id, "endpoint": endpoint, "completion_window": "24h",
+                           "metadata": metadata}).encode()
+        return await self._api_json("POST", f"{self.root}/batches", body)
+
+    async def get_batch(self, batch_id: str) -> dict[str, Any]:
+        """GET /batches/{id}: status, request counts and the output/error file ids."""
+        return await self._api_json("GET", f"{self.root}/batches/{batch_id}")
+
+    async def file_content(self, file_id: str) -> str:
+        """GET /files/{id}/content: the file's text (a JSONL output or error file)."""
+        return (await self._api("GET", f"{self.root}/files/{file_id}/content")).text

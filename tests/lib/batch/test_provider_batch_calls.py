@@ -1,0 +1,80 @@
+"""Provider-batch HTTP calls go through the provider classes and the executor (#10 item 5, #11 item 12):
+the endpoint's retry policy, the one key scrubber, and error paths that never pay twice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from lib.batch import jobs as batch
+from lib.batch import worker
+from lib.client import endpoints
+from lib.client.model_client import reset_clients
+from lib.db import session_scope
+from lib.models import Run
+from tests.fake_batch_api import install
+from tests.fakeserver import FakeServer, Fault
+from tests.lib.batch_helpers import setup_job
+
+KEY = "sk-test-provider-batch-calls-0123456789"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
+    monkeypatch.setenv("FAKE_KEY", KEY)
+    srv = install(FakeServer().start())
+    yield srv
+    srv.stop()
+    reset_clients()
+
+
+def _job(engine, server, n: int = 3) -> int:
+    with session_scope(engine) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+                               api_key_env="FAKE_KEY")
+    return setup_job(engine, n, models=("fake/fake-model",), mode="provider")
+
+
+def _posts(server, path: str) -> int:
+    return sum(1 for r in server.requests if r.method == "POST" and r.path == path)
+
+
+def test_upload_503_is_retried_by_the_policy(sqlite_engine, server):
+    job_id = _job(sqlite_engine, server)
+    server.script(Fault(status=503, path="/v1/files"))
+    assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
+    assert _posts(server, "/v1/files") == 2 and _posts(server, "/v1/batches") == 1
+    upload = [r for r in server.requests if r.path == "/v1/files"][-1]
+    assert upload.headers["Authorization"] == f"Bearer {KEY}"  # the provider's auth header, read per request
+
+
+def test_key_echoed_by_batch_create_is_masked_in_the_pause_reason(sqlite_engine, server):
+    job_id = _job(sqlite_engine, server)
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request"}})
+    server.script(Fault(status=400, path="/v1/batches", body=body))
+    assert worker.run_job_foreground(job_id, sqlite_engine) == "paused"
+    with session_scope(sqlite_engine) as s:
+        p = batch.progress(session=s, job_id=job_id)
+        job = batch.get_job(session=s, job_id=job_id)
+        assert "could not submit" in p["pause_reason"]
+        assert KEY not in p["pause_reason"] and KEY[:12] not in p["pause_reason"]
+        assert KEY not in json.dumps(job.provider_batch or {})
+        assert p["counts"]["pending"] == 3  # handed back, nothing submitted
+
+
+def test_download_failure_pauses_then_resume_repolls_without_paying_twice(sqlite_engine, server):
+    job_id = _job(sqlite_engine, server)
+    server.content_failures = 4  # every attempt of the first poll's download fails
+    assert worker.run_job_foreground(job_id, sqlite_engine) == "paused"
+    assert _posts(server, "/v1/batches") == 1
+    with session_scope(sqlite_engine) as s:
+        assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 0
+        batch.resume(session=s, job_id=job_id)
+        s.commit()
+    assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
+    assert _posts(server, "/v1/batches") == 1 and _posts(server, "/v1/files") == 1  # re-polled, not resubmitted
+    with session_scope(sqlite_engine) as s:
+        assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 3
