@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from lib.db import session_scope
 from lib.identity import READ, Identity
@@ -48,18 +49,28 @@ def prompts_list(request: Request, _actor: Identity = Depends(needs(READ)),
 
 @router.get("/prompts/{name}", tags=["prompts"],
             responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}})
-def prompt_get(request: Request, response: Response, name: NamePath, label: LabelQuery = None,
-               version: VersionQuery = None, if_none_match: Annotated[str | None, Header()] = None,
-               _actor: Identity = Depends(needs(READ))) -> Any:
+async def prompt_get(request: Request, response: Response, name: NamePath, label: LabelQuery = None,
+                     version: VersionQuery = None, if_none_match: Annotated[str | None, Header()] = None,
+                     _actor: Identity = Depends(needs(READ))) -> Any:
     """A prompt at `?label=` or `?version=` (default: latest), with its ETag; 304 when it has not changed."""
-    with session_scope(engine_of(request)) as s:
-        payload = get_payload(session=s, name=name, label=label, version=version)
-    etag = etag_of(payload)
+    cache = request.app.state.payload_cache
+    hit = cache.get(name, label, version)
+    if hit is None:
+        payload = await run_in_threadpool(_load_payload, engine_of(request), name, label, version)
+        etag = etag_of(payload)
+        cache.put(name, label, version, payload, etag)
+    else:
+        payload, etag = hit
     if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     return payload
+
+
+def _load_payload(engine: Any, name: str, label: str | None, version: int | None) -> dict[str, Any]:
+    with session_scope(engine) as s:
+        return get_payload(session=s, name=name, label=label, version=version)
 
 
 @router.post("/prompts/{name}/render", tags=["prompts"])
@@ -80,6 +91,7 @@ def prompt_create_version(request: Request, response: Response, name: NamePath, 
             session=s, actor=actor, name=name, messages=[m.model_dump(exclude_none=True) for m in body.messages],
             template_format=body.template_format, model=body.model, params=body.params,
             commit_message=body.commit_message, description=body.description, tags=body.tags)
+    request.app.state.payload_cache.forget(name)
     if not created:
         response.status_code = 200
     return payload
@@ -90,7 +102,9 @@ def prompt_move_label(request: Request, name: NamePath, label: Annotated[str, Pa
                       body: LabelRequest, actor: Identity = Depends(needs(READ))) -> dict[str, Any]:
     """Point an unprotected label at a version (write scope)."""
     with session_scope(engine_of(request)) as s:
-        return move_label(session=s, actor=actor, name=name, label=label, version=body.version)
+        out = move_label(session=s, actor=actor, name=name, label=label, version=body.version)
+    request.app.state.payload_cache.forget(name)
+    return out
 
 
 @router.get("/runs", response_model=RunList, tags=["runs"])

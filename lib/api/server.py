@@ -17,6 +17,8 @@ from starlette.types import Receive, Scope, Send
 from lib.db import get_engine
 
 from . import errors, gateway, prompt_routes, task_routes
+from .fastpath import CachedFetchMiddleware
+from .prompt_payloads import PayloadCache
 from .tokens import TokenRateLimiter
 
 PREFIXES = ("/api", "/v1")
@@ -33,7 +35,9 @@ def create_api(engine_factory: Callable[[], Engine] | None = None,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None)
     app.state.engine_factory = engine_factory or get_engine
     app.state.token_limiter = limiter or TokenRateLimiter()
+    app.state.payload_cache = PayloadCache()
     errors.install(app)
+    app.add_middleware(CachedFetchMiddleware)
     app.include_router(prompt_routes.router)
     app.include_router(task_routes.router)
     app.include_router(gateway.router)
