@@ -184,8 +184,13 @@ class ArenaVote(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
+    """One revision of a named dataset (copy on write: an edit stores a new revision, the old one stays)."""
+
+    __table_args__ = (UniqueConstraint("name", "revision", name="uq_dataset_name_revision"),)
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(index=True, unique=True, max_length=200)
+    name: str = Field(index=True, max_length=200)
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    parent_id: int | None = Field(default=None, foreign_key="dataset.id")  # the revision this one was made from
     format: str = Field(max_length=10)  # csv | tsv | jsonl | json
     filename: str = Field(default="", max_length=300)
     columns: list = _json([])

@@ -14,7 +14,8 @@ from .common import JsonOpt, emit, handle_errors
 
 
 def _summary(ds: Dataset) -> dict:
-    return {"id": ds.id, "name": ds.name, "format": ds.format, "filename": ds.filename, "rows": ds.row_count,
+    return {"id": ds.id, "name": ds.name, "revision": ds.revision, "parent_id": ds.parent_id,
+            "format": ds.format, "filename": ds.filename, "rows": ds.row_count,
             "columns": list(ds.columns or []), "encoding": ds.encoding, "warnings": list(ds.warnings or []),
             "content_hash": ds.content_hash, "created_at": ds.created_at}
 
@@ -50,18 +51,31 @@ def register(app: typer.Typer) -> None:
 
     @sub.command("list")
     @handle_errors
-    def list_(as_json: bool = JsonOpt) -> None:
-        """Stored datasets, newest first."""
+    def list_(latest: bool = typer.Option(False, "--latest", help="Only the latest revision of each name."),
+              as_json: bool = JsonOpt) -> None:
+        """Stored datasets and their revisions, newest first (`name@N` names revision N)."""
         with session_scope(get_engine()) as session:
-            items = [_summary(d) for d in datasets.list_datasets(session=session)]
+            items = [_summary(d) for d in datasets.list_datasets(session=session, all_revisions=not latest)]
 
         def human() -> str:
             if not items:
                 return "no datasets yet: python -m lib datasets import FILE"
-            return "\n".join(f"{d['id']:>4}  {d['name']:<30} {d['rows']:>7} rows  {d['format']:<5} "
-                             f"{', '.join(d['columns'])[:60]}" for d in items)
+            return "\n".join(f"{d['id']:>4}  {d['name'] + '@' + str(d['revision']):<34} {d['rows']:>7} rows  "
+                             f"{d['format']:<5} {', '.join(d['columns'])[:60]}" for d in items)
 
         emit(items, as_json, human)
+
+    @sub.command("delete")
+    @handle_errors
+    def delete(ref: str = typer.Argument(..., help="Dataset name or id (every revision goes)."),
+               as_json: bool = JsonOpt) -> None:
+        """Delete a dataset and all its revisions (refused while a batch job uses one of them)."""
+        with session_scope(get_engine()) as session:
+            name = datasets.get_dataset(session=session, ref=ref).name
+            ids = datasets.delete_dataset(session=session, ref=ref)
+            session.commit()
+        emit({"deleted": name, "revisions": len(ids), "ids": ids}, as_json,
+             f"deleted dataset {name} ({len(ids)} revision(s))")
 
     @sub.command("show")
     @handle_errors

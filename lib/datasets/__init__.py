@@ -11,13 +11,25 @@ from .export import MIME, to_bytes, write
 from .mapping import auto_map, has_errors, lint, preview, row_values
 from .promptfoo import ImportReport, import_promptfoo
 from .reader import read_file
-from .store import MAX_BYTES, get_dataset, get_rows, import_dataset, list_datasets
+from .store import (
+    MAX_BYTES,
+    add_rows,
+    delete_dataset,
+    get_dataset,
+    get_rows,
+    import_dataset,
+    list_datasets,
+    revisions,
+    save_revision,
+)
 
 __all__ = [
     "ImportReport",
     "MAX_BYTES",
     "MIME",
+    "add_rows",
     "auto_map",
+    "delete_dataset",
     "get_dataset",
     "get_rows",
     "has_errors",
@@ -27,7 +39,9 @@ __all__ = [
     "list_datasets",
     "preview",
     "read_file",
+    "revisions",
     "row_values",
+    "save_revision",
     "to_bytes",
     "write",
 ]
