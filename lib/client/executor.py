@@ -271,7 +271,7 @@ class Executor:
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
         err_msg = _no_nul(scrub(str(err)[:2000], spec.config)) if err is not None else None
-        result = RunResult(
+        result = RunResult.model_construct(  # typed values already: validation would cost more than the call
             endpoint=spec.endpoint, model=spec.model, text=text,
             tool_calls=resp.tool_calls if resp is not None else None,
             reasoning=_no_nul(resp.reasoning) if resp is not None and resp.reasoning else None,

@@ -143,6 +143,8 @@ class ModelClient:
             return hit[2]
         with session_scope(self.engine) as s:
             cfg = endpoints_mod.load_config(session=s, name=name)
+        if hit and hit[2] == cfg:
+            cfg = hit[2]  # unchanged: keep the same object, so the provider and limiter lookups stay identity checks
         self._configs[name] = (now, gen, cfg)
         return cfg
 
@@ -155,7 +157,10 @@ class ModelClient:
 
     def _provider(self, cfg: EndpointConfig) -> Provider:
         prov = self._providers.get(cfg.name)
-        if prov is not None and (prov.config is cfg or prov.config == cfg):
+        if prov is not None and prov.config is cfg:
+            return prov
+        if prov is not None and prov.config == cfg:  # re-read but unchanged: the next lookups are identity checks
+            prov.config = cfg
             return prov
         if prov is not None:  # the endpoint changed: close the old pool on the loop
             asyncio.ensure_future(prov.aclose())

@@ -67,7 +67,8 @@ class RunLogWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._q: queue.Queue[tuple[Any, Any] | None] = queue.Queue()
+        self._q: queue.Queue[list[tuple[Any, Any]] | None] = queue.Queue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}  # per loop, this turn
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0
@@ -94,22 +95,36 @@ class RunLogWriter:
                     self._thread.start()
 
     async def write(self, row: dict[str, Any]) -> int:
-        """Queue a row and wait until it is saved; returns its id."""
+        """Queue a row and wait until it is saved; returns its id.
+
+        Rows written during one turn of the caller's loop reach the writer thread as one list (one
+        queue hand-off and one thread wake-up per turn, not per row: at 1,000 calls/s the wake-ups
+        cost more than the inserts)."""
         self._ensure()
-        fut = asyncio.get_running_loop().create_future()
-        self._q.put((self._prep(row), fut))
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._handoff, loop)
+        pending.append((self._prep(row), fut))
         return await fut
+
+    def _handoff(self, loop: asyncio.AbstractEventLoop) -> None:
+        items = self._pending.pop(loop, None)
+        if items:
+            self._q.put(items)
 
     def write_nowait(self, row: dict[str, Any]) -> None:
         """Queue a row without waiting (used when nobody is left to wait, e.g. an abandoned stream)."""
         self._ensure()
-        self._q.put((self._prep(row), None))
+        self._q.put([(self._prep(row), None)])
 
     def write_sync(self, row: dict[str, Any], timeout: float = 60.0) -> int:
         """Queue a row and block until it is saved; returns its id."""
         self._ensure()
         fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._q.put((self._prep(row), fut))
+        self._q.put([(self._prep(row), fut)])
         return fut.result(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -124,7 +139,7 @@ class RunLogWriter:
             item = self._q.get()
             if item is None:
                 break
-            batch = [item]
+            batch = list(item)
             wait = LINGER_S
             while len(batch) < MAX_BATCH:
                 try:
@@ -134,7 +149,7 @@ class RunLogWriter:
                 if nxt is None:
                     stop = True
                     break
-                batch.append(nxt)
+                batch.extend(nxt)
                 wait = 0.0  # drain what is already queued, then flush
             self._flush(batch)
         self._drop_raw()

@@ -126,6 +126,11 @@ class OpenAICompatProvider(Provider):
     has_embeddings = True
     has_batch_api = True
 
+    def __init__(self, config: Any, **kw: Any) -> None:
+        super().__init__(config, **kw)
+        self._root: str | None = None
+        self._mct: dict[str, bool] = {}
+
     def auth_headers(self) -> dict[str, str]:
         """The Bearer key when there is one (read per request)."""
         key = self.api_key()
@@ -133,12 +138,20 @@ class OpenAICompatProvider(Provider):
 
     @property
     def root(self) -> str:
-        """The API root, ending in /v1 unless the endpoint says otherwise."""
-        return api_root(self.config.base_url, bool(self.config.options.get("add_v1", True)))
+        """The API root, ending in /v1 unless the endpoint says otherwise (computed once: the config is frozen)."""
+        if self._root is None:
+            self._root = api_root(self.config.base_url, bool(self.config.options.get("add_v1", True)))
+        return self._root
+
+    def _completion_tokens(self, model: str) -> bool:
+        """wants_max_completion_tokens for this endpoint, remembered per model (it parses the base URL)."""
+        hit = self._mct.get(model)
+        if hit is None:
+            hit = self._mct[model] = wants_max_completion_tokens(self.config.base_url, self.config.options, model)
+        return hit
 
     def _payload(self, request: ChatRequest, stream: bool) -> tuple[str, dict[str, Any]]:
-        params = body_params(request.params, completion_tokens=wants_max_completion_tokens(
-            self.config.base_url, self.config.options, request.model))
+        params = body_params(request.params, completion_tokens=self._completion_tokens(request.model))
         if request.mode == "completion":
             url, payload = f"{self.root}/completions", {"model": request.model, "prompt": prompt_of(request.messages)}
         else:
