@@ -19,7 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from lib import bootstrap, db, metrics
-from lib.api import api_routes
+from lib.api import api_routes, enable_webhooks
 from lib.batch import start_background_worker
 from lib.client import list_endpoints
 from lib.credentials import has_secret
@@ -29,6 +29,7 @@ from pages._views import boot
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
+enable_webhooks()  # label moves and new versions from any page or route post their events
 
 
 

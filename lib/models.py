@@ -114,6 +114,34 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class Webhook(SQLModel, table=True):
+    """A URL told about label moves and new versions, each POST signed with HMAC-SHA256 of its body."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=1000)
+    secret: str = Field(max_length=100)  # the signing secret (ours, shown once; not a provider key)
+    events: list = _json([])  # label.moved, version.created; empty = every event
+    active: bool = True
+    created_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One attempt to deliver one event to one webhook, with its outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True)
+    event_id: str = Field(max_length=40, index=True)
+    event: str = Field(max_length=50)
+    payload: dict = _json({})
+    attempt: int = 1
+    status_code: int | None = None
+    ok: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class Run(SQLModel, table=True):
     """One model call, from any screen."""
 

@@ -18,8 +18,32 @@ from .tokens import (
     list_tokens,
     revoke_token,
 )
+from .webhooks import (
+    Dispatcher,
+    RetryPolicy,
+    add_webhook,
+    deliveries,
+    dispatcher,
+    enable_webhooks,
+    list_webhooks,
+    remove_webhook,
+    set_dispatcher,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
+    "Dispatcher",
+    "RetryPolicy",
+    "add_webhook",
+    "deliveries",
+    "dispatcher",
+    "enable_webhooks",
+    "list_webhooks",
+    "remove_webhook",
+    "set_dispatcher",
+    "sign",
+    "verify_signature",
     "AuthenticationFailed",
     "RateLimited",
     "TokenInfo",

@@ -10,24 +10,26 @@ import logging
 
 import typer
 
+from lib.api import dispatcher, enable_webhooks
 from lib.bootstrap import startup
 from lib.db import redact_url
 from lib.settings import get_settings
 
-from . import batch, client, datasets, db, imports, metrics, prompts, tokens
+from . import batch, client, datasets, db, imports, metrics, prompts, tokens, webhooks
 from .common import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Prompt Workbench command line.")
 
 # each has `register(app: typer.Typer)`
-COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports)
+COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports, webhooks)
 _built = False
 
 
 @app.callback()
 def _startup() -> None:
     """Migrate, create default endpoints and seed examples before any command (idempotent)."""
+    enable_webhooks()
     try:
         startup()
     except Exception as exc:  # noqa: BLE001  (e.g. database unreachable: one line, no traceback)
@@ -48,4 +50,7 @@ def build() -> typer.Typer:
 def main() -> None:
     """Entry point of `python -m lib`."""
     logging.basicConfig(level=logging.WARNING)
-    build()(prog_name="python -m lib")
+    try:
+        build()(prog_name="python -m lib")
+    finally:
+        dispatcher().drain(timeout_s=30)  # a label moved from the CLI still reaches its webhooks
