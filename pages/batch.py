@@ -22,6 +22,7 @@ from lib.evals import parse_spec
 from lib.prompts import variables as templating_variables
 from lib.ui import md_escape
 from pages._views import batch as view
+from pages._views import dataset_edit
 from pages._views.boot import require_app
 
 require_app(__file__)
@@ -38,7 +39,8 @@ st.caption("Test prompt versions on a dataset: every row x version x model is on
 # ---------------------------------------------------------------- 1. data
 st.subheader("1. Dataset")
 with session_scope(engine) as s:
-    stored = [(d.id, d.name, d.row_count) for d in datasets.list_datasets(session=s)]
+    stored = [(d.id, d.name if d.revision == 1 else f"{d.name}@{d.revision}", d.row_count)
+              for d in datasets.list_datasets(session=s)]
 source = st.radio("Source", ["Upload a file", "Stored dataset"], horizontal=True, key="batch_source",
                   index=1 if stored and ss.batch_dataset_id else 0)
 if source == "Upload a file":
@@ -66,6 +68,8 @@ else:
     st.info("No stored dataset yet: upload one.")
 
 dataset = view.dataset_summary(engine, ss.batch_dataset_id)
+if dataset is not None:
+    dataset_edit.editor(engine, dataset)
 if dataset is None:
     view.job_section(engine)
     st.stop()

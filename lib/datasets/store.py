@@ -159,10 +159,21 @@ def save_revision(*, session: Session, ref: str | int, rows: list[dict[str, Any]
     if not cases:
         raise ValidationError(f"dataset {base.name!r}: a revision needs at least one row")
     parsed = read_file(json.dumps(cases, ensure_ascii=False).encode(), f"{base.name}.json")
-    if latest is not None and latest.content_hash == parsed.content_hash:
+    if latest is not None and (latest.content_hash == parsed.content_hash or _same_rows(session, latest, parsed)):
         return latest
     return _insert(session, parsed, base.name, [], revision=(latest.revision if latest else 0) + 1,
                    parent_id=base.id)
+
+
+def _same_rows(session: Session, ds: Dataset, parsed: ParsedDataset) -> bool:
+    """Whether a stored revision holds exactly these rows (cells, asserts, descriptions, metadata)."""
+    if ds.row_count != parsed.row_count or list(ds.columns or []) != list(parsed.columns):
+        return False
+    for i, r in enumerate(iter_rows(session=session, dataset_id=ds.id)):
+        if (dict(r.data or {}), list(r.asserts or []), r.description or None, dict(r.meta or {})) != (
+                parsed.rows[i], parsed.asserts[i], parsed.descriptions[i] or None, parsed.metadata[i]):
+            return False
+    return True
 
 
 def add_rows(*, session: Session, ref: str | int, rows: list[dict[str, Any]]) -> Dataset:

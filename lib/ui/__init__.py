@@ -7,6 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .charts import batch_rate, deltas, errors, latency, leaderboard, rate, scores, stacked, throughput
+from .dataset_edit import EXPECTED_COLUMN, MAX_EDIT_ROWS, editor_frame, row_from_answer, rows_from_frame
 from .drafts import (
     ROLES,
     blank_draft,
@@ -45,7 +46,9 @@ from .params_form import (
 )
 
 __all__ = [
+    "EXPECTED_COLUMN",
     "JSON_FIELDS",
+    "MAX_EDIT_ROWS",
     "NOT_SET",
     "NUMBER_PARAMS",
     "ROLES",
@@ -59,6 +62,7 @@ __all__ = [
     "deltas",
     "draft_from_version",
     "draft_messages",
+    "editor_frame",
     "errors",
     "fields_for",
     "is_dirty",
@@ -74,6 +78,8 @@ __all__ = [
     "percent",
     "rate",
     "rate_per_s",
+    "row_from_answer",
+    "rows_from_frame",
     "score",
     "scores",
     "sent_summary",

@@ -9,11 +9,12 @@ import streamlit as st
 
 from lib import compare
 from lib import runs as runs_lib
-from lib.db import session_scope
+from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.prompts import diff_texts
 from lib.ui import md_escape
 from pages._views import run_widgets as w
+from pages._views.dataset_edit import add_to_dataset
 from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
@@ -108,6 +109,9 @@ def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
             if not d.hidden:  # cost, tokens, latency and run # tell the columns apart: only after the vote
                 w.show_metrics(run, d.marks.get(pos, ()), compact=True)
                 _rating_widgets(run)
+                if d.variables:
+                    add_to_dataset(get_engine(), key=f"cmp_add_{run.id}", variables=dict(d.variables),
+                                   answer=run.output)
     if d.hidden and len(d.run_ids) >= 2:
         _vote_box(d)
     _diff(d)

@@ -13,6 +13,7 @@ from lib.errors import NotFoundError, WorkbenchError
 from lib.models import PromptVersion
 from lib.ui import md_escape, version_label
 from pages._views import run_widgets as w
+from pages._views.dataset_edit import add_to_dataset
 from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
@@ -93,6 +94,8 @@ def show_record(engine: Any, raw: str) -> None:
               type="primary" if run.rating == -1 else "secondary")
     ss.setdefault(f"hist_note_{run.id}", run.note or "")
     r3.text_input("Note", key=f"hist_note_{run.id}", placeholder="saved with the rating")
+    if run.variables:
+        add_to_dataset(engine, key=f"hist_add_{run.id}", variables=dict(run.variables), answer=run.output)
     t1, t2 = st.tabs(["Rendered messages", "Parameters, variables and usage"])
     with t1:
         w.show_messages(run.messages)
