@@ -184,6 +184,10 @@ from pages._views.prices import render_prices  # noqa: E402  (kept in its own fi
 
 render_prices()
 
+from pages._views.api_access import render_api_access  # noqa: E402  (kept in its own file for size)
+
+render_api_access()
+
 st.header("Database")
 info = db.database_info(db.get_engine())
 c1, c2, c3 = st.columns(3)

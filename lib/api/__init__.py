@@ -19,6 +19,7 @@ from .tokens import (
     revoke_token,
 )
 from .webhooks import (
+    EVENTS,
     Dispatcher,
     RetryPolicy,
     add_webhook,
@@ -33,6 +34,7 @@ from .webhooks import (
 )
 
 __all__ = [
+    "EVENTS",
     "Dispatcher",
     "RetryPolicy",
     "add_webhook",
