@@ -73,7 +73,8 @@ def test_playground_journey(page, streamlit_app, shot):
 
     # attach a code file as context: it lands in a variable with its size in tokens
     page.get_by_text("Attach text or code files").click()
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+    page.locator("[data-testid=stExpander]").filter(has_text="Attach text or code files").locator(
+        "[data-testid=stFileUploaderDropzoneInput]").set_input_files(
         files=[{"name": "util.py", "mimeType": "text/x-python", "buffer": b"def double(x):\n    return x * 2\n"}])
     wait_idle(page)
     expect(page.get_by_text("util.py: 32 bytes, ~")).to_be_visible()
