@@ -7,6 +7,11 @@ Scores, item states by id and lease owner, job spend).  A call's concurrency slo
 once its result is written, so a kill loses at most `concurrency` calls and a resume repeats
 nothing that finished.  Database work runs on one helper thread so the loop never blocks.
 
+Leases: the runner knows which items it holds.  When its lease may have run out (the heartbeat
+could not renew in time, e.g. the process was stopped) it renews before starting another call;
+when a renewal or a write shows that another worker took items over, it stops claiming and
+starts nothing more (the store writes nothing for the lost items).
+
 `lib.worker` runs JobRunners in threads and processes.
 """
 
@@ -99,6 +104,8 @@ class JobRunner:
         self._bucket_at = 0.0
         self._avg_cost = 0.0
         self._n_cost = 0
+        self._held: set[int] = set()  # claimed by this runner and not yet written or released
+        self._lease_until = 0.0  # monotonic time until which every held lease is known valid
 
     async def _db(self, fn: Callable, *args: Any, **kw: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kw))
@@ -211,9 +218,12 @@ class JobRunner:
             while self._buf:
                 batch, self._buf = self._buf, []
                 self._writing = True
+                lost: set[int] = set()
                 for attempt in range(5):
                     try:
-                        await self._db(store.persist, self.engine, self.job_id, self.owner, batch)
+                        written = await self._db(store.persist, self.engine, self.job_id, self.owner, batch)
+                        lost = set(written.lost)
+                        self._lost(lost)
                         break
                     except Exception as exc:
                         if attempt == 4:  # give up without raising: this batch's slots must still be freed
@@ -222,10 +232,12 @@ class JobRunner:
                         log.warning("batch %s: write failed, retrying", self.job_id, exc_info=True)
                         await asyncio.sleep(0.2 * (attempt + 1))
                 for fin in batch:
-                    if fin.cost_usd is not None:
+                    self._held.discard(fin.item_id)
+                    if fin.cost_usd is not None and fin.item_id not in lost:
                         self._n_cost += 1
                         self._avg_cost += (fin.cost_usd - self._avg_cost) / self._n_cost
-                    self.spent += fin.cost_usd or 0.0
+                    if fin.item_id not in lost:
+                        self.spent += fin.cost_usd or 0.0
                     self._sem.release()
                     self._outstanding -= 1
                 self._writing = False
@@ -245,11 +257,26 @@ class JobRunner:
         except Exception:  # noqa: BLE001 - their leases then expire and another run reclaims them
             log.warning("batch %s: could not hand back unsaved items", self.job_id, exc_info=True)
 
+    def _lost(self, ids: set[int]) -> None:
+        """Another worker took over some of our items: write nothing more for them and stop claiming."""
+        if ids:
+            log.warning("batch %s: lease lost on %d items; this worker stops claiming", self.job_id, len(ids))
+            self._held -= ids
+            self._stop("yielded", "")
+
+    async def _renew(self) -> None:
+        started = time.monotonic()
+        before = set(self._held)
+        still = await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
+        self._lost((before & self._held) - still)
+        if self.stop_reason is None:
+            self._lease_until = started + self.lease_s
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
-                await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
+                await self._renew()
             except Exception:  # noqa: BLE001 - one failed renew (a locked database) must not end the heartbeat
                 log.warning("batch %s: lease renewal failed, retrying", self.job_id, exc_info=True)
 
@@ -306,7 +333,12 @@ class JobRunner:
                     self._stop("paused", f"budget reached: spent ${self.spent:.4f} of ${self.job.budget_usd:.4f}")
                     break
                 if not queue:
+                    claimed_at = time.monotonic()
                     claimed = await self._db(store.claim, self.engine, self.job_id, self.owner, chunk, self.lease_s)
+                    if claimed:
+                        self._held |= {c.id for c in claimed}
+                        if not (self._held - {c.id for c in claimed}):
+                            self._lease_until = claimed_at + self.lease_s
                     if not claimed:
                         if tasks:
                             await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
@@ -327,6 +359,8 @@ class JobRunner:
                         self.rows.update(await self._db(store.load_rows, self.engine, need))
                     queue.extend(claimed)
                 await self._sem.acquire()
+                if self.stop_reason is None and time.monotonic() > self._lease_until:
+                    await self._renew()  # the lease may have run out (a stalled process): check before paying
                 if self.stop_reason is not None:
                     self._sem.release()
                     break
@@ -342,6 +376,7 @@ class JobRunner:
         finally:
             if queue:
                 await self._db(store.release, self.engine, self.owner, [c.id for c in queue])
+                self._held -= {c.id for c in queue}
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self._closing = True

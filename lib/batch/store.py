@@ -4,7 +4,10 @@ writing finished items (Run + Score + item state + job spend) in one short trans
 Claims are one statement: SQLite takes its write lock for an atomic ``UPDATE ... WHERE id IN
 (SELECT ... LIMIT n) RETURNING``; PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` to the inner
 select so several workers never claim the same item.  Every write is conditional on the
-lease owner, so a worker whose lease expired cannot overwrite another worker's result.
+lease owner: `persist` first marks the items this worker still holds (one UPDATE ... RETURNING,
+which also locks them), then writes Run rows, scores, item states and spend for THOSE items only,
+all in one transaction.  A worker that lost its lease (stopped, or slower than its lease) therefore
+leaves no orphan Run row and adds no spend; it learns which items it lost and stops claiming.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ class Finished:
     cost_usd: float | None = None
 
 
+@dataclass
+class Written:
+    """What `persist` wrote: the spend it added and the items whose lease this worker no longer held."""
+
+    spend: float = 0.0
+    lost: list[int] = field(default_factory=list)
+
+
 def _claim_where(job_id: int, now, expired: bool):
     if expired:  # a dead worker's items: running with a lease in the past
         return and_(BatchItem.job_id == job_id, BatchItem.state == "running", BatchItem.lease_expires < now)
@@ -83,13 +94,13 @@ def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> li
     return sorted(got, key=lambda c: c.id)
 
 
-def renew(engine: Engine, job_id: int, owner: str, lease_s: float) -> int:
-    """Extend the leases this worker holds on a job's items; returns how many."""
+def renew(engine: Engine, job_id: int, owner: str, lease_s: float) -> set[int]:
+    """Extend the leases this worker holds on a job's items; returns the ids it still holds."""
     with engine.begin() as conn:
         res = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
                                                    BatchItem.lease_owner == owner)
-                           .values(lease_expires=utcnow() + timedelta(seconds=lease_s)))
-    return int(res.rowcount or 0)
+                           .values(lease_expires=utcnow() + timedelta(seconds=lease_s)).returning(BatchItem.id))
+        return set(res.scalars().all())
 
 
 def release(engine: Engine, owner: str, item_ids: list[int]) -> int:
@@ -135,13 +146,32 @@ def _run_defaults(now) -> dict[str, Any]:
     return {**_DEFAULTS, "created_at": now}
 
 
-def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now) -> None:
+def _held_sqlite(cur, owner: str, ids: list[int], stamp: str) -> set[int]:
+    """Touch (and so write-lock) the items `owner` still holds; returns their ids."""
+    held: set[int] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        held |= {r[0] for r in cur.execute(
+            f"UPDATE batchitem SET updated_at = ? WHERE id IN ({marks}) AND lease_owner = ? RETURNING id",
+            (stamp, *chunk, owner)).fetchall()}
+    return held
+
+
+def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now) -> list[int]:
     """The same writes through the DBAPI's executemany: several times faster than compiled statements.
 
     Run ids: SQLite gives a rowid table max(id)+1 per insert, and the write lock is held for the
     whole transaction, so the n rows just inserted have the ids max-n+1..max.
     """
     cur = conn.connection.driver_connection.cursor()
+    stamp = _sqlite_time(now)
+    held = _held_sqlite(cur, owner, [r.item_id for r in results], stamp)
+    lost = [r.item_id for r in results if r.item_id not in held]
+    results = [r for r in results if r.item_id in held]
+    if not results:
+        cur.close()
+        return lost
     with_run = [r for r in results if r.run is not None]
     by_item: dict[int, int] = {}
     if with_run:
@@ -154,7 +184,6 @@ def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now)
             raise RuntimeError("run insert count mismatch")
         last = cur.execute("SELECT max(id) FROM run").fetchone()[0]
         by_item = {r.item_id: last - len(rows) + 1 + i for i, r in enumerate(with_run)}
-    stamp = _sqlite_time(now)
     scores = [(by_item[r.item_id], s["evaluator"], None if s["passed"] is None else int(s["passed"]), s["score"],
                s["reason"], stamp) for r in with_run for s in r.scores]
     if scores:
@@ -169,6 +198,7 @@ def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now)
     cur.execute("UPDATE batchjob SET spent_usd = spent_usd + ?, updated_at = ? WHERE id = ?",
                 (sum(r.cost_usd or 0.0 for r in results), stamp, job_id))
     cur.close()
+    return lost
 
 
 def _no_nul(v: Any) -> Any:
@@ -191,19 +221,28 @@ def _text_safe(results: list[Finished]) -> None:
             sc["reason"] = _no_nul(sc.get("reason"))
 
 
-def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> float:
-    """Write runs, scores, item states and the job's spend in one transaction; returns spend added."""
+def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> Written:
+    """Write runs, scores, item states and the job's spend in one transaction, for the items `owner`
+    still holds; returns the spend added and the items it had lost (written by nobody here)."""
     if not results:
-        return 0.0
+        return Written()
     _text_safe(results)
     now = utcnow()
-    spend = sum(r.cost_usd or 0.0 for r in results)
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:
-            _persist_sqlite(conn, job_id, owner, results, now)
-        return spend
-    with_run = [r for r in results if r.run is not None]
+            lost = _persist_sqlite(conn, job_id, owner, results, now)
+        gone = set(lost)
+        return Written(sum(r.cost_usd or 0.0 for r in results if r.item_id not in gone), lost)
     with engine.begin() as conn:
+        held = set(conn.execute(update(BatchItem).where(BatchItem.id.in_([r.item_id for r in results]),
+                                                        BatchItem.lease_owner == owner)
+                                .values(updated_at=now).returning(BatchItem.id)).scalars().all())
+        lost = [r.item_id for r in results if r.item_id not in held]
+        results = [r for r in results if r.item_id in held]
+        if not results:
+            return Written(0.0, lost)
+        spend = sum(r.cost_usd or 0.0 for r in results)
+        with_run = [r for r in results if r.run is not None]
         run_ids: list[int] = []
         if with_run:
             rows = [{**_run_defaults(now), **{c: r.run[c] for c in _RUN_COLUMNS if c in r.run}} for r in with_run]
@@ -224,7 +263,7 @@ def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) ->
              for r in results])
         conn.execute(update(BatchJob).where(BatchJob.id == job_id)
                      .values(spent_usd=BatchJob.spent_usd + spend, updated_at=now))
-    return spend
+    return Written(spend, lost)
 
 
 def job_state(engine: Engine, job_id: int) -> dict[str, Any]:
