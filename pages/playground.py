@@ -169,28 +169,42 @@ can_run = rendered is not None and can_call and not media_refused
 run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")
 
 # ---------------------------------------------------------------- run and answer
+# The answer area is ONE element in both branches, so pressing Run replaces the previous answer and its
+# figures at once: nothing of the last run (tokens, cost, latency, run #) stays under the new answer.
+answer_area = st.empty()
 current = opened
 if run_clicked:
-    st.subheader("Answer")
-    result = conv.stream_call(engine, model=model, messages=rendered, version=version, variables=values,
-                              params=params)
-    if result is None:
+    with answer_area.container():
+        head, body, figures = st.empty(), st.empty(), st.empty()
+    head.subheader("Answer (running)")
+    with figures.container():
+        w.show_running_metrics()
+    with body.container():
+        result = conv.stream_call(engine, model=model, messages=rendered, version=version, variables=values,
+                                  params=params)
+    if result is None:  # could not start: the error is shown, no figure is
+        figures.empty()
+        head.subheader("Answer")
         st.stop()
-    w.show_error(result)
-    w.show_output(result)
-    conv.show_structured(result.text, params)
-    w.show_metrics(result)
+    head.subheader(f"Answer (run #{result.run_id})" if result.run_id else "Answer")
+    with body.container():
+        w.show_error(result)
+        w.show_output(result)
+        conv.show_structured(result.text, params)
+    with figures.container():
+        w.show_metrics(result)
     if result.run_id:
         ss["play_last_run"] = ss["play_opened"] = result.run_id  # the form already holds its settings
         st.query_params["run"] = str(result.run_id)
         current = result.run
 elif opened is not None:
-    st.subheader(f"Answer (run #{opened.id})" + (f", continuing run #{opened.parent_run_id}"
-                                                 if opened.parent_run_id else ""))
-    w.show_error(opened)
-    w.show_output(opened)
-    conv.show_structured(opened.output, opened.params)
-    w.show_metrics(opened)
+    with answer_area.container():
+        st.subheader(f"Answer (run #{opened.id})" + (f", continuing run #{opened.parent_run_id}"
+                                                     if opened.parent_run_id else ""))
+        w.show_error(opened)
+        w.show_output(opened)
+        conv.show_structured(opened.output, opened.params)
+        w.show_metrics(opened)
 conv.conversation(engine, current, version=version, prompt_name=name, model=model, params=params, values=values,
                   can_call=can_call)
 

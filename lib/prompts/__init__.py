@@ -37,6 +37,7 @@ from .diffing import VersionDiff, diff_versions
 from .exchange import dumps, export_prompt, import_prompt
 from .labels import label_history, remove_label, rollback, set_label
 from .media import IMAGE_TOKEN_ESTIMATE, MEDIA_MAX_BYTES, Media, read_media, sniff, with_media
+from .parameters import KNOWN_PARAMS, check_params
 from .presets import create_from_preset, get_preset, list_presets
 from .registry import (
     all_tags,
@@ -64,6 +65,8 @@ from .textdiff import TextDiff, diff_texts
 from .tokens import count_messages, count_text, has_media
 
 __all__ = [
+    "KNOWN_PARAMS",
+    "check_params",
     "CONTEXT_NAMES",
     "EFFORTS",
     "FORMATS",

@@ -42,6 +42,7 @@ from .params_form import (
     as_params,
     build_params,
     fields_for,
+    sent_as_is,
     sent_summary,
 )
 
@@ -82,6 +83,7 @@ __all__ = [
     "rows_from_frame",
     "score",
     "scores",
+    "sent_as_is",
     "sent_summary",
     "spend",
     "stacked",

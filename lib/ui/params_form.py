@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.errors import ValidationError
-from lib.prompts import EFFORTS, parse_json_field, validate_modern_params
+from lib.prompts import EFFORTS, check_params, parse_json_field, validate_modern_params
 
 # Parameters with their own number field: (type, min, max, default shown while off).  A saved value that
 # does not fit its field (text, null, out of range) stays in "Other parameters", neither lost nor a crash.
@@ -22,6 +22,7 @@ NUMBER_PARAMS: dict[str, tuple[type, float, float, float]] = {
     "temperature": (float, 0.0, 2.0, 0.7), "max_tokens": (int, 1, 200_000, 512),
     "thinking_budget": (int, 1024, 200_000, 4096)}
 JSON_FIELDS = ("tools", "tool_choice", "response_format")
+OWN_FIELDS = (*NUMBER_PARAMS, *JSON_FIELDS, "reasoning_effort")  # names with their own field on the form
 NOT_SET = "(not set)"
 
 
@@ -95,12 +96,24 @@ def build_params(form: ParamFields) -> tuple[dict[str, Any], str | None]:
             return params, f"Other parameters are not valid JSON: {exc.msg} (column {exc.colno})"
         if not isinstance(extra, dict):
             return params, 'Other parameters must be a JSON object, e.g. {"top_p": 0.9}'
+        errors, _ = check_params(extra, typed=OWN_FIELDS)  # one source of truth per parameter
+        if errors:
+            return params, "Other parameters: " + "; ".join(errors)
         params.update(extra)
     try:
         validate_modern_params(params, {k: v for k, v in form.json_texts.items() if v})
     except ValidationError as exc:
         return params, str(exc)
     return params, None
+
+
+def sent_as_is(form: ParamFields) -> list[str]:
+    """Names in Other parameters that are not known parameters (sent to the provider unchecked)."""
+    try:
+        extra = json.loads(form.extra) if form.extra.strip() else {}
+    except json.JSONDecodeError:
+        return []
+    return check_params(extra, typed=OWN_FIELDS)[1] if isinstance(extra, dict) else []
 
 
 def sent_summary(params: dict[str, Any]) -> str:

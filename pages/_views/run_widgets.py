@@ -135,9 +135,12 @@ def params_inputs(prefix: str, defaults: dict[str, Any]) -> tuple[dict[str, Any]
                                               help=_JSON_HELP[k])
     form.extra = st.text_input("Other parameters (JSON)", value=start.extra,
                                key=f"{prefix}_extra", placeholder='{"top_p": 0.9, "seed": 7}',
-                               help="Any other provider parameter; a key given here wins over the fields above.")
+                               help="Any other provider parameter. A parameter with its own field is set there; "
+                                    "known names are checked, unknown ones are sent as is.")
     params, error = pf.build_params(form)
     st.caption(md_escape(pf.sent_summary(params)))
+    if not error and (as_is := pf.sent_as_is(form)):
+        st.caption(md_escape("Sent as is (not a known parameter): " + ", ".join(as_is)))
     return params, error
 
 
@@ -167,6 +170,14 @@ def show_metrics(r: Any, marks: tuple[str, ...] = (), compact: bool = False) -> 
     if rid:
         extras.append(f"run #{rid}")
     st.caption(md_escape(" · ".join(extras)))
+
+
+def show_running_metrics() -> None:
+    """The figures of a call still running: each says 'running' until the new ones arrive."""
+    c = st.columns(3)
+    for col, name in zip(c, ("Tokens", "Cost", "Latency"), strict=True):
+        col.metric(name, "running")
+    st.caption("running...")
 
 
 def show_error(r: Any) -> None:

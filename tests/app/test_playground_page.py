@@ -179,12 +179,28 @@ def test_saved_parameters_that_do_not_fit_the_fields_are_kept_not_a_crash(engine
     assert not at.exception, [e.value for e in at.exception]
     assert json.loads(at.text_input(key="play_extra").value) == {"temperature": 5, "max_tokens": 0, "top_p": 0.9}
     at.text_area(key="play_var_who").input("Ada").run()
+    # nothing is dropped, and nothing is sent silently over the typed fields: the page says what to fix
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # shown escaped
+    assert "temperature has its own field" in errors and "max_tokens has its own field" in errors, errors
+    assert at.button(key="play_run").disabled and _runs(engine_for_app) == []
+
+
+def test_other_parameters_are_checked_and_never_override_the_fields(engine_for_app):
+    """#15 item 2: {"temperature":"hot","top_p":7} used to be sent while the Temperature field showed 0.20."""
+    _make(engine_for_app, name="p", content="Hi {{who}}", model="echo/echo")
+    at = _open()
+    at.text_area(key="play_var_who").input("Ada").run()
+    at.number_input(key="play_temperature").set_value(0.2).run()
+    at.text_input(key="play_extra").input('{"temperature":"hot","top_p":7}').run()
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # shown escaped
+    assert "temperature has its own field" in errors and "top_p: 7 is out of range" in errors, errors
+    assert at.button(key="play_run").disabled
+    at.text_input(key="play_extra").input('{"top_p":0.5,"my_flag":1}').run()
+    assert not at.error and any("Sent as is (not a known parameter): my_flag" in c.value.replace("\\", "")
+                                for c in at.caption)
     at.button(key="play_run").click().run()
-    assert not at.exception, [e.value for e in at.exception]
     [run] = _runs(engine_for_app)
-    assert run.params["temperature"] == 5 and run.params["top_p"] == 0.9  # nothing saved was dropped
-    at2 = _open({"run": str(run.id)})  # reopening that run by permalink does not crash either
-    assert json.loads(at2.text_input(key="play_extra").value)["temperature"] == 5
+    assert run.params == {"temperature": 0.2, "max_tokens": 512, "top_p": 0.5, "my_flag": 1}
 
 
 def test_switching_version_loads_its_other_parameters(engine_for_app):
