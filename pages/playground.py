@@ -169,13 +169,13 @@ can_run = rendered is not None and can_call and not media_refused
 run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")
 
 # ---------------------------------------------------------------- run and answer
-# The answer area is ONE element in both branches, so pressing Run replaces the previous answer and its
-# figures at once: nothing of the last run (tokens, cost, latency, run #) stays under the new answer.
-answer_area = st.empty()
+# The answer area has the same three slots (heading, answer, figures) whether it shows a new or an opened
+# run, so pressing Run overwrites each at once: nothing of the last run (tokens, cost, latency, run #) stays
+# under the new answer (Streamlit keeps an old element on screen until something takes its place).
+with st.container():
+    head, body, figures = st.empty(), st.empty(), st.empty()
 current = opened
 if run_clicked:
-    with answer_area.container():
-        head, body, figures = st.empty(), st.empty(), st.empty()
     head.subheader("Answer (running)")
     with figures.container():
         w.show_running_metrics()
@@ -198,12 +198,13 @@ if run_clicked:
         st.query_params["run"] = str(result.run_id)
         current = result.run
 elif opened is not None:
-    with answer_area.container():
-        st.subheader(f"Answer (run #{opened.id})" + (f", continuing run #{opened.parent_run_id}"
-                                                     if opened.parent_run_id else ""))
+    head.subheader(f"Answer (run #{opened.id})" + (f", continuing run #{opened.parent_run_id}"
+                                                   if opened.parent_run_id else ""))
+    with body.container():
         w.show_error(opened)
         w.show_output(opened)
         conv.show_structured(opened.output, opened.params)
+    with figures.container():
         w.show_metrics(opened)
 conv.conversation(engine, current, version=version, prompt_name=name, model=model, params=params, values=values,
                   can_call=can_call)

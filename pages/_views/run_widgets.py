@@ -177,7 +177,7 @@ def show_running_metrics() -> None:
     c = st.columns(3)
     for col, name in zip(c, ("Tokens", "Cost", "Latency"), strict=True):
         col.metric(name, "running")
-    st.caption("running...")
+    st.caption("TTFT, finish reason and run number follow when the answer is complete.")
 
 
 def show_error(r: Any) -> None:

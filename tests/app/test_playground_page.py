@@ -190,6 +190,7 @@ def test_other_parameters_are_checked_and_never_override_the_fields(engine_for_a
     _make(engine_for_app, name="p", content="Hi {{who}}", model="echo/echo")
     at = _open()
     at.text_area(key="play_var_who").input("Ada").run()
+    at.checkbox(key="play_on_temperature").check().run()
     at.number_input(key="play_temperature").set_value(0.2).run()
     at.text_input(key="play_extra").input('{"temperature":"hot","top_p":7}').run()
     errors = " ".join(e.value for e in at.error).replace("\\", "")  # shown escaped
@@ -200,7 +201,7 @@ def test_other_parameters_are_checked_and_never_override_the_fields(engine_for_a
                                 for c in at.caption)
     at.button(key="play_run").click().run()
     [run] = _runs(engine_for_app)
-    assert run.params == {"temperature": 0.2, "max_tokens": 512, "top_p": 0.5, "my_flag": 1}
+    assert run.params == {"temperature": 0.2, "top_p": 0.5, "my_flag": 1}
 
 
 def test_switching_version_loads_its_other_parameters(engine_for_app):

@@ -60,7 +60,10 @@ def test_figures_of_the_last_run_clear_at_run(page, streamlit_app, shot):
     page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
                            ".getAttribute('data-test-script-state') === 'running'", timeout=10_000)
     page.wait_for_timeout(300)  # the call takes 1.5 s: we look while it streams
-    assert page.get_by_text(re.compile(rf"run #{first}\b")).count() == 0, "the last run's figures are still shown"
+    stale = page.get_by_text(re.compile(rf"run #{first}\b"))
+    found = [stale.nth(i).evaluate("e => e.closest('[data-testid]').parentElement.outerHTML.slice(0, 600)")
+             for i in range(stale.count())]
+    assert not found, f"the last run's figures are still shown: {found}"
     expect(page.get_by_role("heading", name="Answer (running)")).to_be_visible(timeout=10_000)
     cost = page.locator("[data-testid=stMetric]").filter(has_text="Cost")
     expect(cost).to_contain_text("running")
