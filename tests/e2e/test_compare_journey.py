@@ -39,8 +39,10 @@ def test_compare_journey(page, streamlit_app, shot):
     for i in range(3):
         _pick(page, "Prompt", i, "cmp-journey")
     _pick(page, "Version", 1, "v1")
-    page.get_by_label("Max tokens").nth(2).fill("5")
-    page.get_by_label("Max tokens").nth(2).press("Tab")
+    page.get_by_text("Send max tokens", exact=True).nth(2).click()  # sampling fields are sent only when on
+    wait_idle(page)
+    page.get_by_label("Max tokens", exact=True).nth(2).fill("5")
+    page.get_by_label("Max tokens", exact=True).nth(2).press("Tab")
     wait_idle(page)
     page.get_by_label("thing", exact=True).fill("rivers")
     page.get_by_label("thing", exact=True).press("Tab")
