@@ -7,6 +7,7 @@ numbers are the same whether the job ran live or through a provider's batch API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,10 +51,10 @@ def _filtered(q, job_id: int, state: str | None, passed: bool | None, version_id
 _COLS = (BatchItem.id, BatchItem.row_idx, BatchItem.repeat, BatchItem.version_id, BatchItem.model, BatchItem.state,
          BatchItem.passed, BatchItem.score, BatchItem.error, BatchItem.cost_usd, BatchItem.attempts, Run.id,
          Run.output, Run.finish_reason, Run.prompt_tokens, Run.completion_tokens, Run.latency_ms,
-         Run.usage_estimated, DatasetRow.data)
+         Run.usage_estimated, DatasetRow.data, Run.tool_calls)
 _NAMES = ("item_id", "row", "repeat", "version_id", "model", "state", "passed", "score", "error", "cost_usd",
           "attempts", "run_id", "output", "finish_reason", "prompt_tokens", "completion_tokens", "latency_ms",
-          "usage_estimated", "inputs")
+          "usage_estimated", "inputs", "tool_calls")
 
 
 def results(*, session: Session, job_id: int, page: int = 1, page_size: int = 50, state: str | None = None,
@@ -161,6 +162,8 @@ def records(*, session: Session, job_id: int, chunk: int = 1000) -> Iterator[dic
             flat = {k: r[k] for k in ("row", "repeat", "version", "model", "state", "output", "passed", "score",
                                       "error", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms",
                                       "finish_reason", "attempts", "run_id", "item_id")}
+            # tool calls as JSON text, so a tool-call answer is never an empty row in an export
+            flat["tool_calls"] = json.dumps(r["tool_calls"], ensure_ascii=False) if r.get("tool_calls") else ""
             for col, val in (r["inputs"] or {}).items():
                 flat[f"input.{col}"] = val
             for s in scores.get(r["run_id"], []):

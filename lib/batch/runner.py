@@ -35,7 +35,7 @@ from lib.client import get_client
 from lib.datasets import row_values  # also imported from here by provider_batch and preflight
 from lib.errors import WorkbenchError
 from lib.evals import ASYNC_TYPES, EvalResult, check, coerce, evaluate, specs_for_row, summarise
-from lib.prompts import count_messages, merge_params, render
+from lib.prompts import count_messages, merge_params, render, response_schema
 from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
@@ -138,9 +138,9 @@ class JobRunner:
         except Exception as exc:  # generate() should never raise; be safe anyway
             log.exception("batch %s item %s: caller raised", self.job_id, item.id)
             return store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        params = merge_params(version, item.model, self.job.params)
         run = run_dict(res, job_id=self.job_id, version=version, prompt_name=self.names.get(version.id),
-                       values=values, item_model=item.model, messages=messages,
-                       params=merge_params(version, item.model, self.job.params))
+                       values=values, item_model=item.model, messages=messages, params=params)
         cost = res.cost_usd
         if res.status == "error" and res.error_kind == "auth":
             endpoint = item.model.split("/", 1)[0]
@@ -150,10 +150,13 @@ class JobRunner:
         if res.status != "ok":
             state = "incomplete" if res.status == "incomplete" else "error"
             return store.Finished(item.id, state, run=run, error=res.error_message or res.error_kind, cost_usd=cost)
-        scores, passed, score = await self._score(res.text or "", data, asserts)
+        scores, passed, score = await self._score(res.text or "", data, asserts,
+                                                  tool_calls=getattr(res, "tool_calls", None), params=params)
         return store.Finished(item.id, "done", run=run, scores=scores, passed=passed, score=score, cost_usd=cost)
 
-    async def _score(self, text: str, data: dict, asserts: list) -> tuple[list[dict], bool | None, float | None]:
+    async def _score(self, text: str, data: dict, asserts: list, *, tool_calls: list[dict] | None = None,
+                     params: dict | None = None) -> tuple[list[dict], bool | None, float | None]:
+        """Every evaluator on one answer; tool evaluators see its tool calls, schema ones the version's schema."""
         if not self.specs and not asserts:
             return [], None, None
         specs = list(self.specs)
@@ -171,7 +174,8 @@ class JobRunner:
                     r = await evaluate(spec, text, row=data, client=self.client, source="batch",
                                        batch_job_id=self.job_id, judge_model=self.job.judge_model)
                 else:
-                    r = check(spec, text, row=data)
+                    r = check(spec, text, row=data, tool_calls=tool_calls, tools=(params or {}).get("tools"),
+                              schema=response_schema(params))
             except Exception as exc:  # noqa: BLE001 - an evaluator never crashes an item
                 r = EvalResult(None, None, f"{spec.type} failed: {type(exc).__name__}: {exc}"[:500])
             results.append(r)
