@@ -96,7 +96,7 @@ def check_gate(*, session: Session, job_id: int, fail_under: float | None = None
         for vid in candidates:
             name = _label(session, vid)
             for model in job.models:
-                cases = pair_cases(session, job.dataset_id, Side(baseline_id, model), Side(vid, model))
+                cases = pair_cases(session, job.dataset_id, Side(baseline_id, model), Side(vid, model), job_id=job.id)
                 v = verdict(cases, f"{base_name} on {model}", f"{name} on {model}", seed=seed)
                 res.verdicts.append({"baseline": base_name, "version": name, "model": model,
                                      "outcome": v.outcome, "sentence": v.sentence, "scored": v.scored})

@@ -72,20 +72,26 @@ def candidates(engine: Engine | Session | None) -> pd.DataFrame:
     return df
 
 
-def _side_items(dataset_id: int, side: Side):
-    """The latest finished item per (row, repeat) for one side on one dataset."""
+def _side_items(dataset_id: int, side: Side, job_id: int | None = None):
+    """The latest finished item per (row, repeat) for one side on one dataset (in one job when given)."""
     latest = (select(func.max(BatchItem.id).label("id"))
               .join(BatchJob, BatchJob.id == BatchItem.job_id)
               .where(BatchJob.dataset_id == dataset_id, BatchItem.version_id == side.version_id,
-                     BatchItem.model == side.model, BatchItem.state == "done")
-              .group_by(BatchItem.row_id, BatchItem.repeat))
+                     BatchItem.model == side.model, BatchItem.state == "done"))
+    if job_id is not None:
+        latest = latest.where(BatchItem.job_id == job_id)
+    latest = latest.group_by(BatchItem.row_id, BatchItem.repeat)
     return select(BatchItem).where(BatchItem.id.in_(latest)).subquery()
 
 
-def pair_cases(engine: Engine | Session | None, dataset_id: int, a: Side, b: Side) -> pd.DataFrame:
-    """One row per case both sides answered: inputs, both answers, scores, delta (B - A) and outcome."""
+def pair_cases(engine: Engine | Session | None, dataset_id: int, a: Side, b: Side,
+               job_id: int | None = None) -> pd.DataFrame:
+    """One row per case both sides answered: inputs, both answers, scores, delta (B - A) and outcome.
+
+    `job_id` pairs only that job's items (the CI gate); otherwise the latest item of each case wins.
+    """
     engine = engine_of(engine)
-    ia, ib = _side_items(dataset_id, a), _side_items(dataset_id, b)
+    ia, ib = _side_items(dataset_id, a, job_id), _side_items(dataset_id, b, job_id)
     ra, rb = Run.__table__.alias("ra"), Run.__table__.alias("rb")
     stmt = (select(ia.c.row_id, DatasetRow.idx, ia.c.repeat, DatasetRow.data, ra.c.output, rb.c.output,
                    ia.c.score, ib.c.score, ia.c.passed, ib.c.passed, ia.c.run_id, ib.c.run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from lib import db, prompts
 from lib.batch import jobs as batch
 from lib.datasets import get_dataset, get_rows, import_dataset, revisions
@@ -59,3 +61,25 @@ def test_history_adds_a_run_to_a_dataset_with_its_answer(engine_for_app):
         rows = get_rows(session=s, dataset_id=ds.id)
         assert [r.data for r in rows] == [{"who": "ann"}, {"who": "bob"}]
         assert rows[1].asserts == [{"type": "equals", "value": "[user] Hi bob"}]
+
+
+def test_compare_column_adds_its_answer_to_a_dataset(engine_for_app):
+    with db.session_scope(engine_for_app) as s:
+        import_dataset(session=s, data=b"who\nann\n", filename="people.csv")
+        prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}],
+                              model="echo/echo")
+        s.commit()
+    at = new_app("pages/compare.py")
+    at.selectbox(key="cmp_ref_1").set_value("greet:1")
+    at.text_area(key="cmp_var_who").input("Ada")
+    at.run()
+    at.button(key="cmp_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with db.session_scope(engine_for_app) as s:
+        first = s.exec(select(Run).order_by(Run.id)).first()
+    at.checkbox(key=f"cmp_add_{first.id}_use").uncheck()
+    at.button(key=f"cmp_add_{first.id}_add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with db.session_scope(engine_for_app) as s:
+        rows = get_rows(session=s, dataset_id=get_dataset(session=s, ref="people").id)
+        assert [r.data for r in rows] == [{"who": "ann"}, {"who": "Ada"}] and rows[1].asserts == []

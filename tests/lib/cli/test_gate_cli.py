@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import xmlschema
 from typer.testing import CliRunner
 
 from lib.cli.app import build
@@ -12,6 +14,7 @@ from lib.client.model_client import reset_clients
 from tests.fakeserver import Fault
 
 runner = CliRunner()
+JUNIT_XSD = Path(__file__).resolve().parents[2] / "junit.xsd"
 
 
 def cli(*args):
@@ -121,6 +124,7 @@ def test_junit_export_has_the_ci_shape(engine, tmp_path):
     r = cli("batch", "export", job, "--format", "junit", "-o", out, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["rows"] == 12
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(out))  # raises with the path of any violation
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
