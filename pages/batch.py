@@ -123,7 +123,7 @@ if versions:
 # ---------------------------------------------------------------- 4. evaluators and limits
 st.subheader("4. Evaluators and limits")
 eval_text = st.text_area("Evaluators, one per line (e.g. contains:Paris, regex:^\\d+$, is-json, similar:0.8:text, "
-                         "judge:echo/echo:Is it polite?)", key="batch_evals", height=90)
+                         "judge:echo/echo:Is it polite?, python:module:function)", key="batch_evals", height=90)
 judge_model = st.text_input("Judge model (ENDPOINT/MODEL) for judge / llm-rubric evaluators that name none",
                             key="batch_judge_model", placeholder="e.g. openai/gpt-4o-mini").strip() or None
 specs, bad = [], []

@@ -181,7 +181,9 @@ def _results(engine: Any, job_id: int) -> None:
         with session_scope(engine) as s:
             rows, cols, total = matrix(session=s, job_id=job_id, page=int(page),
                                                      page_size=PAGE_SIZE, value=value)
-        frame = pd.DataFrame([{"row": r["row"], "repeat": r["repeat"], **{c: r.get(c) for c in cols}} for r in rows])
+        shown = {"passed": verdict_text, "score": score}.get(value, text_or_dash)
+        frame = pd.DataFrame([{"row": r["row"], "repeat": r["repeat"], **{c: shown(r.get(c)) if c in r else ""
+                                                                         for c in cols}} for r in rows])
         st.dataframe(frame, hide_index=True, width="stretch")
         st.caption(f"{total} cases")
     else:

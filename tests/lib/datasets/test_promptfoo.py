@@ -90,7 +90,7 @@ def test_getting_started_shape_imports_and_runs(engine, tmp_path, fake_server):
     final = json.loads(r.stdout.strip().splitlines()[-1])
     assert final["counts"]["done"] == 12 and final["gate"]["pass_rate"] == 1.0
     sent = [q.body for q in fake_server.requests if q.path == "/v1/chat/completions"]
-    assert len(sent) == 6 and all(b["model"] == "my-model" for b in sent)
+    assert len(sent) == 6 and all(b["model"] == "my-model" and b["temperature"] == 0.2 for b in sent)
 
 
 def test_prompt_files_chat_json_and_csv_tests(engine, tmp_path):
