@@ -11,6 +11,7 @@ from __future__ import annotations
 from .attachments import CONTEXT_NAMES, MAX_BYTES, combine, read_attachment, total_tokens
 from .content import (
     EFFORTS,
+    ROLES,
     content_text,
     expand_history,
     line_of,
@@ -73,6 +74,7 @@ __all__ = [
     "IMAGE_TOKEN_ESTIMATE",
     "MAX_BYTES",
     "MEDIA_MAX_BYTES",
+    "ROLES",
     "Media",
     "TextDiff",
     "VersionDiff",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .charts import batch_rate, deltas, errors, latency, leaderboard, rate, scores, stacked, throughput
 from .dataset_edit import EXPECTED_COLUMN, MAX_EDIT_ROWS, editor_frame, row_from_answer, rows_from_frame
 from .drafts import (
+    ALL_ROLES,
     ROLES,
     blank_draft,
     draft_from_version,
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_EDIT_ROWS",
     "NOT_SET",
     "NUMBER_PARAMS",
+    "ALL_ROLES",
     "ROLES",
     "UNKNOWN",
     "ParamFields",

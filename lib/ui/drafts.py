@@ -17,8 +17,11 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from lib.models import Endpoint, Prompt, Run, utcnow
+from lib.prompts import ROLES as CONTENT_ROLES
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant")  # the "Add ... message" buttons
+ALL_ROLES = CONTENT_ROLES  # what a saved message may be (tool, developer, placeholder too)
+_KEPT = ("tool_calls", "tool_call_id")  # non-text fields a draft carries along unchanged
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 
 
@@ -33,9 +36,27 @@ def _uid() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def new_message(role: str = "user", content: str = "") -> dict:
-    """A draft message with a stable id (widget keys hang off it, so reordering keeps edits)."""
-    return {"uid": _uid(), "role": role if role in ROLES else "user", "content": content}
+def new_message(role: str = "user", content: Any = "", extra: dict | None = None) -> dict:
+    """A draft message with a stable id (widget keys hang off it, so reordering keeps edits).
+
+    Content parts are edited as their JSON; a placeholder's text is its variable name; tool calls
+    and the id a tool message answers ride along in `extra`.
+    """
+    parts = isinstance(content, list)
+    text = json.dumps(content, indent=2, ensure_ascii=False) if parts else ("" if content is None else str(content))
+    msg = {"uid": _uid(), "role": role if role in ALL_ROLES else "user", "content": text}
+    if parts:
+        msg["parts"] = True
+    kept = {k: v for k, v in (extra or {}).items() if k in _KEPT and v}
+    if kept:
+        msg["extra"] = kept
+    return msg
+
+
+def _message_from_version(m: dict) -> dict:
+    if m.get("role") == "placeholder":
+        return new_message("placeholder", m.get("name", ""))
+    return new_message(m.get("role", "user"), m.get("content", ""), m)
 
 
 def blank_draft() -> dict:
@@ -46,15 +67,33 @@ def blank_draft() -> dict:
 
 def draft_from_version(version: Any) -> dict:
     """A draft holding a saved version's content (what the editor starts from)."""
-    return {"messages": [new_message(m.get("role", "user"), m.get("content", "")) for m in version.messages],
+    return {"messages": [_message_from_version(m) for m in version.messages],
             "template_format": version.template_format or "mustache", "model": version.model or "",
             "params_text": json.dumps(version.params or {}, indent=2, sort_keys=True), "commit_message": "",
             "base_version": version.number}
 
 
 def draft_messages(draft: dict) -> list[dict]:
-    """The draft's messages as the registry takes them: [{"role","content"}]."""
-    return [{"role": m["role"], "content": m["content"]} for m in draft.get("messages", [])]
+    """The draft's messages as the registry takes them ({"role", "content"} plus what rides along)."""
+    out = []
+    for m in draft.get("messages", []):
+        if m["role"] == "placeholder":
+            out.append({"role": "placeholder", "name": m["content"].strip()})
+            continue
+        content: Any = m["content"]
+        if m.get("parts"):  # edited as JSON: kept as text when it no longer parses (the registry says why)
+            try:
+                content = json.loads(content)
+            except ValueError:
+                pass
+        msg = {"role": m["role"], "content": content}
+        extra = m.get("extra") or {}
+        if m["role"] == "tool" and extra.get("tool_call_id"):
+            msg["tool_call_id"] = extra["tool_call_id"]
+        if m["role"] == "assistant" and extra.get("tool_calls"):
+            msg["tool_calls"] = extra["tool_calls"]
+        out.append(msg)
+    return out
 
 
 def parse_params(text: str) -> dict:
@@ -75,7 +114,7 @@ def parse_params(text: str) -> dict:
 def is_dirty(draft: dict, version: Any | None) -> bool:
     """Whether the draft differs from the version it started from (None = a new prompt)."""
     if version is None:
-        return any(m["content"].strip() for m in draft.get("messages", []))
+        return any(str(m["content"]).strip() for m in draft.get("messages", []))
     try:
         params = parse_params(draft.get("params_text", ""))
     except ValueError:

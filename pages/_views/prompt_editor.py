@@ -14,6 +14,7 @@ from lib.errors import WorkbenchError
 from lib.prompts import FORMATS as templating_FORMATS
 from lib.prompts import variables
 from lib.ui import (
+    ALL_ROLES,
     ROLES,
     blank_draft,
     draft_from_version,
@@ -109,6 +110,12 @@ def _move(dk: str, uid: str, delta: int) -> None:
     move(d["messages"], idx, delta)
 
 
+def _checked_params(text: str) -> dict:
+    """The parameters JSON, with tools / tool_choice / response_format checked (errors give the line in `text`)."""
+    params = parse_params(text)
+    return prompts.validate_modern_params(params, {k: text for k in ("tools", "response_format")})
+
+
 def _discard(dk: str) -> None:
     replace_draft(dk, None)
     flash(PAGE, "info", "Draft discarded.")
@@ -117,8 +124,8 @@ def _discard(dk: str) -> None:
 def _save(dk: str) -> None:
     d = sync_from_widgets(dk)
     try:
-        params = parse_params(d.get("params_text", ""))
-    except ValueError as exc:
+        params = _checked_params(d.get("params_text", ""))
+    except (ValueError, WorkbenchError) as exc:
         flash(PAGE, "error", str(exc))
         return
     try:
@@ -155,7 +162,7 @@ def _message_row(dk: str, i: int, n: int, m: dict) -> None:
     _seed(f"prompts_role_{uid}", m["role"])
     _seed(f"prompts_msg_{uid}", m["content"])
     head = st.columns([2.2, 1, 1.1, 1.2], vertical_alignment="bottom")
-    m["role"] = head[0].selectbox(f"Message {i + 1} role", ROLES, key=f"prompts_role_{uid}")
+    m["role"] = head[0].selectbox(f"Message {i + 1} role", ALL_ROLES, key=f"prompts_role_{uid}")
     head[1].button("Up", key=f"prompts_up_{uid}", icon=":material/arrow_upward:", disabled=i == 0,
                    on_click=_move, args=(dk, uid, -1), width="stretch")
     head[2].button("Down", key=f"prompts_down_{uid}", icon=":material/arrow_downward:", disabled=i == n - 1,
@@ -164,7 +171,16 @@ def _message_row(dk: str, i: int, n: int, m: dict) -> None:
                    on_click=_remove, args=(dk, uid), width="stretch")
     m["content"] = st.text_area(f"Message {i + 1} content", key=f"prompts_msg_{uid}", height=140,
                                 label_visibility="collapsed",
-                                placeholder="Message text; use {{ variable }} for inputs")
+                                placeholder="Message text; use {{ variable }} for inputs"
+                                if m["role"] != "placeholder" else "Name of the variable holding a JSON list "
+                                "of messages (the conversation history)")
+    if m.get("parts"):
+        st.caption("Content parts (text, image_url, file) as JSON: only text parts are templated.")
+    for call in (m.get("extra") or {}).get("tool_calls") or []:
+        fn = call.get("function") or {}
+        st.caption(md_escape(f"Tool call {call.get('id')}: {fn.get('name')}({fn.get('arguments', '')})"))
+    if (m.get("extra") or {}).get("tool_call_id"):
+        st.caption(md_escape(f"Answers tool call {m['extra']['tool_call_id']}"))
 
 
 def render_editor(dk: str, version=None, known_models: list[str] | None = None) -> None:
@@ -200,10 +216,13 @@ def render_editor(dk: str, version=None, known_models: list[str] | None = None) 
     d["model"] = c2.text_input("Default model (endpoint/model)", key=_k(dk, "model"), placeholder="echo/echo")
     if known_models:
         c2.caption("Known: " + md_escape(", ".join(known_models[:12])))
-    d["params_text"] = st.text_area("Parameters (JSON object)", key=_k(dk, "params"), height=90)
+    d["params_text"] = st.text_area("Parameters (JSON object)", key=_k(dk, "params"), height=90,
+                                    help='Sampling parameters, and tools / tool_choice / response_format '
+                                         '(JSON Schema), e.g. {"tools": [{"type": "function", "function": '
+                                         '{"name": "lookup", "parameters": {"type": "object"}}}]}')
     try:
-        parse_params(d["params_text"])
-    except ValueError as exc:
+        _checked_params(d["params_text"])
+    except (ValueError, WorkbenchError) as exc:
         st.error(md_escape(str(exc)))
 
     try:

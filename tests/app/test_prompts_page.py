@@ -268,3 +268,30 @@ def test_archiving_the_open_prompt_keeps_its_unsaved_draft(engine_for_app):
     with db.session_scope(engine_for_app) as s:
         saved = prompts.resolve(session=s, ref="greet").messages[0]["content"]
     assert saved == "Hello {{ name }}, edited but not saved"
+
+
+def test_a_version_with_tool_messages_and_a_placeholder_opens_and_tools_json_is_checked(engine_for_app):
+    call = {"id": "c1", "type": "function", "function": {"name": "look", "arguments": "{}"}}
+    with db.session_scope(engine_for_app) as s:
+        prompts.create_prompt(session=s, name="agent", messages=[
+            {"role": "placeholder", "name": "history"}, {"role": "user", "content": "Find {{q}}"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "found"}])
+    at = _open("agent")
+    assert "Tool call c1: look({})" in texts(at) and "Answers tool call c1" in texts(at)
+    assert "`history`, `q`" in texts(at)
+    at.text_area(key="prompts_params_agent").input(
+        '{\n  "tools": [\n    {"type": "function",\n     "function": {"name": "look",\n'
+        '       "parameters": {"type": "objekt"}}}\n  ]\n}')
+    at.run()
+    assert any("tools[0].function.parameters.type (line 5)" in e.replace("\\", "") for e in values(at.error)), \
+        values(at.error)
+    at.button(key="prompts_save_agent").click().run()
+    assert not at.exception
+    assert [v.number for v in _versions(engine_for_app, "agent")] == [1]  # nothing saved
+    at.text_area(key="prompts_params_agent").input('{"tools": [{"type": "function", "function": {"name": "look", '
+                                                   '"parameters": {"type": "object"}}}]}')
+    at.button(key="prompts_save_agent").click().run()
+    v2 = _versions(engine_for_app, "agent")[-1]
+    assert v2.number == 2 and v2.params["tools"][0]["function"]["name"] == "look"
+    assert v2.messages[0] == {"role": "placeholder", "name": "history"} and v2.messages[3]["tool_call_id"] == "c1"

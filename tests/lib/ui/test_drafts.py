@@ -72,3 +72,18 @@ def test_workspace_summary_counts_and_bounds(engine):
     assert len(out["recent_runs"]) == 7 and out["recent_runs"][0]["prompt"] == "p1:1"
     times = [r["time"] for r in out["recent_runs"]]
     assert times == sorted(times, reverse=True) and out["recent_runs"][0]["model"] == "echo/echo"
+
+
+def test_a_version_with_parts_tool_messages_and_a_placeholder_round_trips_through_a_draft(sqlite_engine):
+    call = {"id": "c1", "type": "function", "function": {"name": "look", "arguments": "{}"}}
+    msgs = [{"role": "placeholder", "name": "history"},
+            {"role": "user", "content": [{"type": "text", "text": "What is {{x}}?"},
+                                         {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "found"}]
+    with db.session_scope(sqlite_engine) as s:
+        v = prompts.create_prompt(session=s, name="modern", messages=msgs)
+    d = draft_from_version(v)
+    assert [m["role"] for m in d["messages"]] == ["placeholder", "user", "assistant", "tool"]
+    assert d["messages"][0]["content"] == "history" and d["messages"][1]["parts"]
+    assert draft_messages(d) == v.messages and not is_dirty(d, v)
