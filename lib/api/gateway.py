@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import text
 from sqlmodel import Session
@@ -16,7 +16,7 @@ from sqlmodel import Session
 from lib.client import get_client
 from lib.identity import READ, RUN, Identity
 
-from .auth import engine_of, needs
+from .auth import engine_of, known_query_only, needs
 from .gateway_calls import (
     call_kwargs,
     chat_response,
@@ -27,11 +27,12 @@ from .gateway_calls import (
     sse_chunks,
     text_completion_response,
 )
-from .schemas import ERROR_RESPONSES
+from .schemas import ERROR_RESPONSES, ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
-router = APIRouter(responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])  # type: ignore[arg-type]
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-ChatBody = Body(..., examples=[{"model": "echo/echo", "messages": [{"role": "user", "content": "Hello"}]}])
+STREAMED = {200: {"content": {"application/json": {}, "text/event-stream": {"schema": {"type": "string"}}},
+                  "description": "The completion, or server-sent chunks with stream: true"}}
 
 
 @router.get("/health", tags=["gateway"])
@@ -64,22 +65,21 @@ async def _complete(request: Request, actor: Identity, body: dict[str, Any], mod
     return JSONResponse(chat_response(model, result) if mode == "chat" else text_completion_response(model, result))
 
 
-@router.post("/v1/chat/completions", tags=["gateway"])
-async def chat_completions(request: Request, body: dict[str, Any] = ChatBody,
+@router.post("/v1/chat/completions", tags=["gateway"], responses=STREAMED)
+async def chat_completions(request: Request, body: ChatCompletionRequest,
                            actor: Identity = Depends(needs(RUN))) -> Any:
     """OpenAI chat completions, streamed (SSE with a final usage chunk) or not; every call is a Run."""
-    return await _complete(request, actor, body, "chat")
+    return await _complete(request, actor, body.model_dump(exclude_unset=True), "chat")
 
 
-@router.post("/v1/completions", tags=["gateway"])
-async def completions(request: Request, body: dict[str, Any] = Body(...),
-                      actor: Identity = Depends(needs(RUN))) -> Any:
+@router.post("/v1/completions", tags=["gateway"], responses=STREAMED)
+async def completions(request: Request, body: CompletionRequest, actor: Identity = Depends(needs(RUN))) -> Any:
     """OpenAI legacy completions (one prompt string)."""
-    return await _complete(request, actor, body, "completion")
+    return await _complete(request, actor, body.model_dump(exclude_unset=True), "completion")
 
 
 @router.post("/v1/embeddings", tags=["gateway"])
-async def embeddings_route(request: Request, body: dict[str, Any] = Body(...),
+async def embeddings_route(request: Request, body: EmbeddingRequest,
                            actor: Identity = Depends(needs(RUN))) -> dict[str, Any]:
     """OpenAI embeddings from an endpoint's embeddings API."""
-    return await embeddings(engine=engine_of(request), actor=actor, body=body)
+    return await embeddings(engine=engine_of(request), actor=actor, body=body.model_dump(exclude_unset=True))

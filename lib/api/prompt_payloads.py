@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from lib.errors import ValidationError
+from lib.errors import NotFoundError
 from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED, PROMPT_WRITE, Identity, require
 from lib.models import Prompt, PromptVersion
 from lib.prompts import (
@@ -40,12 +40,18 @@ PROTECTED_LABELS = frozenset({"production"})
 
 
 def ref_of(name: str, *, label: str | None = None, version: int | None = None) -> str:
-    """`NAME`, `NAME:V` or `NAME@LABEL` (version and label together are refused)."""
-    if label and version is not None:
-        raise ValidationError("give ?label= or ?version=, not both")
-    if version is not None:
-        return f"{name}:{int(version)}"
-    return f"{name}@{label}" if label else name
+    """`NAME@LABEL`, `NAME:V` or `NAME` (a label wins; `resolve_ref` then checks the version against it)."""
+    if label:
+        return f"{name}@{label}"
+    return f"{name}:{int(version)}" if version is not None else name
+
+
+def resolve_ref(session: Session, name: str, label: str | None, version: int | None) -> PromptVersion:
+    """The version at a label or number; both given: the label's version, which must be that number (404)."""
+    v = resolve(session=session, ref=ref_of(name, label=label, version=version))
+    if label and version is not None and v.number != version:
+        raise NotFoundError(f"label {label!r} of prompt {name!r} points at version {v.number}, not {version}")
+    return v
 
 
 def version_payload(prompt: Prompt, v: PromptVersion, labels: dict[str, int]) -> dict[str, Any]:
@@ -79,7 +85,7 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 def get_payload(*, session: Session, name: str, label: str | None = None,
                 version: int | None = None) -> dict[str, Any]:
     """The payload of NAME at a label, a version number, or its latest version."""
-    v = resolve(session=session, ref=ref_of(name, label=label, version=version))
+    v = resolve_ref(session, name, label, version)
     prompt = session.get(Prompt, v.prompt_id)
     return version_payload(prompt, v, labels_of(session=session, prompt_id=prompt.id))
 
@@ -133,7 +139,7 @@ def list_payload(*, session: Session, search: str | None = None, tag: str | None
 def render_payload(*, session: Session, name: str, variables: dict[str, Any], label: str | None = None,
                    version: int | None = None) -> dict[str, Any]:
     """The version's messages rendered with `variables` (MissingVariablesError names every missing one)."""
-    v = resolve(session=session, ref=ref_of(name, label=label, version=version))
+    v = resolve_ref(session, name, label, version)
     return {"name": name, "version": v.number, "messages": render(v, variables), "model": v.model,
             "params": dict(v.params or {})}
 

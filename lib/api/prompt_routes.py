@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from lib.db import session_scope
+from lib.errors import ValidationError
 from lib.identity import READ, Identity
 from lib.metrics import parse_since
 from lib.metrics import summary as metrics_summary
 from lib.runs import get_run, list_runs, run_to_dict
 
-from .auth import engine_of, needs
+from .auth import engine_of, known_query_only, needs
 from .prompt_payloads import (
     create_version,
     etag_matches,
@@ -29,10 +30,11 @@ from .prompt_payloads import (
 )
 from .schemas import ERROR_RESPONSES, LabelRequest, PromptList, RenderRequest, RunList, VersionRequest
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])  # type: ignore[arg-type]
 NamePath = Annotated[str, Path(min_length=1, max_length=200)]
 LabelQuery = Annotated[str | None, Query(max_length=100)]
 VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+SINCE_PATTERN = r"^([0-9]{1,5}[mhdw]|(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))$"
 
 
 @router.get("/prompts", response_model=PromptList, tags=["prompts"])
@@ -132,8 +134,12 @@ def run_get(request: Request, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
 
 
 @router.get("/metrics/summary", tags=["metrics"])
-def metrics(request: Request, since: Annotated[str, Query(max_length=40)] = "24h",
+def metrics(request: Request, since: Annotated[str, Query(pattern=SINCE_PATTERN)] = "24h",
             _actor: Identity = Depends(needs(READ))) -> dict[str, Any]:
-    """Calls, spend, errors and latency since `since` (24h, 7d, 30m or an ISO date), overall and per model."""
-    data = metrics_summary(engine_of(request), parse_since(since))
+    """Calls, spend, errors and latency since `since` (30m, 24h, 7d, 2w or a date YYYY-MM-DD), overall and per model."""
+    try:
+        start = parse_since(since)
+    except ValueError:
+        raise ValidationError(f"since {since!r}: expected 30m, 24h, 7d, 2w or a date YYYY-MM-DD") from None
+    data = metrics_summary(engine_of(request), start)
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 
 class ErrorDetail(BaseModel):
@@ -47,8 +47,8 @@ class RenderRequest(BaseModel):
     """Variables to render a version with."""
 
     variables: dict[str, Any] = Field(default_factory=dict)
-    label: str | None = Field(default=None, max_length=100)
-    version: int | None = Field(default=None, ge=1)
+    label: StrictStr | None = Field(default=None, min_length=1, max_length=100)
+    version: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class VersionRequest(BaseModel):
@@ -66,7 +66,7 @@ class VersionRequest(BaseModel):
 class LabelRequest(BaseModel):
     """The version a label should point at."""
 
-    version: int = Field(ge=1)
+    version: StrictInt = Field(ge=1, le=2**31 - 1)
 
 
 class PromptList(BaseModel):
@@ -85,3 +85,48 @@ class RunList(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI chat completions; other OpenAI fields (temperature, max_tokens, tools...) pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: StrictStr = Field(min_length=1, max_length=300,
+                             description="endpoint/model, prompt:NAME@LABEL or prompt:NAME:VERSION")
+    messages: list[dict[str, Any]] = Field(default_factory=list, max_length=1000,
+                                           description="Leave empty with a prompt: model")
+    stream: StrictBool = False
+    stream_options: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = Field(default=None, description="Values for a prompt: model's variables")
+
+
+class CompletionRequest(BaseModel):
+    """OpenAI legacy completions: one prompt string."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: StrictStr = Field(min_length=1, max_length=300, description="endpoint/model")
+    prompt: StrictStr | list[StrictStr] = Field(description="One prompt (a list of one string is accepted)")
+    stream: StrictBool = False
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI embeddings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: StrictStr = Field(min_length=1, max_length=300, description="endpoint/model")
+    input: StrictStr | list[StrictStr]
+
+
+class TaskRequest(BaseModel):
+    """A task for the orchestrator."""
+
+    prompt: StrictStr = Field(min_length=1, max_length=1_000_000)
+    task_type: StrictStr = Field(default="general", max_length=50)
+    files: dict[str, StrictStr] | None = None
+    service: StrictStr | None = Field(default=None, max_length=300)
+    max_tokens: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=2)
+    stream: StrictBool = False

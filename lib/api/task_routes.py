@@ -12,30 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from lib.client import get_client
 from lib.identity import READ, RUN, Identity
 
-from .auth import engine_of, needs
+from .auth import engine_of, known_query_only, needs
 from .gateway_calls import open_stream
-from .schemas import ERROR_RESPONSES
+from .schemas import ERROR_RESPONSES, TaskRequest
 from .tasks import execute, execute_stream, get_task, history, monitoring, services, task_call
 
-router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES, dependencies=[Depends(known_query_only)])  # type: ignore[arg-type]
 
-
-class TaskRequest(BaseModel):
-    """A task for the orchestrator."""
-
-    prompt: str = Field(min_length=1, max_length=1_000_000)
-    task_type: str = Field(default="general", max_length=50)
-    files: dict[str, str] | None = None
-    service: str | None = Field(default=None, max_length=300)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    stream: bool = False
 
 
 async def _ndjson(events: AsyncIterator[dict]) -> AsyncIterator[bytes]:
@@ -43,7 +31,9 @@ async def _ndjson(events: AsyncIterator[dict]) -> AsyncIterator[bytes]:
         yield (json.dumps(ev, ensure_ascii=False) + "\n").encode()
 
 
-@router.post("/tasks/execute/", tags=["tasks"])
+@router.post("/tasks/execute/", tags=["tasks"], responses={200: {"content": {
+    "application/json": {}, "application/x-ndjson": {"schema": {"type": "string"}}},
+    "description": "The task's result, or NDJSON events with stream: true"}})
 async def tasks_execute(request: Request, body: TaskRequest, actor: Identity = Depends(needs(RUN))) -> Any:
     """Run a task: `{task_id, service_used, result, execution_time}`, or NDJSON events with `stream: true`."""
     engine = engine_of(request)

@@ -85,9 +85,12 @@ def test_refusals_have_the_error_shape(api, tokens):
     assert r.status_code == 401
     r = httpx.get(f"{u}/api/v1/prompts/nope", headers=_h(tokens["read"]))
     assert r.status_code == 404 and "nope" in r.json()["error"]["message"]
+    r = httpx.get(f"{u}/api/v1/prompts/support-reply", params={"label": "production", "version": 2},
+                  headers=_h(tokens["read"]))
+    assert r.status_code == 404 and "points at version 1, not 2" in r.json()["error"]["message"]
     r = httpx.get(f"{u}/api/v1/prompts/support-reply", params={"label": "production", "version": 1},
                   headers=_h(tokens["read"]))
-    assert r.status_code == 400
+    assert r.status_code == 200
     body = {"messages": [{"role": "user", "content": "x"}]}
     r = httpx.post(f"{u}/api/v1/prompts/support-reply/versions", json=body, headers=_h(tokens["read"]))
     assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
