@@ -107,6 +107,8 @@ def test_prompt_files_chat_json_and_csv_tests(engine, tmp_path):
         apples are red,contains:apples,fruit
         the sky,icontains:SKY,
     """)
+    (tmp_path / "cases.jsonl").write_text(json.dumps({"vars": {"content": "rain"}, "assert": [
+        {"type": "icontains", "value": "RAIN"}], "description": "weather"}) + "\n", encoding="utf-8")
     _write(tmp_path / "more.yaml", """
         - vars: {content: grass}
           assert: [{type: icontains, value: GRASS}]
@@ -119,12 +121,13 @@ def test_prompt_files_chat_json_and_csv_tests(engine, tmp_path):
         providers: [echo, vertex:gemini-2.0-flash-exp]
         tests:
           - file://../tests.csv
+          - file://../cases.jsonl
           - file://../more.yaml
     """)
     with session_scope(engine) as s:
         rep = import_promptfoo(session=s, path=cfg, name="Summaries")
         s.commit()
-        assert rep.runnable and rep.prompt == "summaries" and rep.versions == [1, 2, 3] and rep.rows == 3
+        assert rep.runnable and rep.prompt == "summaries" and rep.versions == [1, 2, 3] and rep.rows == 4
         assert any("vertex:gemini-2.0-flash-exp" in u for u in rep.unsupported)
         versions = list_versions(session=s, name="summaries")
         assert versions[0].messages[0]["content"] == "Summarize: {{content}}"
