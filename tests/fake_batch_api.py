@@ -1,4 +1,4 @@
-"""OpenAI Files + Batches routes for the fake server (tests/fakeserver.py), plugged into its route table.
+"""OpenAI Files + Batches and Anthropic Message Batches routes for the fake server (tests/fakeserver.py), plugged into its route table.
 
     install(server)                       # POST /v1/files, POST /v1/batches on this server
     server.batch_polls_before_done = 1    # GETs answered "in_progress" before "completed"
@@ -98,6 +98,44 @@ async def create_batch(server: FakeServer, request: web.Request, body: Any, faul
     return web.json_response(info)
 
 
+async def create_message_batch(server: FakeServer, request: web.Request, body: Any,
+                               fault: Fault) -> web.StreamResponse:
+    """POST /v1/messages/batches (Anthropic): answers at once; GETs say in_progress, then ended."""
+    bid = f"msgbatch_{next(_ids)}"
+    lines, counts = [], {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+    for req in body["requests"]:
+        cid = req["custom_id"]
+        server.anthropic_batch_params.append(req["params"])
+        if cid in server.batch_fail_ids:
+            counts["errored"] += 1
+            lines.append({"custom_id": cid, "result": {"type": "errored", "error": {
+                "type": "error", "error": {"type": "invalid_request_error", "message": f"fake failure for {cid}"}}}})
+            continue
+        counts["succeeded"] += 1
+        text = answer_text(req["params"], Fault())
+        lines.append({"custom_id": cid, "result": {"type": "succeeded", "message": {
+            "id": f"msg_{cid}", "type": "message", "role": "assistant", "model": req["params"].get("model"),
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 12, "output_tokens": max(1, len(text.split()))}}}})
+    info = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
+            "request_counts": {**counts, "processing": len(lines), "succeeded": 0, "errored": 0}}
+    polls = {"n": 0}
+
+    async def get_batch(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+        polls["n"] += 1
+        if polls["n"] <= server.batch_polls_before_done:
+            return web.json_response(info)
+        return web.json_response({**info, "processing_status": "ended", "request_counts": counts,
+                                  "results_url": f"{server.url}/v1/messages/batches/{bid}/results"})
+
+    async def results(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+        return web.Response(body="\n".join(json.dumps(x) for x in lines).encode(), content_type="application/jsonl")
+
+    server.add_route("GET", f"/v1/messages/batches/{bid}", get_batch)
+    server.add_route("GET", f"/v1/messages/batches/{bid}/results", results)
+    return web.json_response(info)
+
+
 def install(server: FakeServer) -> FakeServer:
     """Add the Files and Batches routes (and their settings) to a running FakeServer."""
     server.files = {}
@@ -107,4 +145,6 @@ def install(server: FakeServer) -> FakeServer:
     server.content_failures = 0
     server.add_route("POST", "/v1/files", upload_file)
     server.add_route("POST", "/v1/batches", create_batch)
+    server.anthropic_batch_params = []
+    server.add_route("POST", "/v1/messages/batches", create_message_batch)
     return server

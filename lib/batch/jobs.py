@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
-from lib.client import load_config, split_model_ref
+from lib.client import load_config, provider_class, split_model_ref
 from lib.datasets import auto_map
 from lib.errors import NotFoundError, ValidationError
 from lib.models import BatchItem, BatchJob, Dataset, DatasetRow, PromptVersion, utcnow
@@ -77,9 +77,9 @@ def submit(*, session: Session, dataset_id: int, version_ids: list[int], models:
     if mode == "provider":
         for m in models:
             cfg = load_config(session=session, name=split_model_ref(m)[0])
-            if cfg.kind != "openai":
-                raise ValidationError(f"model {m!r}: endpoint {cfg.name!r} ({cfg.kind}) has no OpenAI-compatible "
-                                      "Batch API; run the job live instead")
+            if not provider_class(cfg.kind).has_batch_api:
+                raise ValidationError(f"model {m!r}: endpoint {cfg.name!r} ({cfg.kind}) has no Batch API "
+                                      "(OpenAI-compatible or Anthropic Message Batches); run the job live instead")
     if not isinstance(repeats, int) or repeats < 1 or repeats > 100:
         raise ValidationError(f"repeats must be 1..100, got {repeats!r}")
     if not isinstance(concurrency, int) or concurrency < 1 or concurrency > 1024:

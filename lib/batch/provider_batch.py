@@ -1,4 +1,5 @@
-"""Provider batch mode: run a job through an OpenAI-compatible Batch API instead of live calls.
+"""Provider batch mode: run a job through a provider's Batch API (OpenAI-compatible Batch API, or
+Anthropic Message Batches behind the same calls) instead of live calls.
 
 Per model of the job: the pending items are rendered into a JSONL file (one request per line,
 ``custom_id = "item-<BatchItem.id>"``), uploaded with ``POST /v1/files`` (purpose ``batch``),
@@ -49,8 +50,8 @@ def poll_seconds() -> float:
 
 def _require_batch_api(cfg) -> None:
     if not provider_class(cfg.kind).has_batch_api:
-        raise ValidationError(f"endpoint {cfg.name!r} ({cfg.kind}) has no OpenAI-compatible Batch API; "
-                              "run the job live instead")
+        raise ValidationError(f"endpoint {cfg.name!r} ({cfg.kind}) has no Batch API (OpenAI-compatible or "
+                              "Anthropic Message Batches); run the job live instead")
 
 
 async def _api(engine: Engine, ep_name: str, fn) -> Any:

@@ -13,6 +13,7 @@ from httpx_sse import EventSource, SSEError
 from lib.errors import IncompleteStreamError, ProtocolError
 
 from . import anthropic_format as fmt
+from .anthropic_batch import MessageBatches
 from .base import (
     ChatRequest,
     ChatResponse,
@@ -45,8 +46,8 @@ def _usage(usage: dict | None) -> dict[str, Any]:
             "cached_tokens": usage.get("cache_read_input_tokens")}
 
 
-class AnthropicProvider(Provider):
-    """POST /v1/messages, with or without streaming."""
+class AnthropicProvider(MessageBatches, Provider):
+    """POST /v1/messages, with or without streaming; Message Batches for provider-batch mode."""
 
     default_base_url = DEFAULT_BASE
     price_provider = "anthropic"

@@ -94,3 +94,33 @@ def test_failed_provider_batch_pauses_and_returns_items(sqlite_engine, server):
 def test_echo_endpoint_has_no_batch_api(sqlite_engine, server):
     with pytest.raises(ValidationError, match="Batch API"):
         setup_job(sqlite_engine, 2, mode="provider")
+
+
+def test_anthropic_message_batches_merge_into_the_same_tables(engine, server):
+    with session_scope(engine) as s:
+        endpoints.add_endpoint(session=s, name="claude", kind="anthropic", base_url=server.url,
+                               api_key_env="FAKE_KEY")
+    job_id = setup_job(engine, 4, models=("claude/claude-fake",), evaluators=["contains:what"], mode="provider")
+    with session_scope(engine) as s:
+        first = s.execute(select(func.min(BatchItem.id)).where(BatchItem.job_id == job_id)).scalar()
+    server.batch_fail_ids = {f"item-{first + 1}"}
+    assert worker.run_job_foreground(job_id, engine) == "done"
+    paths = [r.path for r in server.requests]
+    assert paths.count("/v1/messages/batches") == 1 and "/v1/messages" not in paths  # no live call
+    assert any(p.endswith("/results") for p in paths)
+    created = next(r for r in server.requests if r.path == "/v1/messages/batches")
+    assert created.headers["x-api-key"] == "sk-test-provider-batch"
+    params = server.anthropic_batch_params[0]  # converted to the Messages API shape
+    assert params["system"] == "Be brief." and params["messages"] == [{"role": "user", "content": "Q: what is q1?"}]
+    assert params["max_tokens"] == 1024
+    with session_scope(engine) as s:
+        rows, _ = batch_results.results(session=s, job_id=job_id)
+        states = sorted(r["state"] for r in rows)
+        assert states == ["done", "done", "done", "error"]
+        ok = [r for r in rows if r["state"] == "done"]
+        assert all(r["output"].startswith("echo: Q: what is q") and r["passed"] for r in ok)
+        assert all(r["prompt_tokens"] == 12 for r in ok)
+        err = next(r for r in rows if r["state"] == "error")
+        assert "fake failure" in err["error"]
+        runs = s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar()
+        assert runs == 4
