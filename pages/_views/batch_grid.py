@@ -64,14 +64,26 @@ def grid_section(engine: Any, job_id: int) -> None:
         return
     text, kinds = _frame(rows, columns)
     styled = text.style.apply(lambda col: [COLOUR.get(k, "") for k in kinds[col.name]], axis=0)
-    st.dataframe(styled, hide_index=True, width="stretch")
+    event = st.dataframe(styled, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-cell",
+                         key="batch_grid_table")
     st.caption(f"{total} case(s){' with a failure' if failures else ''}, page {int(page)} of "
-               f"{max(1, -(-total // PAGE_SIZE))}")
-    cells = {f"row {r['row']}" + (f" #{r['repeat'] + 1}" if r["repeat"] else "") + f" · {c}": r["cells"][c]["item_id"]
-             for r in rows for c in columns if c in r["cells"]}
+               f"{max(1, -(-total // PAGE_SIZE))}; click a cell to open it")
+    cells = {_cell_name(r, c): r["cells"][c]["item_id"] for r in rows for c in columns if c in r["cells"]}
+    chosen_cells = list((getattr(event, "selection", None) or {}).get("cells") or [])
+    if chosen_cells and chosen_cells != ss.get("batch_grid_clicked"):
+        ss.batch_grid_clicked = chosen_cells  # a new click opens that cell (the select box stays usable too)
+        pos, col = chosen_cells[0]
+        if 0 <= int(pos) < len(rows) and col in rows[int(pos)]["cells"]:
+            ss.batch_grid_cell = _cell_name(rows[int(pos)], col)
+    if ss.get("batch_grid_cell") not in cells:
+        ss.pop("batch_grid_cell", None)
     pick = st.selectbox("Open a cell", list(cells), key="batch_grid_cell")
     if pick:
         _detail(engine, cells[pick])
+
+
+def _cell_name(row: dict, column: str) -> str:
+    return f"row {row['row']}" + (f" #{row['repeat'] + 1}" if row["repeat"] else "") + f" · {column}"
 
 
 def _detail(engine: Any, item_id: int) -> None:

@@ -29,6 +29,12 @@ def test_grid_colours_filters_details_and_grade(app_db):
     assert all(v.startswith("✅ pass · ") for v in grid["qa:1 · echo/echo"])
     assert all(v.startswith("❌ fail · ") for v in grid["qa:2 · echo/echo"])
     assert "None" not in " ".join(grid.astype(str).to_numpy().ravel())
+    # clicking a cell opens it (a programmatic single-cell selection, as a click makes)
+    at.session_state["batch_grid_table"] = {"selection": {"rows": [], "columns": [],
+                                                          "cells": [(1, "qa:2 · echo/echo")]}}
+    at.run()
+    assert at.selectbox(key="batch_grid_cell").value == "row 2 · qa:2 · echo/echo"
+    assert any("v2 what is q2?" in c.value for c in at.code)
     # the cell opens: answer, each evaluator's verdict and reason, tokens, cost, latency
     at.selectbox(key="batch_grid_cell").set_value("row 1 · qa:2 · echo/echo").run()
     assert not at.exception, [e.value for e in at.exception]
