@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     # custom evaluators `python:module:function` are imported from this folder only, in a subprocess
     evaluators_dir: str = ""
     evaluator_timeout_s: float = 10.0
+    # an image part `{"image_url": {"url": "{{column}}"}}` may name a file under this folder (batch columns)
+    media_dir: str = ""
     # which environment variables / secrets an endpoint may name as its key (fnmatch patterns,
     # upper-cased); a name must match an allow pattern and no deny pattern, or be listed in the
     # `[keys]` table of .streamlit/secrets.toml

@@ -141,7 +141,8 @@ concurrency = l1.number_input("Concurrency", 1, 256, 8, key="batch_concurrency")
 repeats = l2.number_input("Repeats", 1, 20, 1, key="batch_repeats")
 budget = l3.number_input("Budget USD (0 = none)", 0.0, 100000.0, 0.0, step=1.0, key="batch_budget")
 mode = l4.selectbox("Mode", ["live", "provider"], key="batch_mode",
-                    help="provider = the endpoint's Batch API (OpenAI-compatible): cheaper, slower")
+                    help="provider = the endpoint's Batch API (OpenAI-compatible, or Anthropic Message Batches): "
+                         "cheaper, slower")
 
 # ---------------------------------------------------------------- 5. preflight and start
 st.subheader("5. Preflight")

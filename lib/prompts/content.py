@@ -33,6 +33,9 @@ VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+$")
 DATA_PDF = re.compile(r"^data:application/pdf;base64,[A-Za-z0-9+/=\s]+$")
 JSON_PARAMS = ("tools", "tool_choice", "response_format")
+# an image part's whole URL may be one variable: its value (https URL, data URL or a file under the
+# media folder) becomes the URL at render time; nothing else in a non-text part is templated
+URL_VARIABLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
 def content_text(content: Any) -> str:
@@ -50,6 +53,20 @@ def content_text(content: Any) -> str:
                 out.append(f"[file {(p.get('file') or {}).get('filename') or ''}]".replace(" ]", "]"))
         return "\n".join(out)
     return "" if content is None else str(content)
+
+
+def url_variables(content: Any) -> list[str]:
+    """Variables that stand for a whole image URL in a content's parts."""
+    if not isinstance(content, list):
+        return []
+    out = []
+    for p in content:
+        img = p.get("image_url") if isinstance(p, dict) and p.get("type") == "image_url" else None
+        url = img.get("url") if isinstance(img, dict) else None
+        m = URL_VARIABLE.match(url) if isinstance(url, str) else None
+        if m:
+            out.append(m.group(1))
+    return out
 
 
 def message_text(message: dict) -> str:
@@ -76,9 +93,10 @@ def _part(part: Any, where: str) -> dict:
     if ptype == "image_url":
         img = part.get("image_url")
         url = img.get("url") if isinstance(img, dict) else img
-        if not isinstance(url, str) or not (url.startswith("https://") or DATA_IMAGE.match(url)):
-            raise ValidationError(f"{where}: image_url.url must be an https:// URL or a data:image/(png|jpeg|gif|"
-                                  "webp);base64 URL")
+        if not isinstance(url, str) or not (url.startswith("https://") or DATA_IMAGE.match(url)
+                                            or URL_VARIABLE.match(url)):
+            raise ValidationError(f"{where}: image_url.url must be an https:// URL, a data:image/(png|jpeg|gif|"
+                                  "webp);base64 URL or one {{variable}}")
         out = {"url": url}
         if isinstance(img, dict) and img.get("detail") in ("auto", "low", "high"):
             out["detail"] = img["detail"]

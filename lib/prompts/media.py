@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 
 from lib.errors import ValidationError
+from lib.settings import get_settings
 
 MEDIA_MAX_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit; OpenAI allows more
 # magic bytes -> media type
@@ -66,3 +68,29 @@ def with_media(message: dict, media: list[Media]) -> dict:
     parts = list(content) if isinstance(content, list) else ([{"type": "text", "text": str(content)}]
                                                              if content else [])
     return {**message, "content": parts + [m.part for m in media]}
+
+
+def image_url_for(value: object, name: str) -> str:
+    """A variable's value as an image URL: an https or data:image URL as is, else a file under the
+    media folder (WORKBENCH_MEDIA_DIR) read and typed by content; ValidationError naming the variable."""
+    text = str(value or "").strip()
+    if text.startswith("https://"):
+        return text
+    if text.startswith("data:"):
+        if not text.startswith("data:image/") or ";base64," not in text:
+            raise ValidationError(f"variable {name!r}: a data URL for an image must be data:image/...;base64,...")
+        return text
+    folder = get_settings().media_dir
+    if not text:
+        raise ValidationError(f"variable {name!r}: no image (give an https URL, a data URL or a file name)")
+    if not folder:
+        raise ValidationError(f"variable {name!r}: {text[:80]!r} is not an https or data URL, and no media folder "
+                              "is configured (WORKBENCH_MEDIA_DIR) to read files from")
+    base = Path(folder).resolve()
+    path = (base / text).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise ValidationError(f"variable {name!r}: {text[:80]!r} is not a file under the media folder")
+    media = read_media(path.name, path.read_bytes())
+    if not media.is_image:
+        raise ValidationError(f"variable {name!r}: {path.name} is a PDF, not an image")
+    return media.part["image_url"]["url"]

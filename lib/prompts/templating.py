@@ -28,6 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lib.errors import MissingVariablesError, TemplateError, ValidationError
 
 from . import content as content_mod
+from . import media as media_mod
 from . import template_guard as guard
 
 FORMATS = ("mustache", "jinja2")
@@ -273,6 +274,8 @@ def variables(version_or_messages: Any, template_format: str | None = None) -> l
         for text in _texts(msg.get("content")):
             for name in _names_in(text, src.template_format, _where(i, msg)):
                 seen.setdefault(name, None)
+        for name in content_mod.url_variables(msg.get("content")):
+            seen.setdefault(name, None)
     return list(seen)
 
 
@@ -319,12 +322,27 @@ def render_messages(messages: Iterable[dict], values: dict | None,
         content = msg.get("content")
         rendered: dict[str, Any] = {k: v for k, v in msg.items() if k in ("role", "tool_call_id", "tool_calls")}
         if isinstance(content, list):
-            rendered["content"] = [{**p, "text": one(str(p.get("text", "")), where)}
-                                   if isinstance(p, dict) and p.get("type") == "text" else p for p in content]
+            rendered["content"] = [_render_part(p, values, where, one) for p in content]
         else:
             rendered["content"] = one(str(content or ""), where)
         out.append(rendered)
     return out
+
+
+def _render_part(part: Any, values: dict, where: str, one: Any) -> Any:
+    """A text part templated; an image part whose URL is one variable filled from it; others as they are."""
+    if not isinstance(part, dict):
+        return part
+    if part.get("type") == "text":
+        return {**part, "text": one(str(part.get("text", "")), where)}
+    names = content_mod.url_variables([part])
+    if names:
+        try:
+            url = media_mod.image_url_for(_lookup(values, names[0])[1], names[0])
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc}") from None
+        return {**part, "image_url": {**part["image_url"], "url": url}}
+    return part
 
 
 def render(version: Any, values: dict | None) -> list[dict]:

@@ -73,3 +73,28 @@ def test_thread_saved_as_version_and_as_dataset_row(engine):
     # the row feeds a prompt with a placeholder: the history expands back into messages
     out = prompts.render_messages([{"role": "placeholder", "name": "history"}], {"history": row["history"]})
     assert out[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+def test_an_image_part_url_can_come_from_a_batch_column(tmp_path, monkeypatch):
+    from lib.settings import get_settings
+
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "tom.png").write_bytes(PNG)
+    (tmp_path / "notes.txt").write_text("not an image")
+    monkeypatch.setenv("WORKBENCH_MEDIA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "Describe {{name}}"},
+                                         {"type": "image_url", "image_url": {"url": "{{image}}"}}]}]
+    assert prompts.variables(msgs) == ["name", "image"]
+    out = prompts.render_messages(msgs, {"name": "Tom", "image": "cats/tom.png"})
+    assert out[0]["content"][1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    out = prompts.render_messages(msgs, {"name": "Tom", "image": "https://x.test/tom.png"})
+    assert out[0]["content"][1]["image_url"]["url"] == "https://x.test/tom.png"
+    for bad, needle in (("../etc/passwd", "not a file under the media folder"), ("notes.txt", "not a PNG")):
+        with pytest.raises(ValidationError, match=needle) as ei:
+            prompts.render_messages(msgs, {"name": "Tom", "image": bad})
+        assert "message 1 (user)" in str(ei.value)
+    monkeypatch.delenv("WORKBENCH_MEDIA_DIR")
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError, match="no media folder is configured"):
+        prompts.render_messages(msgs, {"name": "Tom", "image": "cats/tom.png"})
