@@ -157,6 +157,10 @@ def _register_run(app: typer.Typer) -> None:
             result = client.generate_sync(**kw)
             if not as_json:
                 typer.echo(result.text)
+        if not as_json:  # a tool-call answer has no text: print its calls instead of an empty line
+            for call in result.tool_calls or []:
+                fn = call.get("function") or {}
+                typer.echo(f"tool call {call.get('id', '')}: {fn.get('name', '?')}({fn.get('arguments', '')})")
         if as_json:
             emit(result.model_dump(exclude={"run"}), True)
         else:

@@ -90,3 +90,14 @@ def test_run_failure_exits_nonzero(engine, fake_server):
     fake_server.script(Fault(status=400))
     r = cli("run", "p")
     assert r.exit_code == 1 and "bad_request" in r.stderr
+
+
+def test_run_prints_a_tool_call_answer(engine, fake_server):
+    from tests.fakeserver import Fault
+
+    assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
+    assert cli("prompts", "create", "ask", "--message", "user:Weather?", "--model", "fake/gpt-x").exit_code == 0
+    fake_server.script(Fault(tool_calls=[{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
+    r = cli("run", "ask")
+    assert r.exit_code == 0, r.output
+    assert 'tool call call_1: get_weather({"city": "Paris"})' in r.stdout
