@@ -115,9 +115,14 @@ def completion_id(result: Any, prefix: str) -> str:
 
 def chat_response(model: str, result: Any) -> dict[str, Any]:
     """A `chat.completion` object for a finished call."""
+    message: dict[str, Any] = {"role": "assistant", "content": result.text}
+    calls = getattr(result, "tool_calls", None)
+    if calls:
+        message["tool_calls"] = calls
+        message["content"] = result.text or None
     return {"id": completion_id(result, "chatcmpl"), "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
-                                         "finish_reason": result.finish_reason or "stop", "logprobs": None}],
+            "model": model, "choices": [{"index": 0, "message": message, "logprobs": None,
+                                         "finish_reason": result.finish_reason or ("tool_calls" if calls else "stop")}],
             "usage": _usage(result), "workbench_run_id": result.run_id}
 
 
@@ -206,7 +211,7 @@ def list_models(*, session: Session) -> dict[str, Any]:
 
 
 async def embeddings(*, engine: Engine, actor: Identity, body: dict[str, Any]) -> dict[str, Any]:
-    """Vectors from `endpoint/model`'s embeddings API, recorded as one Run."""
+    """Vectors from `endpoint/model`'s embeddings API, through the executor (one Run, source gateway)."""
     model = body.get("model")
     if not isinstance(model, str) or not model or model.startswith(PROMPT_PREFIX):
         raise ApiError(400, "model: expected endpoint/model, e.g. echo/echo", param="model")
@@ -217,11 +222,9 @@ async def embeddings(*, engine: Engine, actor: Identity, body: dict[str, Any]) -
         raise ApiError(400, "input: expected a string or a non-empty list of strings", param="input")
     if len(texts) > 2048:
         raise ApiError(400, "input: at most 2048 texts per request", param="input")
-    split_model_ref(model)  # a malformed reference is a ValidationError before any call
-    # one Run row either way (lib.client); a failed call raises its ProviderError, answered as upstream error
     vectors, result = await get_client(engine).embed_call(model=model, inputs=texts, source="gateway",
                                                           actor=actor.label)
-    tokens, run_id = result.prompt_tokens or 0, result.run_id
-    return {"object": "list", "model": model, "workbench_run_id": run_id,
+    tokens = result.prompt_tokens
+    return {"object": "list", "model": model, "workbench_run_id": result.run_id,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

@@ -119,7 +119,7 @@ def test_completions_embeddings_models_health(api, tokens):
     ids = [m.id for m in c.models.list()]
     assert "echo/echo" in ids and "prompt:support-reply@production" in ids
     runs = _runs(api.engine)
-    assert len(runs) == 2 and runs[1].params == {"mode": "embeddings", "inputs": 2} and runs[1].usage_estimated
+    assert len(runs) == 2 and runs[1].params == {"mode": "embeddings", "inputs": 2}
     assert all(r.source == "gateway" and r.actor == "token:run-bot" for r in runs)
     h = httpx.get(f"{api.url}/health")
     assert h.status_code == 200 and h.json()["status"] == "ok"
@@ -134,3 +134,27 @@ def test_bad_bodies_are_400_not_500(api, tokens):
         r = httpx.post(f"{api.url}/v1/chat/completions", json=body, headers=h)
         assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
         assert r.json()["error"]["message"]
+
+
+def test_real_upstream_tools_and_upstream_failure(api, tokens, fake_server):
+    from lib.client import add_endpoint
+    from lib.db import session_scope
+    from tests.fakeserver import Fault
+
+    with session_scope(api.engine) as s:
+        add_endpoint(session=s, name="up", kind="openai", base_url=f"{fake_server.url}/v1", models=["fake-model"])
+    c = _client(api, tokens["run"])
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    fake_server.script(Fault(tool_calls=[{"name": "lookup", "arguments": {"order": 7}}]))
+    out = c.chat.completions.create(model="up/fake-model", tools=tools,
+                                    messages=[{"role": "user", "content": "where is order 7?"}])
+    call = out.choices[0].message.tool_calls[0]
+    assert call.function.name == "lookup" and '"order"' in call.function.arguments
+    assert out.choices[0].finish_reason == "tool_calls"
+    assert fake_server.requests[-1].body["tools"] == tools  # the request's params reach the upstream
+    fake_server.script(*[Fault(status=503)] * 10)
+    with pytest.raises(openai.APIStatusError) as exc:
+        c.chat.completions.create(model="up/fake-model", messages=[{"role": "user", "content": "x"}])
+    assert exc.value.status_code == 502 and exc.value.body["type"] == "upstream_error"
+    run = _runs(api.engine)[-1]
+    assert run.status == "error" and run.actor == "token:run-bot" and run.http_status == 503
