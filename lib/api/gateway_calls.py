@@ -179,7 +179,10 @@ async def sse_chunks(model: str, agen: Any, first: Any, *, chat: bool = True) ->
                     err = failure(result) if result is not None else ApiError(502, "the stream ended early")
                     yield _sse(error_body(err.type, err.message, err.param, **err.extra))
                     return
-                yield chunk({}, finish=result.finish_reason or "stop")
+                calls = getattr(result, "tool_calls", None) if chat else None
+                if calls:  # the executor hands tool calls over whole, at the end: one delta carries them
+                    yield chunk({"tool_calls": [{"index": i, **c} for i, c in enumerate(calls)]})
+                yield chunk({}, finish=result.finish_reason or ("tool_calls" if calls else "stop"))
                 yield chunk(None, usage=_usage(result) or {"prompt_tokens": 0, "completion_tokens": 0,
                                                           "total_tokens": 0}, choices=False)
                 break

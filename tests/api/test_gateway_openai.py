@@ -152,6 +152,12 @@ def test_real_upstream_tools_and_upstream_failure(api, tokens, fake_server):
     assert call.function.name == "lookup" and '"order"' in call.function.arguments
     assert out.choices[0].finish_reason == "tool_calls"
     assert fake_server.requests[-1].body["tools"] == tools  # the request's params reach the upstream
+    fake_server.script(Fault(tool_calls=[{"name": "lookup", "arguments": {"order": 8}}]))
+    chunks = list(c.chat.completions.create(model="up/fake-model", tools=tools, stream=True,
+                                            messages=[{"role": "user", "content": "and order 8?"}]))
+    streamed = [tc for ch in chunks if ch.choices for tc in (ch.choices[0].delta.tool_calls or [])]
+    assert streamed[0].function.name == "lookup" and '"order"' in streamed[0].function.arguments
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "tool_calls"
     fake_server.script(*[Fault(status=503)] * 10)
     with pytest.raises(openai.APIStatusError) as exc:
         c.chat.completions.create(model="up/fake-model", messages=[{"role": "user", "content": "x"}])
