@@ -45,7 +45,7 @@ version = f2.number_input("Version (0 = any)", min_value=0, step=1, key="hist_ve
 model = f3.selectbox("Model", [ANY] + models, key="hist_model", accept_new_options=True)
 status = f4.selectbox("Status", [ANY, "ok", "error", "incomplete"], key="hist_status")
 g1, g2, g3 = st.columns([1, 1, 2])
-source = g1.selectbox("Source", [ANY, "playground", "compare", "batch", "cli", "api"], key="hist_source")
+source = g1.selectbox("Source", [ANY, "playground", "compare", "batch", "cli", "api", "gateway"], key="hist_source")
 today = datetime.now(UTC).date()
 ss.setdefault("hist_dates", ())
 dates = g2.date_input("Dates (UTC)", key="hist_dates", max_value=today + timedelta(days=1))
