@@ -20,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +38,7 @@ from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
 from .jobs import ACTIVE
+from .owners import new_owner
 
 log = logging.getLogger(__name__)
 Caller = Callable[..., Awaitable[Any]]
@@ -51,11 +50,6 @@ def lease_seconds() -> float:
         return max(0.5, float(os.environ.get("WORKBENCH_BATCH_LEASE_S", "60")))
     except ValueError:
         return 60.0
-
-
-def new_owner() -> str:
-    """A lease owner id unique to this worker: host, pid and a random suffix."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict,
@@ -124,7 +118,11 @@ class JobRunner:
         data, asserts = self.rows.get(item.row_id, ({}, []))
         values = row_values(data, self.job.mapping or {})
         try:
-            messages = render(version, values)
+            if getattr(version, "template_format", "mustache") == "jinja2":
+                # a Jinja2 render may run up to its time cap: in a thread, so the loop keeps every other call going
+                messages = await asyncio.to_thread(render, version, values)
+            else:
+                messages = render(version, values)
         except WorkbenchError as exc:  # a template or data problem: no call, the item is an error
             return store.Finished(item.id, "error", error=str(exc))
         if self.job.tpm:
@@ -315,7 +313,7 @@ class JobRunner:
         beat = asyncio.create_task(self._heartbeat())
         queue: deque[store.Claimed] = deque()
         tasks: set[asyncio.Task] = set()
-        chunk = min(max(2 * int(self.job.concurrency or 1), 16), 512)
+        chunk = max(1, int(self.job.concurrency or 1))  # claim ahead no more than one round of calls
         interval = 60.0 / self.job.rpm if self.job.rpm else 0.0
         next_at, checked, outcome = 0.0, 0.0, "yielded"
         try:

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 from lib.errors import NotFoundError
 from lib.models import BatchItem, BatchJob, DatasetRow, Prompt, PromptVersion, Run, Score, utcnow
 
+from .owners import is_dead_local
+
 _ITEM = BatchItem.__table__
 _RUN = Run.__table__
 _SCORE = Score.__table__
@@ -64,15 +66,18 @@ class Written:
     lost: list[int] = field(default_factory=list)
 
 
-def _claim_where(job_id: int, now, expired: bool):
+def _claim_where(job_id: int, now, expired: bool, dead: list[str] | None = None):
+    if dead:  # a dead local process's items: running, whatever their lease says
+        return and_(BatchItem.job_id == job_id, BatchItem.state == "running", BatchItem.lease_owner.in_(dead))
     if expired:  # a dead worker's items: running with a lease in the past
         return and_(BatchItem.job_id == job_id, BatchItem.state == "running", BatchItem.lease_expires < now)
     return and_(BatchItem.job_id == job_id, BatchItem.state == "pending")
 
 
-def _claim_some(engine: Engine, job_id: int, owner: str, n: int, lease_s: float, expired: bool) -> list[Claimed]:
+def _claim_some(engine: Engine, job_id: int, owner: str, n: int, lease_s: float, expired: bool,
+                dead: list[str] | None = None) -> list[Claimed]:
     now = utcnow()
-    inner = select(BatchItem.id).where(_claim_where(job_id, now, expired)).order_by(BatchItem.id).limit(n)
+    inner = select(BatchItem.id).where(_claim_where(job_id, now, expired, dead)).order_by(BatchItem.id).limit(n)
     if engine.dialect.name == "postgresql":
         inner = inner.with_for_update(skip_locked=True)
     stmt = (update(BatchItem).where(BatchItem.id.in_(inner.scalar_subquery()))
@@ -85,10 +90,22 @@ def _claim_some(engine: Engine, job_id: int, owner: str, n: int, lease_s: float,
     return [Claimed(*r) for r in rows]
 
 
+def dead_owners(engine: Engine, job_id: int) -> list[str]:
+    """Owners of a job's running items that are processes on this host which no longer run."""
+    with engine.connect() as conn:
+        owners = conn.execute(select(BatchItem.lease_owner).where(
+            BatchItem.job_id == job_id, BatchItem.state == "running").distinct()).scalars().all()
+    return [o for o in owners if is_dead_local(o)]
+
+
 def claim(engine: Engine, job_id: int, owner: str, n: int, lease_s: float) -> list[Claimed]:
-    """Lease up to `n` claimable items of a job: pending ones first (index on job, state), then
-    running ones whose lease expired (their worker died)."""
+    """Lease up to `n` claimable items of a job: pending ones first (index on job, state), then the items
+    of a dead process on this host (at once), then running ones whose lease expired (their worker died)."""
     got = _claim_some(engine, job_id, owner, n, lease_s, expired=False)
+    if len(got) < n:
+        dead = dead_owners(engine, job_id)
+        if dead:
+            got += _claim_some(engine, job_id, owner, n - len(got), lease_s, expired=False, dead=dead)
     if len(got) < n:
         got += _claim_some(engine, job_id, owner, n - len(got), lease_s, expired=True)
     return sorted(got, key=lambda c: c.id)

@@ -7,8 +7,12 @@ Two formats, chosen per version:
   ``{{x}}`` stays literal.  ``\\{{`` writes a literal ``{{``.  Anything else between
   ``{{`` and ``}}`` is a malformed template.
 - ``jinja2`` (opt-in): rendered in ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``,
-  a wall-clock cap (enforced by a line tracer on the template's own frames, so even a
-  loop that prints nothing stops) and an output-size cap.
+  a wall-clock cap and an output-size cap.  The time cap is a line tracer on EVERY Python frame
+  of the render (the template's and the filters' it calls, e.g. ``wordwrap``'s loop), so even a
+  loop that prints nothing stops; what a tracer cannot interrupt (one C-level operation) is
+  size-guarded before it runs: ``*``, ``%``, ``~`` (concatenation), ``join``, ``replace``,
+  ``center``, ``indent``, ``format``, ``wordwrap`` and the padding str methods.  Callers on an
+  event loop (the batch runner) render in a worker thread, so one slow render never stalls it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lib.errors import MissingVariablesError, TemplateError, ValidationError
@@ -123,6 +128,18 @@ def _render_mustache(text: str, values: dict) -> str:
 
 _env = None
 _formatter = string.Formatter()
+clock = time.monotonic  # the render deadline's clock: tests inject a fake one instead of waiting
+
+
+class _GuardedConcat(CodeGenerator):
+    """Compiles `a ~ b` to a size-checked join: `{% set a = a ~ a %}` ten times reached 1.97 GB."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 (jinja2's visitor name)
+        self.write("environment.guarded_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 def _jinja_env():
@@ -130,6 +147,12 @@ def _jinja_env():
     if _env is None:
         class _Env(ImmutableSandboxedEnvironment):
             intercepted_binops = frozenset(["*", "**", "%"])
+            code_generator_class = _GuardedConcat
+
+            def guarded_concat(self, parts):
+                parts = [p if isinstance(p, str) else str(p) for p in parts]
+                guard.check_total(parts, OUTPUT_CAP_CHARS)
+                return "".join(parts)
 
             def call_binop(self, context, operator, left, right):
                 # "x" * 10**9 or 10**10**10 would exhaust memory or CPU before any cap fires.
@@ -187,20 +210,18 @@ def _jinja_names(text: str, where: str) -> list[str]:
 
 
 class _Deadline:
-    """A line tracer on template frames that raises once the render runs past its cap."""
+    """A line tracer on every frame of the render that raises once it runs past its cap."""
 
     def __init__(self, seconds: float) -> None:
-        self.until = time.monotonic() + seconds
+        self.until = clock() + seconds
         self.ticks = 0
 
     def check(self) -> None:
-        if time.monotonic() > self.until:
+        if clock() > self.until:
             raise TemplateError(f"template render exceeded {RENDER_TIME_CAP_S:g} s")
 
     def global_trace(self, frame, event, arg):
-        if event == "call" and frame.f_code.co_filename == "<template>":
-            return self.local_trace
-        return None
+        return self.local_trace if event == "call" else None
 
     def local_trace(self, frame, event, arg):
         self.ticks += 1

@@ -134,3 +134,43 @@ def test_deeply_nested_jinja_is_a_template_error(text):
     # RecursionError from jinja2's recursive parser escaped as a raw exception
     with pytest.raises(TemplateError, match="nested too deeply"):
         t.render_messages([{"role": "user", "content": text}], {}, "jinja2")
+
+
+# ---------------------------------------------------------------- #11 item 7: caps inside filters
+
+ATTACKS = [
+    # 3 MB through wordwrap(1): 98 s (48 s here) inside textwrap, where the template-frame tracer never looked
+    ("{{ x|wordwrap(1)|length }}", "word " * 600_000),
+    # '~' was not size-checked: ten doublings of 2 MB reached 1.97 GB (2.99 GB here)
+    ("{% set a = x %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "a" * 2_000_000),
+    # join only counted separators: 2000 references to one 1 MB string joined to 1.93 GB (1.97 GB here)
+    ("{{ (['a' * 999999] * 2000)|join|length }}", "x"),
+    ("{{ (['a' * 999999] * 2000)|join(',')|length }}", "x"),
+    ("{{ ''.join(['a' * 999999] * 2000)|length }}", "x"),
+    ("{{ '%s%s'|format(x, x) }}", "a" * 600_000),
+    ("{{ x|center(10) }}", "a" * 1_100_000),
+    ("{{ x|indent(1, true) }}", "a\n" * 400_000),
+]
+
+
+@pytest.mark.parametrize(("template", "value"), ATTACKS)
+def test_amplifying_filters_and_concatenation_are_size_guarded(template, value):
+    with pytest.raises(TemplateError, match="size cap"):  # refused before building the text, not by the clock
+        t.render_messages([{"role": "user", "content": template}], {"x": value}, "jinja2")
+
+
+def test_the_time_cap_holds_inside_a_filter(monkeypatch):
+    """A wordwrap under the size cap still loops in Python per chunk: the deadline must reach into it.
+    The clock is injected (one tick per read), so the cap trips after a count of checks, not seconds."""
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(t, "clock", lambda: next(ticks) * 0.001)
+    with pytest.raises(TemplateError, match="exceeded"):
+        t.render_messages([{"role": "user", "content": "{{ x|wordwrap(1)|length }}"}], {"x": "w " * 150_000},
+                          "jinja2")
+    assert next(ticks) < 2_000  # stopped after ~500 deadline checks (0.5 s of fake time)
+
+
+def test_guarded_filters_still_render_ordinary_text():
+    tpl = "{{ x|wordwrap(3) }}|{{ x ~ '!' }}|{{ ['a', 'b']|join('-') }}|{{ '%s=%s'|format(x, 1) }}"
+    out = t.render_messages([{"role": "user", "content": tpl}], {"x": "ab cd"}, "jinja2")[0]["content"]
+    assert out == "ab\ncd|ab cd!|a-b|ab cd=1"
