@@ -118,6 +118,7 @@ def cell(*, session: Session, item_id: int) -> dict[str, Any]:
             "model": it.model, "state": it.state, "passed": it.passed, "score": it.score, "error": it.error,
             "outcome": outcome(it.state, it.passed), "inputs": dict(row.data or {}) if row else {},
             "output": run.output if run else None, "finish_reason": run.finish_reason if run else None,
+            "tool_calls": run.tool_calls if run else None,
             "prompt_tokens": run.prompt_tokens if run else None,
             "completion_tokens": run.completion_tokens if run else None,
             "usage_estimated": bool(run.usage_estimated) if run else False, "cost_usd": it.cost_usd,

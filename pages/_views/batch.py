@@ -203,6 +203,7 @@ def _results(engine: Any, job_id: int) -> None:
         st.dataframe(pd.DataFrame([{"row": r["row"], "version": r["version"], "model": r["model"], "state": r["state"],
                                     "verdict": verdict_text(r["passed"]) if r["state"] == "done" else "",
                                     "score": score(r["score"]), "output": text_or_dash(r["output"]),
+                                    "tool calls": prompts.message_text({"tool_calls": r.get("tool_calls")}),
                                     "error": text_or_dash(r["error"]), "latency": latency_text(r["latency_ms"]),
                                     "cost": money(r["cost_usd"])}
                                    for r in rows]), hide_index=True, width="stretch")

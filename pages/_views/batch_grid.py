@@ -11,6 +11,7 @@ from lib.batch import clear_grade, evaluators_of, grade_item, item_detail, resul
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.ui import UNKNOWN, latency_text, md_escape, money, percent, score, text_or_dash, tokens
+from pages._views import run_widgets as w
 
 PAGE_SIZE = 25
 ALL = "(all evaluators)"
@@ -99,7 +100,9 @@ def _detail(engine: Any, item_id: int) -> None:
     if d["error"]:
         st.error(md_escape(d["error"]))
     st.caption("Answer")
-    st.code(text_or_dash(d["output"]) or "(no answer)", language=None, wrap_lines=True)
+    if d["output"] or not d.get("tool_calls"):
+        st.code(text_or_dash(d["output"]) or "(no answer)", language=None, wrap_lines=True)
+    w.show_tool_calls(d.get("tool_calls"))
     if d["evaluators"]:
         st.dataframe(pd.DataFrame([{"evaluator": e["evaluator"], "verdict": verdict_text(e["passed"]),
                                     "score": percent(e["score"], 0), "reason": text_or_dash(e["reason"])}

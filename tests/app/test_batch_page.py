@@ -159,3 +159,29 @@ def test_a_fixed_file_of_the_same_name_and_size_is_imported_again(page, monkeypa
     at.run()  # the same file again is not imported a third time
     with session_scope(page) as s:
         assert len(datasets.list_datasets(session=s)) == 2
+
+
+def test_results_show_tool_calls(page, fake_server):
+    """#13: a tool-call answer is listed with its calls, not as an empty output."""
+    from lib.client import endpoints
+    from tests.fakeserver import Fault
+
+    eng = page
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    with session_scope(eng) as s:
+        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        ds = datasets.import_dataset(session=s, data=b"question\nParis?\n", filename="w.csv", name="w")
+        s.commit()
+        v = prompts.create_prompt(session=s, name="tooly", messages=[{"role": "user", "content": "{{question}}"}],
+                                  params={"tools": tools})
+        job_id = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=["fake/gpt-x"],
+                              evaluators=["tool-called:get_weather"]).id
+    fake_server.script(Fault(tool_calls=[{"id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
+    assert worker.run_job_foreground(job_id, eng) == "done"
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["batch_job_id"] = job_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    results = next(d.value for d in at.dataframe if "tool calls" in d.value.columns)
+    assert list(results["tool calls"]) == ['-> get_weather({"city": "Paris"})']
+    assert list(results["verdict"]) == ["pass"]
