@@ -129,6 +129,8 @@ def validate_message(msg: Any, i: int) -> dict:
     if not isinstance(msg, dict):
         raise ValidationError(f"message {i + 1}: expected an object with role and content")
     role = str(msg.get("role", "")).strip().lower()
+    if not role and msg.get("type") == "placeholder":  # Langfuse's SDK writes {"type": "placeholder", "name"}
+        role = "placeholder"
     if role not in ROLES:
         raise ValidationError(f"message {i + 1}: unknown role {msg.get('role')!r}; use one of {', '.join(ROLES)}")
     where = f"message {i + 1} ({role})"

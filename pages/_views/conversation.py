@@ -7,6 +7,7 @@ History can be continued too; each new turn is a Run linked to the previous one 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -83,6 +84,12 @@ def show_structured(text: str, params: dict | None) -> None:
         st.success(md_escape(f"Structured output: {verdict.reason}"), icon=":material/check_circle:")
     else:
         st.warning(md_escape(f"Structured output: {verdict.reason}"), icon=":material/warning:")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return  # the warning above already says it is not JSON
+    with st.expander("Parsed answer", expanded=False):
+        st.json(parsed)  # rendered as a JSON tree, never as markdown or HTML
 
 
 def thread_of(run: Any) -> list[dict]:

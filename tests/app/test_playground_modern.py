@@ -150,3 +150,21 @@ def test_image_attached_and_sent_and_a_fake_image_refused(engine_for_app, fake_s
     assert blocks[0] == {"type": "text", "text": "Weather in Paris?"}
     assert blocks[1]["type"] == "image" and blocks[1]["source"]["media_type"] == "image/png"
     assert _runs(engine_for_app)[-1].messages[0]["content"][1]["type"] == "image_url"
+
+
+def test_structured_output_is_checked_against_the_versions_schema(engine_for_app, fake_server):
+    from tests.fakeserver import Fault
+
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    _setup(engine_for_app, fake_server, model="oai/gpt-4o", params={"response_format": {
+        "type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}}})
+    fake_server.script(Fault(text='{"answer": "sunny"}'), Fault(text='{"other": 1}'))
+    at = _open()
+    at.text_area(key="play_var_city").input("Paris")
+    at.run()
+    at.button(key="play_run").click().run()
+    assert any("valid JSON matching the schema" in s for s in values(at.success)), values(at.success)
+    assert fake_server.requests[-1].body["response_format"]["json_schema"]["schema"] == schema
+    assert "Parsed answer" in [e.label for e in at.expander]
+    at.button(key="play_run").click().run()
+    assert any("schema violation" in w for w in values(at.warning)), values(at.warning)

@@ -119,3 +119,9 @@ def test_placeholder_fed_a_non_list_is_one_clear_error(value, needle):
     assert "'history'" in str(ei.value) and needle in str(ei.value)
     with pytest.raises(MissingVariablesError):
         prompts.render_messages(msgs, {})
+
+
+def test_langfuse_sdk_placeholder_shape_is_accepted(s):
+    v = prompts.create_prompt(session=s, name="lf", messages=[
+        {"type": "placeholder", "name": "chat_history"}, {"type": "chatmessage", "role": "user", "content": "{{q}}"}])
+    assert v.messages == [{"role": "placeholder", "name": "chat_history"}, {"role": "user", "content": "{{q}}"}]
