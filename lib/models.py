@@ -361,3 +361,16 @@ class MetricsState(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=50)
     value: int = 0
+
+
+class PageState(SQLModel, table=True):
+    """A page's working state for one person (widget values by key), so a reload or a page switch returns
+    exactly what was on screen.  Plain JSON values only; never a key or a secret (no password widgets)."""
+
+    __table_args__ = (UniqueConstraint("owner", "page", name="uq_pagestate_owner_page"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(max_length=200)  # the acting identity's name
+    page: str = Field(max_length=50)  # the page's key prefix: play, cmp, batch, ...
+    state: dict = _json({})
+    updated_at: datetime = Field(default_factory=utcnow)

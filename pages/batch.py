@@ -23,11 +23,18 @@ from lib.prompts import variables as templating_variables
 from lib.ui import md_escape
 from pages._views import batch as view
 from pages._views import dataset_edit
+from pages._views import run_widgets as w
 from pages._views.boot import require_app
 
 require_app(__file__)
 
 ss = st.session_state
+# the set-up (dataset, versions, models, mapping, evaluators, budget) and the open job survive a reload
+BATCH_KEEP_OUT = (  # buttons, uploaders, one-shot values: never restored
+    "batch_preflight", "batch_upload", "batch_start", "batch_pause", "batch_resume", "batch_cancel",
+    "batch_retry", "batch_prepare_dl", "batch_dl_", "batch_job_pick_", "batch_grid_cell", "batch_grade_",
+)
+w.persist("batch", exclude=BATCH_KEEP_OUT)
 engine = get_engine()
 for key, default in (("batch_dataset_id", None), ("batch_job_id", None), ("batch_preflight", None),
                      ("batch_upload_sig", None)):
@@ -173,3 +180,5 @@ elif ready:
     st.caption("Run the preflight to see calls, tokens, cost and time before starting.")
 
 view.job_section(engine)
+
+w.remember("batch", exclude=BATCH_KEEP_OUT)  # values the script itself set on this run

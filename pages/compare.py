@@ -22,7 +22,8 @@ from pages._views.play_form import variable_roots
 require_app(__file__)
 
 ss = st.session_state
-w.persist("cmp", exclude=("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job_id"))
+CMP_KEEP_OUT = ("cmp_run", "cmp_up_", "cmp_down_", "cmp_vote_btn", "cmp_job_id")
+w.persist("cmp", exclude=CMP_KEEP_OUT)
 ss.setdefault("cmp_n", 3)
 engine = get_engine()
 st.title("Compare")
@@ -130,3 +131,5 @@ if permalink:
     view.show(permalink, {i: c.error for i, c in enumerate(job.snapshot()) if c.error} if mine else None)
 else:
     st.caption("Pick the columns, fill the shared variables and press Run: every column starts at once.")
+
+w.remember("cmp", exclude=CMP_KEEP_OUT)  # values the script itself set on this run

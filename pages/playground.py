@@ -30,10 +30,11 @@ from pages._views.play_form import apply_pending, open_run_from_query, recent_ru
 require_app(__file__)
 
 ss = st.session_state
-w.persist("play", exclude=("play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save",
-                           "play_files", "play_media", "play_next_media", "play_send", "play_save_thread",
-                           "play_opened", "play_last_run", "play_defaults_for", "play_params_for",
-                           "play_pending_vars"))
+PLAY_KEEP_OUT = (  # buttons, uploaders, one-shot values: never restored
+    "play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save", "play_files",
+    "play_media", "play_next_media", "play_send", "play_save_thread", "play_pending_vars",
+)
+w.persist("play", exclude=PLAY_KEEP_OUT)
 ss.setdefault("play_source", "Saved prompt")
 engine = get_engine()
 
@@ -224,3 +225,5 @@ if preset is not None:
                 st.success(md_escape(f"Saved {saved}. Pick it under 'Saved prompt' to keep iterating."))
             except WorkbenchError as exc:
                 w.lib_error(exc)
+
+w.remember("play", exclude=PLAY_KEEP_OUT)  # values the script itself set on this run

@@ -46,8 +46,12 @@ from .params_form import (
     sent_as_is,
     sent_summary,
 )
+from .workspace import load_page_state, save_page_state, storable
 
 __all__ = [
+    "load_page_state",
+    "save_page_state",
+    "storable",
     "EXPECTED_COLUMN",
     "JSON_FIELDS",
     "MAX_EDIT_ROWS",

@@ -14,8 +14,10 @@ import streamlit as st
 from lib import prompts as prompts_lib
 from lib import ui as pf
 from lib.client import list_endpoints
+from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.ui import latency_text, md_escape, money, tokens
+from lib.identity import local_user
+from lib.ui import latency_text, load_page_state, md_escape, money, save_page_state, storable, tokens
 
 PROMPT_LIST_CAP = 500
 MODELS_PER_ENDPOINT = 300
@@ -23,19 +25,35 @@ MODEL_HELP = "Models from each endpoint's list (and from Settings → Test). Typ
 
 
 def persist(prefix: str, exclude: tuple[str, ...] = ()) -> None:
-    """Keep this page's widget values across page switches (Streamlit drops the state of unrendered widgets).
+    """Keep this page's widget values across page switches and reloads (in the database, per person).
 
-    Call first thing on the page: values missing since the last visit are restored, then the current
-    values are remembered.  Buttons, uploaders and table selections cannot be set, so they are excluded.
+    Call first thing on the page: values missing from this browser session (a page switch drops the state
+    of unrendered widgets; a reload drops everything) are restored, then the current values are stored.
+    Buttons, uploaders and table selections cannot be set, so they are excluded.
     """
     ss = st.session_state
-    store_key = f"{prefix}__keep"
+    store_key, saved_key = f"{prefix}__keep", f"{prefix}__saved"
+    owner = local_user().name
+    if store_key not in ss:  # a new browser session: what was on screen last time comes from the database
+        with session_scope() as s:
+            ss[store_key] = ss[saved_key] = load_page_state(session=s, owner=owner, page=prefix)
     for k, v in dict(ss.get(store_key, {})).items():
-        if k not in ss:
+        if k not in ss and not k.startswith(exclude):
             ss[k] = v
-    ss[store_key] = {k: ss[k] for k in list(ss.keys())
-                     if isinstance(k, str) and k.startswith(prefix + "_") and not k.startswith(prefix + "__")
-                     and not k.startswith(exclude)}
+    remember(prefix, exclude)
+
+
+def remember(prefix: str, exclude: tuple[str, ...] = ()) -> None:
+    """Store this page's current values now (also call it at the end of a page that sets values in code,
+    e.g. variables loaded from a past run, so a page switch right after does not lose them)."""
+    ss = st.session_state
+    current = {k: ss[k] for k in list(ss.keys())
+               if isinstance(k, str) and k.startswith(prefix + "_") and not k.startswith(prefix + "__")
+               and not k.startswith(exclude)}
+    ss[f"{prefix}__keep"] = current
+    if {k: v for k, v in current.items() if storable(v)} != ss.get(f"{prefix}__saved"):
+        with session_scope() as s:
+            ss[f"{prefix}__saved"] = save_page_state(session=s, owner=local_user().name, page=prefix, state=current)
 
 
 def prompt_names(session: Any) -> list[str]:

@@ -152,8 +152,15 @@ def browser(streamlit_app):
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser context; `page.dialogs` lists every JS dialog that opened (and was dismissed)."""
+def page(browser, streamlit_app):
+    """A fresh browser context and a fresh saved working state (pages restore a person's last set-up);
+    `page.dialogs` lists every JS dialog that opened (and was dismissed)."""
+    from sqlmodel import delete
+
+    from lib.models import PageState
+
+    with streamlit_app.engine().begin() as conn:
+        conn.execute(delete(PageState))
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.set_default_timeout(20_000)
     p = context.new_page()
