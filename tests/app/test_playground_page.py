@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from lib import db, prompts
 from lib.client import endpoints
 from lib.client.model_client import reset_clients
-from lib.models import Run
+from lib.models import PageState, Run
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/playground.py"
@@ -71,6 +71,10 @@ def test_reopen_a_run_by_permalink_fills_the_form(engine_for_app):
     at.run()
     at.button(key="play_run").click().run()
     [run] = _runs(engine_for_app)
+    same = _open({"run": str(run.id)})  # a reload by the same person: exactly what was on screen
+    assert same.selectbox(key="play_ref").value == "greet" and same.text_area(key="play_var_who").value == "Bo"
+    with db.session_scope(engine_for_app) as s:  # someone else (no saved working state) opens the permalink
+        s.execute(delete(PageState))
     at2 = _open({"run": str(run.id)})
     assert f"Answer (run #{run.id})" in texts(at2)
     assert at2.text_area(key="play_var_who").value == "Bo"
