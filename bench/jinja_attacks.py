@@ -25,18 +25,21 @@ ATTACKS = {
     "concat": ("{% set a = x %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}",
                "'a' * 2_000_000"),
     "join": ("{{ (['a' * 999999] * 2000)|join|length }}", "'x'"),
+    # the same under the 1,000,000-character value cap (so the Jinja guards, not the value cap, refuse)
+    "wordwrap<": ("{{ x|wordwrap(1)|length }}", "'word ' * 180_000"),
+    "concat<": ("{% set a = x %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "'a' * 600_000"),
 }
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from lib.errors import TemplateError
+from lib.errors import WorkbenchError
 from lib.prompts import render_messages
 template, value = sys.argv[2], eval(sys.argv[3])
 t = time.perf_counter()
 try:
     out = render_messages([{"role": "user", "content": template}], {"x": value, "name": "n"}, "jinja2")
     outcome = "rendered " + out[0]["content"][:30]
-except TemplateError as exc:
+except WorkbenchError as exc:
     outcome = "refused: " + str(exc)[:90]
 secs = time.perf_counter() - t
 print(json.dumps({"outcome": outcome, "s": secs, "mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -44,11 +44,16 @@ def handle_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            check_arguments(kwargs)
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+            fail(f"{exc.filename}: {exc.strerror.lower() if exc.strerror else type(exc).__name__}")
         except (WorkbenchError, ValueError, FileNotFoundError, json.JSONDecodeError) as exc:
             fail(str(exc))
+        except RecursionError:  # json.loads of '[' * 100000, a deeply nested file
+            fail("input nested too deeply (JSON or template): flatten it")
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except Exception as exc:  # last resort: one line, no traceback, no secrets in the type name
@@ -56,6 +61,23 @@ def handle_errors(fn: Callable) -> Callable:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_arguments(values: dict[str, Any]) -> None:
+    """Refuse an argument that is not valid UTF-8 (Python passes such bytes as lone surrogates), before any
+    work: it would be sent to a provider and then fail to be stored."""
+    for name, value in values.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and _has_surrogate(item):
+                raise ValueError(f"--{name.replace('_', '-')}: argument is not valid UTF-8")
 
 
 def parse_pairs(items: list[str] | None, what: str = "--var") -> dict[str, Any]:

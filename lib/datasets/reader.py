@@ -34,6 +34,7 @@ from .decoding import decode
 
 MAX_BYTES = 25 * 2**20
 MAX_ROWS = 100_000
+MAX_COLUMN_NAME = 1_000  # characters; a column name becomes a variable name shown in every screen
 DELIMITERS = (",", ";", "\t", "|")
 FORMATS = ("csv", "tsv", "jsonl", "json")
 
@@ -185,6 +186,12 @@ def _cell(value: Any) -> str:
 
 # ---------------------------------------------------------------- parsers
 
+def _check_name_length(name: str, where: str, filename: str, row: int | None = None) -> None:
+    if len(name) > MAX_COLUMN_NAME:
+        raise DatasetError(f"{where}: the column name is {len(name):,} characters, over the "
+                           f"{MAX_COLUMN_NAME:,} limit", row=row, column=name[:40] + "...", file=filename)
+
+
 def _check_header(header: list[str], filename: str) -> list[str]:
     seen: dict[str, int] = {}
     out = []
@@ -193,6 +200,7 @@ def _check_header(header: list[str], filename: str) -> list[str]:
         if not name:
             raise DatasetError(f"header (line 1): column {i} has a blank name; every column needs one",
                                file=filename)
+        _check_name_length(name, f"header (line 1): column {i}", filename)
         if name.casefold() in seen:
             raise DatasetError(f"header (line 1): duplicate column name (columns {seen[name.casefold()]} and {i})",
                                column=name, file=filename)
@@ -258,6 +266,8 @@ def _records_from_objects(objs: list[Any], filename: str, where: str) -> tuple[l
         for k, v in record.items():
             if not k.strip():
                 raise DatasetError("blank key; every field needs a name", row=n, file=filename)
+            if k not in columns:
+                _check_name_length(k, "key", filename, row=n)
             if not (k.isascii() and v.isascii()) and (_SURROGATE.search(k) or _SURROGATE.search(v)):
                 # a lone "\\ud800" escape: valid JSON, but no database can store it as text
                 raise DatasetError("invalid unicode escape (a lone surrogate \\ud800-\\udfff)", row=n,

@@ -39,6 +39,7 @@ from . import template_guard as guard
 FORMATS = ("mustache", "jinja2")
 RENDER_TIME_CAP_S = 0.5
 OUTPUT_CAP_CHARS = 1_000_000
+VALUE_CAP_CHARS = 1_000_000  # one variable's text; more can never fit a message (the 1 MB message limit)
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
 _PLACEHOLDER = re.compile(r"(\\)?\{\{(.*?)\}\}", re.S)
@@ -319,6 +320,32 @@ def unused(version_or_messages: Any, values: dict, template_format: str | None =
     return [k for k in values if k not in used]
 
 
+def _value_size(value: Any, path: str, budget: int) -> int:
+    """Characters of text in a value (strings nested in dicts and lists), raising once over `budget`."""
+    if isinstance(value, str):
+        size = len(value)
+    elif isinstance(value, dict):
+        size = 0
+        for k, v in value.items():
+            size += _value_size(v, f"{path}.{k}", budget - size)
+    elif isinstance(value, (list, tuple)):
+        size = 0
+        for i, v in enumerate(value):
+            size += _value_size(v, f"{path}.{i}", budget - size)
+    else:
+        return 0
+    if size > budget:
+        raise ValidationError(f"variable {path!r} is {size:,} characters, over the {VALUE_CAP_CHARS:,} limit "
+                              "for one value")
+    return size
+
+
+def check_value_sizes(values: dict) -> None:
+    """Refuse any variable whose text is over VALUE_CAP_CHARS, before rendering or calling anything."""
+    for name, value in values.items():
+        _value_size(value, str(name), VALUE_CAP_CHARS)
+
+
 def render_messages(messages: Iterable[dict], values: dict | None,
                     template_format: str = "mustache") -> list[dict]:
     """Render chat messages; raises MissingVariablesError naming every missing variable."""
@@ -327,6 +354,7 @@ def render_messages(messages: Iterable[dict], values: dict | None,
     lacking = missing(messages, values, template_format)
     if lacking:
         raise MissingVariablesError(lacking)
+    check_value_sizes(values)
     content_mod.check_placeholders(messages, values)  # one clear error before anything is rendered
 
     def one(text: str, where: str) -> str:

@@ -101,3 +101,25 @@ def test_run_prints_a_tool_call_answer(engine, fake_server):
     r = cli("run", "ask")
     assert r.exit_code == 0, r.output
     assert 'tool call call_1: get_weather({"city": "Paris"})' in r.stdout
+
+
+def test_invalid_utf8_argument_is_refused_before_any_call(sqlite_engine, fake_server):
+    """#11 item 11: a byte that is not UTF-8 (Python hands it over as a lone surrogate) reached the provider,
+    then the run log failed.  Now: exit 2, one line naming the argument, and no request sent."""
+    assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
+    assert cli("prompts", "create", "p", "--message", "user:hi {{name}}", "--model", "fake/m").exit_code == 0
+    r = cli("run", "p", "--var", "name=caf\udce9")
+    assert r.exit_code == 2, r.output
+    assert "not valid UTF-8" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert fake_server.count("/chat/completions") == 0 and fake_server.count() == 0
+
+
+def test_too_deep_json_and_a_directory_as_a_file_exit_2_with_one_line(sqlite_engine, tmp_path):
+    """Before: 'unexpected RecursionError' / 'unexpected IsADirectoryError', exit 1."""
+    assert cli("prompts", "create", "p", "--message", "user:hi {{name}}").exit_code == 0
+    r = cli("render", "p", "--vars-json", "[" * 100_000 + "]" * 100_000)
+    assert r.exit_code == 2, r.output
+    assert "nested too deeply" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("prompts", "import", str(tmp_path))
+    assert r.exit_code == 2, r.output
+    assert "is a directory" in r.stderr and str(tmp_path) in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -182,3 +182,15 @@ def test_a_long_cell_is_data_not_a_malformed_file():
     doc = "word " * 60_000
     parsed = read_file(f'id,doc\n1,"{doc}"\n2,short\n'.encode(), "docs.csv")
     assert parsed.row_count == 2 and parsed.rows[0]["doc"] == doc
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    (b"q," + b"c" * 1001 + b"\n1,2\n", "long.csv"),
+    (b'{"q": "1", "' + b"k" * 1001 + b'": "2"}\n', "long.jsonl"),
+])
+def test_a_column_name_over_1000_characters_is_refused(data, name):
+    """#11 item 11: a 1,001-character column name became a variable name shown everywhere."""
+    with pytest.raises(DatasetError, match="1,001 characters.*1,000") as err:
+        read_file(data, name)
+    assert name in str(err.value)
+    assert read_file(b"q," + b"c" * 1000 + b"\n1,2\n", "ok.csv").columns[1] == "c" * 1000

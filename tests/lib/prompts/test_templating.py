@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from lib.errors import MissingVariablesError, TemplateError
+from lib.errors import MissingVariablesError, TemplateError, ValidationError
 from lib.prompts import templating as t
 
 MSGS = [{"role": "system", "content": "Hi {{ customer.name }}, plan {{plan}}"},
@@ -139,16 +139,16 @@ def test_deeply_nested_jinja_is_a_template_error(text):
 # ---------------------------------------------------------------- #11 item 7: caps inside filters
 
 ATTACKS = [
-    # 3 MB through wordwrap(1): 98 s (48 s here) inside textwrap, where the template-frame tracer never looked
-    ("{{ x|wordwrap(1)|length }}", "word " * 600_000),
+    # values stay under the 1,000,000-character value cap, so the guards themselves are what refuses
+    # wordwrap(1) of 3 MB: 98 s (48 s here) inside textwrap, where the template-frame tracer never looked
+    ("{{ x|wordwrap(1)|length }}", "word " * 180_000),
     # '~' was not size-checked: ten doublings of 2 MB reached 1.97 GB (2.99 GB here)
-    ("{% set a = x %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "a" * 2_000_000),
+    ("{% set a = x %}" + "{% set a = a ~ a %}" * 10 + "{{ a|length }}", "a" * 600_000),
     # join only counted separators: 2000 references to one 1 MB string joined to 1.93 GB (1.97 GB here)
     ("{{ (['a' * 999999] * 2000)|join|length }}", "x"),
     ("{{ (['a' * 999999] * 2000)|join(',')|length }}", "x"),
     ("{{ ''.join(['a' * 999999] * 2000)|length }}", "x"),
     ("{{ '%s%s'|format(x, x) }}", "a" * 600_000),
-    ("{{ x|center(10) }}", "a" * 1_100_000),
     ("{{ x|indent(1, true) }}", "a\n" * 400_000),
 ]
 
@@ -174,3 +174,16 @@ def test_guarded_filters_still_render_ordinary_text():
     tpl = "{{ x|wordwrap(3) }}|{{ x ~ '!' }}|{{ ['a', 'b']|join('-') }}|{{ '%s=%s'|format(x, 1) }}"
     out = t.render_messages([{"role": "user", "content": tpl}], {"x": "ab cd"}, "jinja2")[0]["content"]
     assert out == "ab\ncd|ab cd!|a-b|ab cd=1"
+
+
+@pytest.mark.parametrize("fmt", ["mustache", "jinja2"])
+def test_a_50_mb_variable_value_fails_fast_over_the_size_limit(fmt):
+    """#11 item 11: a 50 MB value went all the way through (87 s, 2.7 GB).  It is refused before rendering,
+    naming the variable and the limit; a value at the limit still renders."""
+    big = "x" * 50_000_000
+    with pytest.raises(ValidationError, match=r"variable 'doc' is 50,000,000 characters, over the 1,000,000"):
+        t.render_messages([{"role": "user", "content": "Q: {{ doc }}"}], {"doc": big, "n": 1}, fmt)
+    with pytest.raises(ValidationError, match=r"variable 'doc\.body'"):
+        t.render_messages([{"role": "user", "content": "{{ doc.body }}"}], {"doc": {"body": big}}, fmt)
+    ok = t.render_messages([{"role": "user", "content": "{{ doc }}"}], {"doc": "y" * t.VALUE_CAP_CHARS}, fmt)
+    assert len(ok[0]["content"]) == t.VALUE_CAP_CHARS
