@@ -9,6 +9,7 @@ requests-per-minute limit, counted in this process over a sliding minute.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import threading
@@ -25,6 +26,7 @@ from lib.errors import ConflictError, NotFoundError, ValidationError, WorkbenchE
 from lib.identity import SCOPES, TOKEN_WRITE, Identity, require
 from lib.models import ApiToken, utcnow
 
+log = logging.getLogger(__name__)
 PREFIX = "wb_"
 DEFAULT_RPM = 600
 AUTH_CACHE_S = 2.0  # a revoked token stops working in this process at once, in others within this time
@@ -193,12 +195,19 @@ def _touch(engine: Engine, token_id: int | None, now: float) -> None:
         if now - _last_used.get(token_id, -math.inf) < LAST_USED_EVERY_S:
             return
         _last_used[token_id] = now
-    with session_scope(engine) as s:
-        row = s.get(ApiToken, token_id)
-        if row is not None:
-            row.last_used_at = utcnow()
-            s.add(row)
-            s.commit()
+    # in a thread: this runs on the server's event loop, which a write waiting on a busy SQLite must not block
+    threading.Thread(target=_write_last_used, args=(engine, token_id), name="token-last-used", daemon=True).start()
+
+
+def _write_last_used(engine: Engine, token_id: int) -> None:
+    try:
+        with session_scope(engine) as s:
+            row = s.get(ApiToken, token_id)
+            if row is not None:
+                row.last_used_at = utcnow()
+                s.add(row)
+    except Exception as exc:  # noqa: BLE001 - last use is informative; never fail a request on it
+        log.warning("could not record a token's last use: %s", type(exc).__name__)
 
 
 class TokenRateLimiter:

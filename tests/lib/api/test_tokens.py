@@ -120,3 +120,19 @@ def test_cli_create_list_revoke(sqlite_engine):
     assert r.exit_code == 2 and "scope" in r.output
     with session_scope(sqlite_engine) as s:
         assert list_tokens(session=s)[0].revoked
+
+
+def test_last_use_is_recorded(sqlite_engine):
+    import time
+
+    with session_scope(sqlite_engine) as s:
+        token, _ = create_token(session=s, actor=cli_operator(), name="used", scope="read")
+    authenticate(engine=sqlite_engine, authorization=f"Bearer {token}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with session_scope(sqlite_engine) as s:
+            if list_tokens(session=s)[0].last_used_at:
+                break
+        time.sleep(0.05)
+    with session_scope(sqlite_engine) as s:
+        assert list_tokens(session=s)[0].last_used_at is not None
