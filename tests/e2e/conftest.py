@@ -28,6 +28,9 @@ try:  # imported here so a missing Playwright is reported by the `browser` fixtu
     from playwright.sync_api import expect
 except ImportError:  # pragma: no cover
     expect = None  # type: ignore[assignment]
+else:
+    # positive checks wait until they hold: 15 s instead of 5 s keeps a loaded 2-core machine from failing them
+    expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
