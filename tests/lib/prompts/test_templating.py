@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import time
+import tracemalloc
 
 import pytest
 
@@ -66,13 +66,21 @@ ESCAPES = [
 ]
 
 
+def _counting_clock(monkeypatch):
+    """The render deadline's clock, injected: each read advances 1 ms, so the 0.5 s cap trips after ~500
+    checks whatever the machine's load (#11 item 13: no wall-clock upper bound in these tests)."""
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(t, "clock", lambda: next(ticks) * 0.001)
+    return ticks
+
+
 @pytest.mark.parametrize("template", ESCAPES)
-def test_sandbox_escapes_fail_fast(template, tmp_path):
-    start = time.monotonic()
+def test_sandbox_escapes_fail_fast(template, tmp_path, monkeypatch):
+    ticks = _counting_clock(monkeypatch)
     values = {"x": tmp_path, "cycler": object(), "lipsum": object()}
     with pytest.raises(TemplateError):
         t.render_messages([{"role": "user", "content": template}], values, "jinja2")
-    assert time.monotonic() - start < 1.0
+    assert next(ticks) < 2_000  # refused at once, or stopped by the cap after a bounded number of checks
     assert list(tmp_path.iterdir()) == []
 
 
@@ -100,11 +108,17 @@ AMPLIFIERS = [
 
 
 @pytest.mark.parametrize("template", AMPLIFIERS)
-def test_single_step_amplification_is_refused_before_allocating(template):
-    start = time.monotonic()
-    with pytest.raises(TemplateError, match="size cap"):
-        t.render_messages([{"role": "user", "content": template}], {"n": 10, "s": "abc"}, "jinja2")
-    assert time.monotonic() - start < 1.0
+def test_single_step_amplification_is_refused_before_allocating(template, monkeypatch):
+    ticks = _counting_clock(monkeypatch)
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError, match="size cap"):
+            t.render_messages([{"role": "user", "content": template}], {"n": 10, "s": "abc"}, "jinja2")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MB allocated before the refusal"  # bytes, not seconds
+    assert next(ticks) < 2_000
 
 
 def test_ordinary_formatting_filters_still_work():
@@ -118,10 +132,10 @@ def test_ordinary_formatting_filters_still_work():
 def test_unclosed_openers_fail_fast_in_mustache(text):
     # the lazy placeholder regex rescanned to the end from every unclosed '{{': 100 KB of '{'
     # took minutes (variables() runs on every page render)
-    start = time.monotonic()
+    head, tail = t._split_tail(text)
+    assert "}}" not in tail and len(head) <= 10  # the unclosed openers never reach the placeholder regex
     with pytest.raises(TemplateError, match="never closed|malformed"):
         t.variables([{"role": "user", "content": text}])
-    assert time.monotonic() - start < 1.0
 
 
 def test_mustache_tail_after_the_last_placeholder_is_kept():
