@@ -172,13 +172,22 @@ def progress(*, session: Session, job_id: int, window_s: float = 30.0) -> dict[s
         first = recent[1] if recent[1].tzinfo else recent[1].replace(tzinfo=since.tzinfo)
         span = max((utcnow() - first).total_seconds(), 1.0)
         rate = recent[0] / span
+    active = job.status in ("pending", "running")
+    if not active and finished and job.started_at is not None and job.finished_at is not None:
+        # a finished job's rate is over its active time: the wall clock running on must not decay it to 0
+        start, end = (t if t.tzinfo else t.replace(tzinfo=since.tzinfo) for t in (job.started_at, job.finished_at))
+        rate = finished / max((end - start).total_seconds(), 1.0)
     remaining = total - finished
     eta = remaining / rate if rate > 0 and remaining > 0 and job.status == "running" else None
+    errors = c["error"] + c["incomplete"]
+    # a job with failed items says so: "done" alone would read as all good
+    status_label = f"{job.status} with {errors:,} error{'s' if errors != 1 else ''}" if errors else job.status
     scored, passed = session.execute(select(func.count(BatchItem.passed), func.count().filter(
         BatchItem.passed.is_(True))).where(BatchItem.job_id == job_id)).one()
-    return {"job_id": job.id, "name": job.name, "status": job.status, "pause_reason": job.pause_reason,
+    return {"job_id": job.id, "name": job.name, "status": job.status, "status_label": status_label,
+            "pause_reason": job.pause_reason,
             "mode": job.mode, "total": total, "counts": c, "finished": finished, "remaining": remaining,
-            "errors": c["error"] + c["incomplete"], "spent_usd": round(job.spent_usd or 0.0, 6),
+            "errors": errors, "spent_usd": round(job.spent_usd or 0.0, 6),
             "budget_usd": job.budget_usd, "rate_per_s": round(rate, 2),
             "eta_s": round(eta, 1) if eta is not None else None,
             "scored": int(scored or 0), "passed": int(passed or 0),

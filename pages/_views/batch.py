@@ -128,23 +128,34 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
         total = max(p["total"], 1)
         st.progress(min(p["finished"] / total, 1.0), text=f"{p['finished']:,} of {p['total']:,} finished")
         c = st.columns(6)
-        c[0].metric("Status", p["status"])
+        c[0].metric("Status", p["status_label"])
         c[1].metric("Done", f"{p['counts']['done']:,}")
         c[2].metric("Errors", f"{p['errors']:,}")
-        c[3].metric("Rate", rate_per_s(p["rate_per_s"]))
+        c[3].metric("Rate", rate_per_s(p["rate_per_s"]), help="Items per second over the job's active time")
         c[4].metric("Spend", money(p["spent_usd"]) + (f" / {money(p['budget_usd'])}" if p["budget_usd"] else ""))
         c[5].metric("ETA", "-" if p["eta_s"] is None else f"{p['eta_s']:.0f} s")
+        if p["errors"]:
+            st.error(md_escape(f"{p['errors']:,} of {p['total']:,} items failed: filter the results by state "
+                               "'error' to see why, or retry them."), icon=":material/error:")
         if p["pause_reason"]:
             st.warning(md_escape(p["pause_reason"]))
+        resumable = p["status"] in ("paused", "cancelled", "failed")
+        over_budget = p["budget_usd"] is not None and (p["spent_usd"] or 0) >= p["budget_usd"]
+        new_budget = None
+        if resumable and p["budget_usd"] is not None:  # a job paused by its budget resumes only with a higher one
+            new_budget = st.number_input("Budget for the rest of the job (USD)", min_value=0.0, step=0.5,
+                                         value=float(p["budget_usd"]) * (2 if over_budget else 1),
+                                         key=f"batch_new_budget_{job_id}", format="%.4f")
         b = st.columns(4)
         try:
             if b[0].button("Pause", key="batch_pause", disabled=p["status"] not in ("pending", "running")):
                 with session_scope(engine) as s:
                     batch.pause(session=s, job_id=job_id)
                 st.rerun(scope="app")
-            if b[1].button("Resume", key="batch_resume", disabled=p["status"] not in ("paused", "cancelled", "failed")):
+            if b[1].button("Resume", key="batch_resume", disabled=not resumable):
                 with session_scope(engine) as s:
-                    batch.resume(session=s, job_id=job_id)
+                    batch.resume(session=s, job_id=job_id,
+                                 budget_usd=float(new_budget) if new_budget is not None else None)
                 st.rerun(scope="app")
             if b[2].button("Cancel", key="batch_cancel", disabled=p["status"] in ("done", "cancelled")):
                 with session_scope(engine) as s:

@@ -178,3 +178,23 @@ def test_job_rpm_and_tpm_limits_pace_the_calls(sqlite_engine):
     t = time.monotonic()
     assert _run(sqlite_engine, job_id, StandIn()) == "done"
     assert time.monotonic() - t >= 0.5
+
+
+def test_a_finished_job_keeps_its_rate_and_says_it_had_errors(engine):
+    """#15 item 8: a finished job's rate decayed to 0.0/s as the wall clock ran on, and half failed read 'done'."""
+    from datetime import timedelta
+
+    from lib.models import BatchJob
+
+    job_id = setup_job(engine, 6, concurrency=1)
+    assert _run(engine, job_id, StandIn(fail_on={"q1?", "q3?", "q5?"})) == "done"
+    with session_scope(engine) as s:
+        job = s.get(BatchJob, job_id)  # an hour later: no item finished in the last 30 s
+        job.started_at, job.finished_at = job.started_at - timedelta(hours=1), job.started_at - timedelta(hours=1) \
+            + timedelta(seconds=3)
+        for item in s.execute(select(BatchItem).where(BatchItem.job_id == job_id)).scalars():
+            item.updated_at = item.updated_at - timedelta(hours=1)
+        s.commit()
+        p = batch.progress(session=s, job_id=job_id)
+    assert p["rate_per_s"] == 2.0  # 6 items over the 3 s the job was active
+    assert p["errors"] == 3 and p["status_label"] == "done with 3 errors"
