@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     # upper-cased); a name must match an allow pattern and no deny pattern, or be listed in the
     # `[keys]` table of .streamlit/secrets.toml
     key_env_allow: list[str] = ["*_API_KEY", "*_API_TOKEN", "*_KEY"]
+    # a provider's reply body (and a streamed reply's text) beyond this many bytes ends the call as an error
+    # that keeps the first part; Run.output stores at most this much
+    max_response_bytes: int = 8 * 1024 * 1024
+    # a message's text beyond this many bytes is refused before any call
+    max_message_bytes: int = 1024 * 1024
+    # a batch pauses after this many consecutive failures of the same kind on one endpoint
+    circuit_breaker_failures: int = 20
     key_env_deny: list[str] = [
         "AWS_*", "AZURE_CLIENT_SECRET", "GOOGLE_APPLICATION_CREDENTIALS", "DATABASE_URL", "*_DATABASE_URL",
         "*PASSWORD*", "*_PASSWD", "SECRET_KEY", "*_SECRET_KEY", "*_SECRET", "*PRIVATE_KEY*", "*_SIGNING_KEY",

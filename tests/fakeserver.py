@@ -54,6 +54,8 @@ class Fault:
     drip_s: float = 0.0  # after 200 headers, send one byte every 0.2 s for this long
     cut_after: int | None = None  # stream: close after this many text chunks, before the terminal event
     error_event: bool = False  # stream: an error event after HTTP 200
+    stall_after: int | None = None  # stream (OpenAI): after this many text chunks, go silent for stall_s
+    stall_s: float = 0.0
     text: str | None = None  # answer text (default: "echo: <last user message>")
     usage: bool = True  # include usage
     path: str | None = None  # only match this path
@@ -311,6 +313,8 @@ async def chat_completions(server: FakeServer, request: web.Request, body: Any, 
     for i, delta in enumerate(deltas):
         if fault.cut_after is not None and i >= fault.cut_after:
             return await _cut(request, resp)
+        if fault.stall_after is not None and i == fault.stall_after:
+            await asyncio.sleep(fault.stall_s)
         payload = {"id": "c1", "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
         await resp.write(f"data: {json.dumps(payload)}\n\n".encode())
     if fault.cut_after is not None:

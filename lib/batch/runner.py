@@ -35,6 +35,7 @@ from lib.errors import WorkbenchError
 from lib.evals import ASYNC_TYPES, EvalResult, check, coerce, evaluate, specs_for_row, summarise
 from lib.prompts import count_messages, merge_params, render, response_schema
 from lib.runs import RunResult, run_row, spec_for_version
+from lib.settings import get_settings
 
 from . import store
 from .jobs import ACTIVE
@@ -100,6 +101,7 @@ class JobRunner:
         self._n_cost = 0
         self._held: set[int] = set()  # claimed by this runner and not yet written or released
         self._lease_until = 0.0  # monotonic time until which every held lease is known valid
+        self._streaks: dict[str, tuple[str, int]] = {}  # endpoint -> (error kind, consecutive failures)
 
     async def _db(self, fn: Callable, *args: Any, **kw: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kw))
@@ -140,6 +142,7 @@ class JobRunner:
         run = run_dict(res, job_id=self.job_id, version=version, prompt_name=self.names.get(version.id),
                        values=values, item_model=item.model, messages=messages, params=params)
         cost = res.cost_usd
+        self._breaker(item.model.split("/", 1)[0], res)
         if res.status == "error" and res.error_kind == "auth":
             endpoint = item.model.split("/", 1)[0]
             self._stop("paused", f"authentication failed for endpoint {endpoint!r} "
@@ -151,6 +154,20 @@ class JobRunner:
         scores, passed, score = await self._score(res.text or "", data, asserts,
                                                   tool_calls=getattr(res, "tool_calls", None), params=params)
         return store.Finished(item.id, "done", run=run, scores=scores, passed=passed, score=score, cost_usd=cost)
+
+    def _breaker(self, endpoint: str, res: Any) -> None:
+        """The circuit breaker per endpoint: N consecutive failures of one kind pause the job with the reason."""
+        if res.status != "error":
+            self._streaks.pop(endpoint, None)
+            return
+        kind = res.error_kind or "error"
+        last, n = self._streaks.get(endpoint, (kind, 0))
+        n = n + 1 if last == kind else 1
+        self._streaks[endpoint] = (kind, n)
+        limit = get_settings().circuit_breaker_failures
+        if limit and n >= limit:
+            self._stop("paused", f"endpoint {endpoint!r} failed {n} times in a row ({kind}: "
+                                 f"{(res.error_message or '')[:200]}); check it, then resume the job")
 
     async def _score(self, text: str, data: dict, asserts: list, *, tool_calls: list[dict] | None = None,
                      params: dict | None = None) -> tuple[list[dict], bool | None, float | None]:
@@ -221,15 +238,21 @@ class JobRunner:
                 batch, self._buf = self._buf, []
                 self._writing = True
                 lost: set[int] = set()
+                pending = batch
                 for attempt in range(5):
                     try:
-                        written = await self._db(store.persist, self.engine, self.job_id, self.owner, batch)
-                        lost = set(written.lost)
+                        written = await self._db(store.persist, self.engine, self.job_id, self.owner, pending)
+                        lost |= set(written.lost)
                         self._lost(lost)
                         break
                     except Exception as exc:
+                        if attempt == 0:  # one row that cannot be written must not fail its neighbours
+                            pending = await self._persist_each(pending, lost)
+                            self._lost(lost)
+                            if not pending:
+                                break
                         if attempt == 4:  # give up without raising: this batch's slots must still be freed
-                            await self._unsaved(batch, exc)
+                            await self._unsaved(pending, exc)
                             break
                         log.warning("batch %s: write failed, retrying", self.job_id, exc_info=True)
                         await asyncio.sleep(0.2 * (attempt + 1))
@@ -248,6 +271,27 @@ class JobRunner:
                     self.on_persist(len(batch))
             if self._closing and not self._buf:
                 return
+
+    async def _persist_each(self, batch: list[store.Finished], lost: set[int]) -> list[store.Finished]:
+        """Write results one by one; a result whose row still cannot be written is stored as an error item
+        (its answer was received: a resume must not pay for it again).  Returns those not written at all;
+        items whose lease was lost are added to `lost`."""
+        left = []
+        for fin in batch:
+            try:
+                written = await self._db(store.persist, self.engine, self.job_id, self.owner, [fin])
+                lost.update(written.lost)
+                continue
+            except Exception as exc:  # noqa: BLE001 - this row alone: record the item as failed instead
+                why = f"the answer was received but could not be stored ({type(exc).__name__}); not repeated"
+                log.warning("batch %s item %s: %s", self.job_id, fin.item_id, why, exc_info=True)
+            try:
+                written = await self._db(store.persist, self.engine, self.job_id, self.owner,
+                                         [store.Finished(fin.item_id, "error", error=why, cost_usd=fin.cost_usd)])
+                lost.update(written.lost)
+            except Exception:  # noqa: BLE001 - the database itself is failing: the caller retries these
+                left.append(fin)
+        return left
 
     async def _unsaved(self, batch: list[store.Finished], exc: Exception) -> None:
         """Results that could not be written: pause the job (a retry would pay again) and hand the items back."""

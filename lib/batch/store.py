@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from lib.errors import NotFoundError
 from lib.models import BatchItem, BatchJob, DatasetRow, Prompt, PromptVersion, Run, Score, utcnow
+from lib.runs import make_storable, storable_text
 
 from .owners import is_dead_local
 
@@ -218,24 +219,21 @@ def _persist_sqlite(conn, job_id: int, owner: str, results: list[Finished], now)
     return lost
 
 
-def _no_nul(v: Any) -> Any:
-    return v.replace("\x00", "\ufffd") if isinstance(v, str) and "\x00" in v else v
+def _safe(v: Any) -> Any:
+    return storable_text(v) if isinstance(v, str) else v
 
 
 def _text_safe(results: list[Finished]) -> None:
-    """Provider text made storable: NUL to U+FFFD (PostgreSQL refuses it) and short columns cut to size,
-    or the write would fail on every retry."""
+    """Every string written made storable (`lib.runs.storable_text`: NUL and lone surrogates to U+FFFD) and
+    short columns cut to size, or the write would fail on every retry; the Run rows come from the one row
+    builder (`lib.runs.run_row`), which applies the same rule."""
     for r in results:
-        r.error = _no_nul(r.error)
+        r.error = _safe(r.error)
         if r.run is not None:
-            for k in ("output", "error_message", "finish_reason"):
-                if k in r.run:
-                    r.run[k] = _no_nul(r.run[k])
-            for k, n in (("finish_reason", 50), ("request_id", 200)):  # provider text into varchar(n)
-                if isinstance(r.run.get(k), str):
-                    r.run[k] = r.run[k][:n]
+            make_storable(r.run)
         for sc in r.scores:
-            sc["reason"] = _no_nul(sc.get("reason"))
+            sc["reason"] = _safe(sc.get("reason"))
+            sc["evaluator"] = _safe(sc.get("evaluator"))
 
 
 def persist(engine: Engine, job_id: int, owner: str, results: list[Finished]) -> Written:

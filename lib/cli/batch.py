@@ -54,6 +54,9 @@ def _run_foreground(job_id: int, as_json: bool, gate: dict | None = None) -> Non
     emit(p, as_json, lambda: _status_text(p) + (_gate_text(p["gate"]) if "gate" in p else ""))
     if status not in ("done",):
         fail(f"job {job_id} is {p['status']}" + (f": {p['pause_reason']}" if p["pause_reason"] else ""), 1)
+    c = p["counts"]
+    if gate is None and c["error"] and not c["done"]:  # finished, but nothing succeeded: not a success
+        fail(f"job {job_id} finished with every item failed ({c['error']} errors)", 1)
     if result is not None and not result.passed:
         fail(f"job {job_id} failed its gate: " + "; ".join(result.reasons), GATE_FAILED)
 

@@ -22,7 +22,8 @@ from typing import Any
 from lib.credentials import get_secret
 from lib.errors import IncompleteStreamError, ProtocolError, ProviderError, ProviderTimeoutError, RateLimitError
 from lib.prompts import count_messages, count_text
-from lib.runs import CallSpec, RunLogWriter, RunResult, run_row
+from lib.runs import CallSpec, RunLogWriter, RunResult, run_row, storable_text
+from lib.settings import get_settings
 
 from . import cache as response_cache
 from . import pricing
@@ -259,7 +260,7 @@ class Executor:
             status, text = "incomplete", err.partial_text or "".join(call.parts)
         else:
             status, text = "error", "".join(call.parts)
-        text = _no_nul(text)
+        text = storable_text(text)
         pt = resp.prompt_tokens if resp is not None else None
         ct = resp.completion_tokens if resp is not None else None
         estimated = estimated and status == "ok"
@@ -270,11 +271,11 @@ class Executor:
         price = None if status == "error" else pricing.price_for(spec.config, spec.model, self.engine)
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
-        err_msg = _no_nul(scrub(str(err)[:2000], spec.config)) if err is not None else None
+        err_msg = storable_text(scrub(_error_text(err), spec.config)) if err is not None else None
         result = RunResult.model_construct(  # typed values already: validation would cost more than the call
             endpoint=spec.endpoint, model=spec.model, text=text,
             tool_calls=resp.tool_calls if resp is not None else None,
-            reasoning=_no_nul(resp.reasoning) if resp is not None and resp.reasoning else None,
+            reasoning=storable_text(resp.reasoning) if resp is not None and resp.reasoning else None,
             reasoning_tokens=resp.reasoning_tokens if resp is not None else None,
             finish_reason=resp.finish_reason[:50] if resp and resp.finish_reason else None, status=status,
             error_kind=err.kind if err is not None else None, error_message=err_msg,
@@ -313,6 +314,7 @@ def _stream_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], fl
 
     async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
         agen = provider.stream(req)
+        cap, size = get_settings().max_response_bytes, sum(len(p) for p in call.parts)
         try:
             while True:
                 remaining = deadline_at - clock()
@@ -328,6 +330,11 @@ def _stream_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], fl
                     return
                 if call.ttft is None:
                     call.ttft = (clock() - call.t_start) * 1000
+                size += len(ev.text.encode("utf-8", "surrogatepass"))
+                if size > cap:
+                    raise IncompleteStreamError(
+                        f"{provider.config.name}: streamed reply too large: over {cap:,} bytes "
+                        "(WORKBENCH_MAX_RESPONSE_BYTES)", partial_text="".join(call.parts))
                 call.parts.append(ev.text)
                 yield ev.text
         finally:
@@ -335,11 +342,6 @@ def _stream_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], fl
                 await agen.aclose()
 
     return attempt
-
-
-def _no_nul(text: str) -> str:
-    """NUL made U+FFFD: PostgreSQL text columns refuse NUL, and the Run row must always be written."""
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _deadline_error(endpoint: str, deadline_s: float, call: _Call) -> ProviderError:
@@ -363,10 +365,30 @@ def _unexpected(endpoint: str, exc: Exception) -> ProviderError:
     return ProtocolError(f"{endpoint}: unexpected {type(exc).__name__}: {str(exc)[:300]}")
 
 
+def _error_text(err: ProviderError) -> str:
+    """The stored error text: the message, plus the start of the raw body for a protocol error."""
+    text = str(err)[:2000]
+    if isinstance(err, ProtocolError) and err.body:
+        text += f"; body: {err.body[:1000]}"
+    return text
+
+
+MIN_KEY_PREFIX = 8
+
+
 def scrub(text: str, cfg: EndpointConfig) -> str:
-    """Mask the endpoint's key if a provider echoed it back in an error (some do, partially)."""
+    """Mask the endpoint's key, or any prefix of it of 8+ characters, where a provider echoed it in an error
+    (OpenAI echoes 'sk-abc1***wxyz'): the one scrubber for every error text stored or shown."""
     key = get_secret(cfg.api_key_env) if cfg.api_key_env else None
-    return text.replace(key, "***") if key and len(key) >= 8 and key in text else text
+    if not key or len(key) < MIN_KEY_PREFIX or not text:
+        return text
+    if key in text:
+        text = text.replace(key, "***")
+    for n in range(len(key) - 1, MIN_KEY_PREFIX - 1, -1):
+        if key[:n] in text:
+            text = text.replace(key[:n], "***")
+            break
+    return text
 
 
 async def pump(agen: AsyncIterator[Any], put: Callable[[Any], None]) -> None:

@@ -32,6 +32,7 @@ from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutEr
 from lib.models import Prompt
 from lib.prompts import count_text, merge_params, render, render_messages
 from lib.runs import CallSpec, RunLogWriter, RunResult
+from lib.settings import get_settings
 
 from . import endpoints as endpoints_mod
 from .executor import END, Executor, SyncStream, pump, scrub
@@ -203,6 +204,8 @@ class ModelClient:
         With a `version`, its messages are rendered with `variables` unless `messages` holds them
         already rendered (a batch renders first, to fail an item before any call)."""
         variables = dict(variables or {})
+        if model is not None and not isinstance(model, str):
+            raise ValidationError(f"model: expected a string like 'endpoint/model', got {type(model).__name__}")
         if version is not None:
             model = model or version.model
             rendered = [dict(m) for m in messages] if messages is not None else render(version, variables)
@@ -216,9 +219,14 @@ class ModelClient:
             raise ValidationError("no model: pass model='endpoint/model' (e.g. echo/echo)")
         if not rendered:
             raise ValidationError("no messages to send")
+        limit = get_settings().max_message_bytes
         for i, m in enumerate(rendered, 1):
             if not isinstance(m, dict) or m.get("role") not in ROLES:
                 raise ValidationError(f"message {i}: role must be one of {', '.join(ROLES)}")
+            size = _text_bytes(m.get("content"))
+            if size > limit:
+                raise ValidationError(f"message {i} ({m['role']}): {size:,} bytes of text, over the "
+                                      f"{limit:,}-byte limit (WORKBENCH_MAX_MESSAGE_BYTES)")
         mode = str(merged.pop("mode", "chat"))
         if mode not in ("chat", "completion"):
             raise ValidationError(f"mode {mode!r}: expected chat or completion")
@@ -351,6 +359,15 @@ def _health_error(exc: Exception, cfg: EndpointConfig, timeout_s: float) -> str:
 
 _clients: dict[str, ModelClient] = {}
 _clients_lock = threading.Lock()
+
+
+def _text_bytes(content: Any) -> int:
+    """UTF-8 size of a message's text (a string, or the text parts of a list; attachments have their own cap)."""
+    if isinstance(content, str):
+        return len(content) if content.isascii() else len(content.encode("utf-8", "surrogatepass"))
+    if isinstance(content, list):
+        return sum(_text_bytes(p.get("text")) for p in content if isinstance(p, dict))
+    return 0
 
 
 def get_client(engine: Engine | None = None) -> ModelClient:

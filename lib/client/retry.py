@@ -2,8 +2,8 @@
 
 Retried: 408/409/429/5xx and connection errors, with exponential backoff and jitter;
 `retry-after-ms` then `retry-after` honoured up to a cap (a longer wait fails the call
-as rate limited instead of blocking).  Never retried: 400/401/403/404/422, protocol
-errors, incomplete streams.
+as rate limited instead of blocking) and never below the base delay (`Retry-After: 0` keeps a
+backoff).  Never retried: 400/401/403/404/422, protocol errors, incomplete streams.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def delay_for(policy: RetryPolicy, attempt: int, retry_after: float | None,
     if retry_after is not None:
         if retry_after > policy.retry_after_cap_s:
             return None
-        return retry_after
+        return max(policy.base_delay_s, retry_after)  # a floor: `Retry-After: 0` (or negative) keeps a backoff
     return backoff(policy, attempt, rng)
 
 

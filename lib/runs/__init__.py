@@ -7,7 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 
 from __future__ import annotations
 
-from .calls import CallSpec, RunResult, run_row, spec_for_version
+from .calls import CallSpec, RunResult, make_storable, run_row, spec_for_version, storable, storable_text
 from .queries import get_run, list_runs, rate_run, run_to_dict
 from .writer import RunLogWriter
 
@@ -17,8 +17,11 @@ __all__ = [
     "RunLogWriter",
     "get_run",
     "list_runs",
+    "make_storable",
     "rate_run",
     "run_row",
     "run_to_dict",
     "spec_for_version",
+    "storable",
+    "storable_text",
 ]

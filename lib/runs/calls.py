@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from lib.models import Run, utcnow
+from lib.settings import get_settings
 
 
 class RunResult(BaseModel):
@@ -114,9 +115,54 @@ class CallSpec:
     parent_run_id: int | None = None  # the previous turn when this call continues a conversation
 
 
+def storable_text(text: str) -> str:
+    """A string every database can store: NUL (PostgreSQL refuses it) and lone surrogates (valid JSON,
+    invalid UTF-8) made U+FFFD, so the change stays visible."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def storable(value: Any) -> Any:
+    """`storable_text` applied to every string inside a JSON-like value (keys too)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(k) if isinstance(k, str) else k: storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+_TEXT_COLUMNS = ("output", "error_message", "reasoning", "prompt_name", "finish_reason", "request_id", "endpoint",
+                 "model", "actor")
+_JSON_COLUMNS = ("params", "variables", "messages", "usage_raw", "tool_calls")
+_SHORT = {"finish_reason": 50, "request_id": 200, "endpoint": 100, "model": 200, "prompt_name": 200, "actor": 200}
+
+
+def make_storable(row: dict[str, Any]) -> dict[str, Any]:
+    """The one place text enters storage: every string of a Run row made storable and cut to its column."""
+    for k in _TEXT_COLUMNS:
+        v = row.get(k)
+        if isinstance(v, str):
+            v = storable_text(v)
+            row[k] = v[:_SHORT[k]] if k in _SHORT else v
+    cap = get_settings().max_response_bytes
+    if len(row.get("output") or "") > cap:
+        row["output"] = row["output"][:cap]
+    for k in _JSON_COLUMNS:
+        if row.get(k) is not None:
+            row[k] = storable(row[k])
+    return row
+
+
 def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
-    """The Run row (column values, no id) of a call and its outcome: the one builder every path uses."""
-    return {"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
+    """The Run row (column values, no id) of a call and its outcome: the one builder every path uses.
+    Every string in it is storable (`make_storable`), so a poison reply cannot fail its write."""
+    return make_storable({"created_at": utcnow(), "source": spec.source, "prompt_id": spec.prompt_id,
             "version_id": spec.version_id, "prompt_name": spec.prompt_name, "version_number": spec.version_number,
             "endpoint": spec.endpoint, "model": spec.model, "params": spec.params, "variables": spec.variables,
             "messages": spec.messages, "output": result.text, "finish_reason": result.finish_reason,
@@ -128,7 +174,7 @@ def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
             "attempts": result.attempts, "cache_hit": bool(result.cached), "rating": None, "note": None,
             "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id, "actor": spec.actor,
             "tool_calls": result.tool_calls or None, "reasoning": result.reasoning,
-            "reasoning_tokens": result.reasoning_tokens, "parent_run_id": spec.parent_run_id}
+            "reasoning_tokens": result.reasoning_tokens, "parent_run_id": spec.parent_run_id})
 
 
 def spec_for_version(version: Any, *, prompt_name: str | None, endpoint: str, model: str, messages: list[dict],

@@ -20,6 +20,7 @@ from .base import (
     Provider,
     ProviderEvent,
     broken_stream,
+    checked,
     error_for_status,
     load_json,
     request_id_of,
@@ -83,11 +84,15 @@ class AnthropicProvider(MessageBatches, Provider):
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise ProtocolError(f"{name}: response has no content", status_code=resp.status_code,
                                 body=raw.decode("utf-8", "replace"), request_id=request_id_of(resp.headers))
+        usage = data.get("usage")
+        if usage is not None and not isinstance(usage, dict):
+            raise ProtocolError(f"{name}: unexpected reply shape: usage is not an object",
+                                status_code=resp.status_code, body=raw.decode("utf-8", "replace")[:2000])
         text, reasoning, calls = fmt.read_blocks(data["content"], _structured(request))
-        return ChatResponse(text=text, reasoning=reasoning, tool_calls=calls,
-                            finish_reason=data.get("stop_reason"), usage_raw=data.get("usage"),
-                            request_id=request_id_of(resp.headers), http_status=resp.status_code,
-                            model=data.get("model"), **_usage(data.get("usage")))
+        return checked(ChatResponse.model_construct(
+            text=text, reasoning=reasoning, tool_calls=calls, finish_reason=data.get("stop_reason"), usage_raw=usage,
+            request_id=request_id_of(resp.headers), http_status=resp.status_code, model=data.get("model"),
+            **_usage(usage)), name, resp.status_code, raw, resp.headers)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ProviderEvent]:  # type: ignore[override]
         """Text deltas until `message_stop`; anything short of it is an incomplete stream."""

@@ -32,6 +32,7 @@ from lib.errors import (
     RateLimitError,
     ServerError,
 )
+from lib.settings import get_settings
 
 # Parameters every provider understands (other keys pass through unchanged).
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop", "presence_penalty",
@@ -242,6 +243,9 @@ class Provider:
                 await resp.aread()
             finally:
                 await resp.aclose()
+            cap = get_settings().max_response_bytes
+            if len(resp.content) > cap:
+                raise too_large(self.config.name, cap, resp.content, resp.status_code)
         return resp
 
     async def _send_fast(self, method: str, url: str, body: bytes | None, hdrs: dict[str, str],
@@ -263,7 +267,19 @@ class Provider:
         with map_aiohttp_exceptions():
             async with session.request(method, url, data=body, headers=hdrs, allow_redirects=False,
                                        timeout=self._timeout) as r:
-                content = await r.read()
+                cap = get_settings().max_response_bytes
+                if r.content_length is not None and r.content_length <= cap:
+                    content = await r.read()
+                elif r.content_length is not None:  # announced too large: read only the first part
+                    raise too_large(self.config.name, cap, await r.content.read(64 * 1024), r.status)
+                else:  # chunked: read no more than the cap
+                    chunks, n = [], 0
+                    async for chunk in r.content.iter_chunked(256 * 1024):
+                        chunks.append(chunk)
+                        n += len(chunk)
+                        if n > cap:
+                            raise too_large(self.config.name, cap, chunks[0], r.status)
+                    content = b"".join(chunks)
                 return FastResponse(r.status, r.headers, content)
 
     @contextlib.asynccontextmanager
@@ -362,6 +378,46 @@ def transport_error(exc: BaseException, endpoint: str) -> ProviderError:
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")
     return ProviderConnectionError(f"{endpoint}: connection failed ({type(exc).__name__})")
+
+
+def too_large(endpoint: str, cap: int, first: bytes, status: int) -> ProtocolError:
+    """A reply over the size cap: a protocol error that keeps the first part of the body."""
+    return ProtocolError(f"{endpoint}: reply too large: over {cap:,} bytes (WORKBENCH_MAX_RESPONSE_BYTES)",
+                         status_code=status, body=first[:2000].decode("utf-8", "replace"))
+
+
+_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+_OPTIONAL_TEXT = ("finish_reason", "reasoning", "request_id", "model")
+
+
+def _problem(resp: ChatResponse) -> str | None:
+    if not isinstance(resp.text, str):
+        return f"content is {type(resp.text).__name__}, expected text"
+    for f in _OPTIONAL_TEXT:
+        v = getattr(resp, f, None)
+        if v is not None and not isinstance(v, str):
+            return f"{f} is {type(v).__name__} ({str(v)[:40]}), expected text"
+    for f in _COUNTS:
+        v = getattr(resp, f, None)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            return f"{f} is {v!r}, expected a whole number >= 0"
+    if resp.usage_raw is not None and not isinstance(resp.usage_raw, dict):
+        return f"usage is {type(resp.usage_raw).__name__}, expected an object"
+    calls = getattr(resp, "tool_calls", None)
+    if calls is not None and not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
+        return "tool_calls is not a list of objects"
+    return None
+
+
+def checked(resp: ChatResponse, endpoint: str, status: int, raw: bytes | str, headers: Any = None) -> ChatResponse:
+    """Every field taken from a provider has its type, and counts are >= 0 (never a negative cost or a
+    defeated budget); otherwise a ProtocolError naming the field, with the raw body (capped) kept."""
+    problem = _problem(resp)
+    if problem is None:
+        return resp
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    raise ProtocolError(f"{endpoint}: unexpected reply shape: {problem}", status_code=status, body=text[:2000],
+                        request_id=request_id_of(headers) if headers is not None else None)
 
 
 def load_json(body: bytes | str, endpoint: str, status: int, headers) -> Any:

@@ -23,6 +23,7 @@ from .base import (
     Provider,
     ProviderEvent,
     broken_stream,
+    checked,
     error_for_status,
     load_json,
     request_id_of,
@@ -174,6 +175,13 @@ class OpenAICompatProvider(Provider):
             raise ProtocolError(f"{name}: response has no choices", status_code=status,
                                 body=raw.decode("utf-8", "replace"), request_id=request_id_of(headers))
         choice = data["choices"][0]
+        usage = data.get("usage") or None
+        if not isinstance(choice, dict) or not isinstance(choice.get("message", {}), dict) or not isinstance(
+                usage or {}, dict):
+            what = "choices[0]" if not isinstance(choice, dict) else ("usage" if isinstance(
+                choice.get("message", {}), dict) else "message")
+            raise ProtocolError(f"{name}: unexpected reply shape: {what} is not an object", status_code=status,
+                                body=raw.decode("utf-8", "replace")[:2000], request_id=request_id_of(headers))
         calls = reasoning = None
         if "message" in choice:
             message = choice.get("message") or {}
@@ -184,14 +192,14 @@ class OpenAICompatProvider(Provider):
             reasoning = reasoning_of(message)
         else:
             text = choice.get("text") or ""
-        usage = data.get("usage") or None
-        return ChatResponse.model_construct(
+        return checked(ChatResponse.model_construct(
             text=text, tool_calls=calls, reasoning=reasoning, reasoning_tokens=reasoning_tokens_of(usage),
             finish_reason=choice.get("finish_reason"),
             prompt_tokens=usage.get("prompt_tokens") if usage else None,
             completion_tokens=usage.get("completion_tokens") if usage else None,
             cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None),
-            usage_raw=usage, request_id=request_id_of(headers), http_status=status, model=data.get("model"))
+            usage_raw=usage, request_id=request_id_of(headers), http_status=status, model=data.get("model")),
+            name, status, raw, headers)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         """One POST, parsed; HTTP errors become typed ProviderErrors."""

@@ -143,3 +143,10 @@ def test_junit_export_has_the_ci_shape(engine, tmp_path):
     assert failures[0].get("message").startswith("contains:zzz: ")
     assert nowhere.get("errors") == "6" and all(c.find("error") is not None for c in nowhere.findall("testcase"))
     assert root.get("tests") == "12" and root.get("failures") == "2" and root.get("errors") == "6"
+
+
+def test_a_job_whose_items_all_failed_exits_1_without_a_gate(engine, tmp_path):
+    data = _setup(tmp_path, 3)  # #11 item 6: it ended "done" with 100% errors and exit 0
+    r = cli("batch", "run", "--dataset", data, "--prompt", "qa", "--model", "nowhere/x")
+    assert r.exit_code == 1, r.output
+    assert "every item failed (3 errors)" in r.stderr
