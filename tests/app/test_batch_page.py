@@ -20,16 +20,6 @@ PAGE = str(ROOT / "pages" / "batch.py")
 CSV = b"Question,expected_answer,__expected\nwhat is 2+2?,4,contains:2+2\n=HYPERLINK(\"x\"),-5,contains:nothing\n"
 
 
-class Upload:
-    """What st.file_uploader hands the script (name, size, getvalue)."""
-
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name, self.size, self._data = name, len(data), data
-
-    def getvalue(self) -> bytes:
-        return self._data
-
-
 @pytest.fixture
 def page(app_db, monkeypatch):
     eng = get_engine(app_db)
@@ -58,7 +48,7 @@ def _stored_dataset(eng) -> int:
 
 def test_full_flow_mapping_preflight_start_progress_results_download(page, monkeypatch):
     eng = page
-    ds_id = _stored_dataset(eng)  # what an upload does (the uploader widget cannot be driven by AppTest)
+    ds_id = _stored_dataset(eng)  # a stored dataset (uploads are tested below with the real uploader)
     at = _at()
     at.radio(key="batch_source").set_value("Stored dataset").run()
     assert "qa: 2 rows" in texts(at)
@@ -112,12 +102,14 @@ def test_full_flow_mapping_preflight_start_progress_results_download(page, monke
     assert len(back) == 2 and set(back["state"]) == {"done"}
 
 
-def test_upload_imports_the_file(page, monkeypatch):
-    at = _at()
-    # drive the upload branch through session state: the page imports what the uploader returns
-    import streamlit as st
+def _uploader(at: AppTest):
+    """The real st.file_uploader of the page (AppTest drives it like a browser would)."""
+    return next(u for u in at.get("file_uploader") if u.key == "batch_upload")
 
-    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("upload.csv", CSV))
+
+def test_upload_imports_the_file(page):
+    at = _at()
+    _uploader(at).upload("upload.csv", CSV, "text/csv")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "upload: 2 rows" in texts(at)
@@ -125,12 +117,23 @@ def test_upload_imports_the_file(page, monkeypatch):
         assert [d.name for d in datasets.list_datasets(session=s)] == ["upload"]
 
 
-def test_bad_upload_names_row_and_column(page, monkeypatch):
-    import streamlit as st
-
-    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("bad.csv", b"a,b\n1,2\n3,4,5\n"))
+def test_bad_upload_names_row_and_column(page):
     at = _at()
+    _uploader(at).upload("bad.csv", b"a,b\n1,2\n3,4,5\n", "text/csv")
+    at.run()
     assert at.error and "row" in at.error[0].value
+
+
+def test_a_file_the_type_filter_lets_through_but_cannot_be_read_says_why(page):
+    """A .json that is not a list of records passes the uploader's type filter and reaches the error path."""
+    at = _at()
+    _uploader(at).upload("rows.json", b'{"not": "a list of rows"', "application/json")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value.replace("\\", "") for e in at.error]  # shown escaped
+    assert errors == ["file rows.json: invalid JSON at line 1, column 25: Expecting ',' delimiter"], errors
+    with session_scope(page) as s:
+        assert datasets.list_datasets(session=s) == []
 
 
 def test_page_runs_inside_the_app(open_page):
@@ -138,18 +141,16 @@ def test_page_runs_inside_the_app(open_page):
     assert any(t.value == "Batch" for t in at.title)
 
 
-def test_a_fixed_file_of_the_same_name_and_size_is_imported_again(page, monkeypatch):
+def test_a_fixed_file_of_the_same_name_and_size_is_imported_again(page):
     """The page skipped an upload whose (name, size) matched the previous one, so a file fixed in place
     (same length: one cell changed) kept showing the old dataset."""
-    import streamlit as st
-
     first = b"q,a\nwhat is 2+2?,4\n"
     fixed = b"q,a\nwhat is 2+3?,5\n"
     assert len(first) == len(fixed)
-    current = {"data": first}
-    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: Upload("same.csv", current["data"]))
     at = _at()
-    current["data"] = fixed
+    _uploader(at).upload("same.csv", first, "text/csv")
+    at.run()
+    _uploader(at).upload("same.csv", fixed, "text/csv")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["batch_dataset_id"] is not None
