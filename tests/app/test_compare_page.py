@@ -138,3 +138,22 @@ def test_a_column_that_cannot_run_says_why(engine_for_app):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "This column could not run" in errors[0] and "nowhere" in errors[0], errors
     assert "[user] Hello Ada!" in [c.value for c in at.code]  # the other column still answered
+
+
+def test_a_tool_call_answer_shows_its_calls_in_a_column(engine_for_app):
+    """#13: a column whose answer is a tool call shows the call, not '(empty answer)'."""
+    _setup(engine_for_app)
+    call = {"id": "call_3", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "Ada"}'}}
+    with db.session_scope(engine_for_app) as s:
+        v = prompts.resolve(session=s, ref="greet:1")
+        runs = [Run(source="compare", compare_id="cmp-tools", version_id=v.id, prompt_id=v.prompt_id,
+                    prompt_name="greet", version_number=1, endpoint="echo", model="echo", output=out, tool_calls=tc,
+                    messages=[{"role": "user", "content": "Hi Ada"}]) for out, tc in (("", [call]), ("Hi!", None))]
+        s.add_all(runs)
+        s.flush()
+        s.add(Comparison(id="cmp-tools", columns=[{"version_id": v.id, "model": "echo/echo", "params": {}}] * 2,
+                         variables={"who": "Ada"}, run_ids=[r.id for r in runs]))
+    at = _open({"compare": "cmp-tools"})
+    page = texts(at)
+    assert "Tool call: lookup (call_3)" in page and "(empty answer)" not in page
+    assert any('"q": "Ada"' in c.value for c in at.code) and "Hi!" in [c.value for c in at.code]
