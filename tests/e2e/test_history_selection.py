@@ -57,6 +57,8 @@ def test_a_selected_row_does_not_survive_a_filter_change(page, streamlit_app, sh
     assert page.locator("[data-testid=stException]").count() == 0
     expect(page).to_have_url(f"{streamlit_app.url}/history?run={run_ids[9]}")  # nothing else opened by itself
     _pick(page, "Status", "ok")  # eleven rows again: index 9 would now be another run
+    # a positive sign that the rerun happened first, or the checks below could pass on the previous page
+    expect(page.get_by_text(f"{ROWS - 1} runs · page 1 of 1")).to_be_visible()
     assert page.locator("[data-testid=stException]").count() == 0
     expect(page).to_have_url(f"{streamlit_app.url}/history?run={run_ids[9]}")
     shot("filtered")
