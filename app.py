@@ -85,7 +85,7 @@ def _sidebar(engine) -> None:
         err = head.get("error_rate")
         c2.metric("Errors", percent(err))
         unpriced = head.get("unpriced_calls") or 0
-        c1.metric("Spend", spend(head.get("spend_usd"), unpriced),
+        c1.metric("Spend", spend(head.get("spend_usd"), unpriced, head.get("calls")),
                   help=f"{unpriced} calls have no known price" if unpriced else None)
         c2.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
 

@@ -123,7 +123,7 @@ def overview() -> None:
         return
     m = st.columns(5)
     m[0].metric("Calls", f"{t['calls']:,}")
-    m[1].metric("Spend", spend(t["spend_usd"], t["unpriced_calls"]),
+    m[1].metric("Spend", spend(t["spend_usd"], t["unpriced_calls"], t["calls"]),
                 help=f"{t['unpriced_calls']:,} calls have no known price" if t["unpriced_calls"] else None)
     m[2].metric("Cost / 1,000 calls", spend(t["cost_per_1k_calls"], t["unpriced_calls"]))
     m[3].metric("Error rate", percent(t["error_rate"]))
@@ -159,7 +159,7 @@ def cost_tab() -> None:
                                                                                    format="$%.4f")})
     t = totals(roll)
     st.caption(f"{t['calls']:,} calls, {t['prompt_tokens'] + t['completion_tokens']:,} tokens, "
-               f"spend {spend(t['spend_usd'], t['unpriced_calls'])}; "
+               f"spend {spend(t['spend_usd'], t['unpriced_calls'], t['calls'])}; "
                f"cost per 1,000 calls {spend(t['cost_per_1k_calls'], t['unpriced_calls'])}"
                + (f"; {t['unpriced_calls']:,} calls without a known price are not in the spend."
                   if t["unpriced_calls"] else "."))

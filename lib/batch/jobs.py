@@ -182,12 +182,16 @@ def progress(*, session: Session, job_id: int, window_s: float = 30.0) -> dict[s
     errors = c["error"] + c["incomplete"]
     # a job with failed items says so: "done" alone would read as all good
     status_label = f"{job.status} with {errors:,} error{'s' if errors != 1 else ''}" if errors else job.status
+    # finished calls with no known price: the spend is then a lower bound, and the page says so
+    unpriced = session.execute(select(func.count()).where(
+        BatchItem.job_id == job_id, BatchItem.state.in_(("done", "error", "incomplete")),
+        BatchItem.run_id.is_not(None), BatchItem.cost_usd.is_(None))).scalar_one()
     scored, passed = session.execute(select(func.count(BatchItem.passed), func.count().filter(
         BatchItem.passed.is_(True))).where(BatchItem.job_id == job_id)).one()
     return {"job_id": job.id, "name": job.name, "status": job.status, "status_label": status_label,
             "pause_reason": job.pause_reason,
             "mode": job.mode, "total": total, "counts": c, "finished": finished, "remaining": remaining,
-            "errors": errors, "spent_usd": round(job.spent_usd or 0.0, 6),
+            "errors": errors, "spent_usd": round(job.spent_usd or 0.0, 6), "unpriced_calls": int(unpriced or 0),
             "budget_usd": job.budget_usd, "rate_per_s": round(rate, 2),
             "eta_s": round(eta, 1) if eta is not None else None,
             "scored": int(scored or 0), "passed": int(passed or 0),

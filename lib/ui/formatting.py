@@ -40,10 +40,10 @@ def money(v: float | None) -> str:
     return f"${v:,.6f}"
 
 
-def spend(v: float | None, unpriced: int | None = 0) -> str:
+def spend(v: float | None, unpriced: int | None = 0, calls: int | None = None) -> str:
     """A total of costs: exact when every call is priced, 'unknown' when none is, '≥ $X (N calls unpriced)' else."""
     n = 0 if _missing(unpriced) else int(unpriced or 0)
-    if _missing(v):
+    if _missing(v) or (n and calls is not None and n >= calls):
         return UNKNOWN if not n else f"{UNKNOWN} ({n:,} calls unpriced)"
     if n:
         return f"≥ {money(v)} ({n:,} call{'s' if n != 1 else ''} unpriced)"

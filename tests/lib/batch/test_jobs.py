@@ -198,3 +198,16 @@ def test_a_finished_job_keeps_its_rate_and_says_it_had_errors(engine):
         p = batch.progress(session=s, job_id=job_id)
     assert p["rate_per_s"] == 2.0  # 6 items over the 3 s the job was active
     assert p["errors"] == 3 and p["status_label"] == "done with 3 errors"
+
+
+def test_unpriced_calls_make_the_spend_a_lower_bound(engine):
+    """#15 item 5: a batch of unpriced calls showed $0; progress counts them so the page says 'unknown'/'≥'."""
+    from lib.ui import spend
+
+    job_id = setup_job(engine, 4, concurrency=1)
+    assert _run(engine, job_id, StandIn(cost=None)) == "done"
+    with session_scope(engine) as s:
+        p = batch.progress(session=s, job_id=job_id)
+    assert p["unpriced_calls"] == 4 and p["spent_usd"] == 0
+    assert spend(p["spent_usd"], p["unpriced_calls"], p["finished"]) == "unknown (4 calls unpriced)"
+    assert spend(p["spent_usd"], 2, 4) == "≥ $0 (2 calls unpriced)"

@@ -33,6 +33,8 @@ def test_spend_with_unpriced_calls_is_a_lower_bound():
     assert spend(0.0, 3) == "≥ $0 (3 calls unpriced)"
     assert spend(0.25, 1) == "≥ $0.2500 (1 call unpriced)"
     assert spend(None, 4) == "unknown (4 calls unpriced)"
+    assert spend(0.0, 4, calls=4) == "unknown (4 calls unpriced)"  # none priced: no '≥ $0'
+
 
 
 def test_percent_latency_tokens():
