@@ -98,8 +98,9 @@ with right:
                        or "no tags or labels")
             if prompt.description:
                 st.text(prompt.description)
+            # state-backed tabs with stable labels: a select, promote or save keeps the person on their tab
             t_edit, t_versions, t_diff, t_labels, t_manage = st.tabs(
-                ["Editor", f"Versions ({len(versions)})", "Diff", "Labels", "Manage"])
+                ["Editor", "Versions", "Diff", "Labels", "Manage"], key="prompts_tab", on_change="rerun")
             with t_edit:
                 if prompt.archived:
                     st.info("This prompt is archived: restore it (Manage tab) to save new versions.")

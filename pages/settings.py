@@ -164,7 +164,7 @@ for e in rows:
     with st.expander(f"{md_escape(e.name)} ({e.kind})", expanded=e.name in ss["settings_health"]):
         _endpoint_panel(e)
 
-with st.expander("Add an endpoint", icon=":material/add:"):
+with st.expander("Add an endpoint", icon=":material/add:", key="settings_add_open", on_change="rerun"):
     c1, c2 = st.columns(2)
     c1.text_input("Name", key="settings_new_name", placeholder="e.g. local-vllm")
     c2.selectbox("Kind", KINDS, key="settings_new_kind")

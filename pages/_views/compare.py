@@ -131,7 +131,7 @@ def _vote_box(d: compare.ComparisonDisplay) -> None:
 
 def _leaderboard() -> None:
     """The arena leaderboard from every vote (lib.arena: Bradley-Terry), computed only when asked."""
-    with st.expander("Arena leaderboard (from votes)"):
+    with st.expander("Arena leaderboard (from votes)", key="cmp_arena_open", on_change="rerun"):
         by = st.radio("Rank", ["model", "version_model", "version"], horizontal=True, key="cmp_rate_by",
                       format_func={"model": "models", "version_model": "prompt versions on models",
                                    "version": "prompt versions"}.get)

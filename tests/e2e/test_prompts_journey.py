@@ -40,8 +40,8 @@ def test_prompts_journey(page, streamlit_app, shot):
     page.get_by_role("button", name="Save version").click()
     expect(page.get_by_text("Saved journey-summary v2.")).to_be_visible()
 
-    page.get_by_role("tab", name="Versions (2)").click()
-    expect(page.get_by_role("tab", name="Versions (2)")).to_have_attribute("aria-selected", "true")
+    page.get_by_role("tab", name="Versions").click()
+    expect(page.get_by_role("tab", name="Versions")).to_have_attribute("aria-selected", "true")
     shot("timeline")
 
     page.get_by_role("tab", name="Diff").click()
@@ -55,6 +55,9 @@ def test_prompts_journey(page, streamlit_app, shot):
     page.get_by_role("button", name="Promote").click()
     expect(page.get_by_text("production now points at journey-summary v2.")).to_be_visible()
     expect(page.get_by_text("production → v2").first).to_be_visible()
+    wait_idle(page)
+    # #15 item 7: a promote keeps the person on the Labels tab (it used to jump back to Editor)
+    expect(page.get_by_role("tab", name="Labels")).to_have_attribute("aria-selected", "true")
     shot("promoted")
 
     with db.session_scope(streamlit_app.engine()) as s:
