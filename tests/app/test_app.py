@@ -85,3 +85,22 @@ def test_unreachable_database_is_a_message_not_a_traceback(monkeypatch):
     msg = " ".join(e.value for e in at.error)
     assert "could not open its database" in msg and "hunter2secret" not in msg and "***" in msg
     assert "hunter2secret" not in texts(at)
+
+
+def test_home_first_step_links_and_no_raw_none(examples, app_db):
+    """#15 item 13: a first-step button, a line saying the examples exist, links to every page, no
+    'Database' headline number, and Recent runs without raw None."""
+    at = new_app()
+    assert "Database" not in {m.label for m in at.main.metric}
+    assert any("Example prompts and datasets are ready" in i.value for i in at.info)
+    labels = {p.proto.label for p in at.get("page_link")}
+    assert len(labels) == 7 and {"Run a batch on a dataset", "See metrics", "Endpoints and settings"} <= labels
+    at.button(key="home_try_example").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="play_prompt").value == "support-reply"
+    with db.session_scope(db.get_engine(app_db)) as s:  # a run with no latency and no known cost
+        s.add(Run(source="cli", endpoint="x", model="y", status="error"))
+    at.switch_page("pages/home.py").run()
+    table = at.dataframe[0].value
+    assert table.iloc[0]["latency"] == "unknown" and table.iloc[0]["cost"] == "unknown"
+    assert table.iloc[0]["prompt"] == "ad-hoc" and not table.isin(["None"]).any().any()
