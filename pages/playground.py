@@ -30,6 +30,7 @@ from pages._views.play_form import apply_pending, open_run_from_query, recent_ru
 require_app(__file__)
 
 ss = st.session_state
+PREVIEW_HEIGHT_PX = 420
 PLAY_KEEP_OUT = (  # buttons, uploaders, one-shot values: never restored
     "play_run", "play_fill_example", "play_load_vars", "play_open_run", "play_preset_save", "play_files",
     "play_media", "play_next_media", "play_send", "play_save_thread", "play_pending_vars",
@@ -150,7 +151,7 @@ with right:
     if rendered is not None:
         images = " (images: a rough guess)" if prompts_lib.has_media(rendered) else ""
         st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate){images}"))
-        with st.container(border=True):
+        with st.container(border=True, height=PREVIEW_HEIGHT_PX, key="play_preview_box"):  # long inputs scroll
             w.show_messages(rendered)
 
 # ---------------------------------------------------------------- model and parameters

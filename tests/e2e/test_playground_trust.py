@@ -99,3 +99,18 @@ def test_other_parameters_never_override_the_typed_fields(page, streamlit_app, s
     expect(page.get_by_text("Sent as is (not a known parameter): my_flag")).to_be_visible()
     expect(page.get_by_role("button", name="Run")).to_be_enabled()
     shot("accepted")
+
+
+def test_a_long_input_does_not_grow_the_preview_without_limit(page, streamlit_app, shot):
+    """#15 item 9: the preview panel is capped (it scrolls) however long the variables are."""
+    _arrange(streamlit_app)
+    _open(page, streamlit_app)
+    box = page.get_by_label("topic", exact=True)
+    box.fill("\n".join(f"line {i} of a very long pasted document" for i in range(300)))
+    box.press("Tab")
+    wait_idle(page)
+    preview = page.locator(".st-key-play_preview_box")
+    expect(preview).to_contain_text("line 0 of a very long")
+    height = preview.bounding_box()["height"]
+    assert height <= 450, f"the preview is {height:.0f} px tall"
+    shot("long-input-preview-capped")
