@@ -73,7 +73,9 @@ def _sidebar(engine) -> None:
             key = "key set" if has_secret(key_env) else f"key {key_env} missing"
         check = checks.get(name)
         last = "" if check is None else (" · ok" if check.get("ok") else " · failed") + f" {check.get('at', '')}"
-        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") else ":material/error:"
+        failed = check is not None and not check.get("ok")  # a failed test is never shown as a green check
+        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") and not failed \
+            else ":material/error:"
         lines.append(f"{icon} **{md_escape(name)}** {md_escape(key + last)}")
     sb.caption("Endpoints")
     sb.markdown("  \n".join(lines) if lines else "No endpoints yet: add one in Settings.")

@@ -71,6 +71,15 @@ def test_sidebar_flags_a_missing_key(engine_for_app, monkeypatch):
     assert line.startswith(":material/error:") and "WB\\_ABSENT\\_KEY missing" in line
 
 
+def test_sidebar_never_shows_a_green_check_for_a_failed_test(engine_for_app):
+    """#15 item 11: the echo endpoint's key state is fine, but its last test failed: the sidebar says so."""
+    at = new_app()
+    at.session_state["settings_health"] = {"echo": {"ok": False, "at": "12:00:00", "error": "unreachable"}}
+    at.run()
+    line = next(x.strip() for x in "\n".join(m.value for m in at.sidebar.markdown).splitlines() if "echo" in x)
+    assert line.startswith(":material/error:") and "failed" in line, line
+
+
 def test_unreachable_database_is_a_message_not_a_traceback(monkeypatch):
     from lib.settings import get_settings
 
