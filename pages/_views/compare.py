@@ -12,13 +12,14 @@ from lib import runs as runs_lib
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.prompts import diff_texts
-from lib.ui import md_escape
+from lib.ui import md_escape, percent
 from pages._views import run_widgets as w
 from pages._views.dataset_edit import add_to_dataset
 from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
 POLL_S = 0.1
+MIN_VOTES_FOR_INTERVAL = 5  # below this a bootstrap interval is noise (one vote gives a zero-width one)
 LIVE_CAP_S = 600.0
 
 
@@ -142,7 +143,11 @@ def _leaderboard() -> None:
         if board.empty:
             st.caption("No votes between different contenders yet.")
         else:
-            st.dataframe(board, hide_index=True)
+            shown = board.drop(columns=["ci_low", "ci_high"]).assign(**{"95% interval": [
+                "needs more votes" if n < MIN_VOTES_FOR_INTERVAL or lo == hi else f"{lo:g} to {hi:g}"
+                for n, lo, hi in zip(board["votes"], board["ci_low"], board["ci_high"], strict=True)]})
+            shown["win_rate"] = [percent(x) for x in shown["win_rate"]]
+            st.dataframe(shown, hide_index=True)
 
 
 def _diff(d: compare.ComparisonDisplay) -> None:

@@ -107,6 +107,7 @@ def test_blind_mode_hides_names_until_the_vote(engine_for_app):
     board = at.dataframe[0].value
     # greet v1 against v2: same-version pairs are dropped, so both players count the same votes
     assert len(board) == 2 and board["votes"].nunique() == 1 and board["votes"].iloc[0] in (1, 2), board
+    assert set(board["95% interval"]) == {"needs more votes"}, board  # never a zero-width interval from 1 vote
 
 
 def test_setup_and_last_comparison_survive_switching_pages(engine_for_app):
