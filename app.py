@@ -23,9 +23,10 @@ from lib.api import api_routes, enable_webhooks
 from lib.batch import start_background_worker
 from lib.client import list_endpoints
 from lib.credentials import has_secret
+from lib.identity import AUDIT_READ, Identity
 from lib.settings import get_settings
 from lib.ui import latency_text, md_escape, percent, spend
-from pages._views import boot
+from pages._views import auth, boot
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
@@ -92,8 +93,9 @@ def _sidebar(engine) -> None:
         c2.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
 
 
-def _pages() -> dict[str, list]:
-    """The navigation: Home, Build, Data, then History and Settings (a missing page file fails loudly)."""
+def _pages(ident: Identity) -> dict[str, list]:
+    """The navigation: Home, Build, Data, then History and Settings, and Audit for admins (a missing page
+    file fails loudly)."""
     def page(path: str, title: str, icon: str, default: bool = False):
         return st.Page(path, title=title, icon=icon, default=default)
 
@@ -107,6 +109,8 @@ def _pages() -> dict[str, list]:
         "Workspace": [page("pages/history.py", "History", ":material/history:"),
                       page("pages/settings.py", "Settings", ":material/settings:")],
     }
+    if ident.can(AUDIT_READ):
+        sections["Workspace"].append(page("pages/audit.py", "Audit", ":material/policy:"))
     return sections
 
 
@@ -122,8 +126,14 @@ def main() -> None:
                  f"{md_escape(type(exc).__name__)}. Check DATABASE_URL and the server, then reload.")
         st.stop()
     background_worker(url)
-    nav = st.navigation(_pages())
+    if auth.auth_configured() and not st.user.is_logged_in:
+        # anonymous with [auth]: the sign-in screen is the only page; nothing else is registered or run
+        st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")], position="hidden").run()
+        return
+    ident = auth.gate()
+    nav = st.navigation(_pages(ident))
     boot.resume_deeplink()
+    auth.sidebar_user(ident)
     with st.sidebar:
         try:
             _sidebar(engine)

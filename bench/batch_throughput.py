@@ -44,6 +44,7 @@ MEMORY = textwrap.dedent("""
     import sys, resource
     sys.path.insert(0, {root!r})
     from lib import db, datasets
+    from lib.identity import cli_operator
     from lib.db import session_scope
     def rss():
         for line in open("/proc/self/status"):
@@ -62,7 +63,7 @@ MEMORY = textwrap.dedent("""
     import time
     t = time.perf_counter()
     with session_scope(eng) as s:
-        ds = datasets.import_dataset(session=s, data=data, filename="big.csv", name="big")
+        ds = datasets.import_dataset(actor=cli_operator(), session=s, data=data, filename="big.csv", name="big")
         n = ds.row_count
     dt = time.perf_counter() - t
     print(n, round(base, 1), round(hwm(), 1), round(dt, 2))
@@ -104,6 +105,7 @@ def engine_run(port: int, n: int, concurrency: int, tmp: Path) -> tuple[float, d
     from lib.batch import run_job_foreground
     from lib.client import add_endpoint
     from lib.db import session_scope
+    from lib.identity import cli_operator
     from lib.models import BatchItem, Run, Score
     from lib.settings import get_settings
 
@@ -112,12 +114,16 @@ def engine_run(port: int, n: int, concurrency: int, tmp: Path) -> tuple[float, d
     db.upgrade(eng)
     csv = "question\n" + "".join(f"what is q{i}?\n" for i in range(n))
     with session_scope(eng) as s:
-        add_endpoint(session=s, name="fake", kind="openai", base_url=f"http://127.0.0.1:{port}/v1",
+        add_endpoint(actor=cli_operator(), session=s, name="fake", kind="openai",
+                     base_url=f"http://127.0.0.1:{port}/v1",
                                max_concurrency=concurrency, timeout_s=30)
-        ds = datasets.import_dataset(session=s, data=csv.encode(), filename="bench.csv", name="bench")
+        ds = datasets.import_dataset(actor=cli_operator(), session=s, data=csv.encode(), filename="bench.csv",
+                                     name="bench")
         s.commit()
-        v = prompts.create_prompt(session=s, name="bench", messages=[{"role": "user", "content": "Q: {{question}}"}])
-        job = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=["fake/fake-model"],
+        v = prompts.create_prompt(actor=cli_operator(), session=s, name="bench", messages=[{"role": "user",
+                                  "content": "Q: {{question}}"}])
+        job = batch.submit(actor=cli_operator(), session=s, dataset_id=ds.id, version_ids=[v.id],
+                           models=["fake/fake-model"],
                            evaluators=["contains:echo"], concurrency=concurrency)
     client_alone(300, concurrency)  # warm-up: connections, price lookup, token tables
     t = time.perf_counter()
@@ -137,6 +143,7 @@ def client_alone(n: int, concurrency: int) -> float:
     under the engine's cost, to tell the engine's overhead from the client's."""
     from lib.client import get_client
     from lib.db import get_engine
+    from lib.identity import cli_operator
 
     client = get_client(get_engine())
 
@@ -145,7 +152,7 @@ def client_alone(n: int, concurrency: int) -> float:
 
         async def one(i: int) -> None:
             async with sem:
-                await client.generate(model="fake/fake-model", record=False,
+                await client.generate(actor=cli_operator(), model="fake/fake-model", record=False,
                                       messages=[{"role": "user", "content": f"Q: what is q{i}?"}])
 
         t = time.perf_counter()

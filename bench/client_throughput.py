@@ -142,15 +142,16 @@ def bench_lib(client, url: str, n: int, conc: int, on_loop: bool) -> float:
     from sqlmodel import Session
 
     from lib.client import add_endpoint, list_endpoints
+    from lib.identity import cli_operator
 
     with Session(client.engine) as s:
         if not any(e.name == name for e in list_endpoints(session=s)):
-            add_endpoint(session=s, name=name, kind="openai", base_url=url, max_concurrency=conc,
+            add_endpoint(actor=cli_operator(), session=s, name=name, kind="openai", base_url=url, max_concurrency=conc,
                                    timeout_s=60)
             s.commit()
 
     async def call() -> None:
-        r = await client.generate(model=f"{name}/m", messages=MESSAGES, source="bench")
+        r = await client.generate(actor=cli_operator(), model=f"{name}/m", messages=MESSAGES, source="bench")
         if r.status != "ok":
             raise RuntimeError(r.error_message)
 
@@ -175,12 +176,13 @@ def main() -> None:
     os.environ.setdefault("WORKBENCH_SEED_EXAMPLES", "0")
     from lib import db
     from lib.client import ModelClient
+    from lib.identity import cli_operator
     from lib.models import Run
 
     engine = db.get_engine()
     db.upgrade(engine)
     client = ModelClient(engine)
-    client.generate_sync(model="echo/echo", messages=MESSAGES)  # warm up: loop, encoding, prices
+    client.generate_sync(actor=cli_operator(), model="echo/echo", messages=MESSAGES)  # warm up: loop, encoding, prices
 
     rows = []
     ratio = None

@@ -45,6 +45,7 @@ def _reset_peak() -> bool:
 def _phase(kind: str, rows: int, url: str, queue: mp.Queue) -> None:
     from lib import datasets, db
     from lib.datasets import read_file
+    from lib.identity import cli_operator
     from tests.data_files import big_csv
 
     data = big_csv(rows)
@@ -60,7 +61,8 @@ def _phase(kind: str, rows: int, url: str, queue: mp.Queue) -> None:
         n = parsed.row_count
     else:
         with db.session_scope(engine) as session:
-            ds = datasets.import_dataset(session=session, data=data, filename="big.csv", name=f"bench-{time.time_ns()}")
+            ds = datasets.import_dataset(actor=cli_operator(), session=session, data=data, filename="big.csv",
+                                         name=f"bench-{time.time_ns()}")
             n = ds.row_count
     elapsed = time.perf_counter() - t0
     peak = _status()["VmHWM"]

@@ -135,12 +135,14 @@ def main() -> None:
     db.upgrade(engine)
     upstream, up_url = start_upstream(args.latency_ms)
     with db.session_scope(engine) as s:
-        add_endpoint(session=s, name="up", kind="openai", base_url=f"{up_url}/v1", max_concurrency=256,
+        add_endpoint(session=s, actor=cli_operator(), name="up", kind="openai", base_url=f"{up_url}/v1",
+                     max_concurrency=256,
                      timeout_s=60)
         token, _ = create_token(session=s, actor=cli_operator(), name="bench", scope="run", rpm=1_000_000)
-        create_prompt(session=s, name="support-reply", messages=[{"role": "user", "content": "Hi {{name}}"}],
+        create_prompt(session=s, actor=cli_operator(), name="support-reply",
+                      messages=[{"role": "user", "content": "Hi {{name}}"}],
                       model="up/m")
-        set_label(session=s, name="support-reply", label="production", version=1)
+        set_label(session=s, actor=cli_operator(), name="support-reply", label="production", version=1)
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()
     api = ctx.Process(target=_serve_api, args=(db_url, q), daemon=True)

@@ -32,6 +32,7 @@ def build_db(url: str, n_runs: int, n_prompts: int) -> dict:
     """Migrate, add `n_prompts` prompts (2 versions each, labels) and `n_runs` runs; returns timings."""
     from bench.metrics_fill import fill
     from lib import db, prompts
+    from lib.identity import cli_operator
     from lib.settings import get_settings
 
     get_settings.cache_clear()
@@ -44,15 +45,15 @@ def build_db(url: str, n_runs: int, n_prompts: int) -> dict:
         existing = prompts.list_prompts(session=s, page_size=1)[1]
         for i in range(max(0, n_prompts - existing)):
             name = f"bench-{i:04d}"
-            prompts.create_prompt(session=s, name=name, tags=["bench", f"group-{i % 10}"],
+            prompts.create_prompt(actor=cli_operator(), session=s, name=name, tags=["bench", f"group-{i % 10}"],
                                   description=f"benchmark prompt {i}", model="echo/echo",
                                   messages=[{"role": "system", "content": "You are terse."},
                                             {"role": "user", "content": f"Task {i}: {{{{ input }}}}"}])
-            prompts.save_version(session=s, name=name, messages=[
+            prompts.save_version(actor=cli_operator(), session=s, name=name, messages=[
                 {"role": "system", "content": "You are terse."},
                 {"role": "user", "content": f"Task {i} (v2): {{{{ input }}}}"}], model="echo/echo")
             if i % 3 == 0:
-                prompts.set_label(session=s, name=name, label="production", version=2)
+                prompts.set_label(actor=cli_operator(), session=s, name=name, label="production", version=2)
     with eng.connect() as conn:
         conn.exec_driver_sql("ANALYZE") if eng.dialect.name == "sqlite" else None
     return {"fill_s": time.perf_counter() - t0, "runs_s": t_runs}

@@ -56,6 +56,15 @@ def _read(path: Path) -> dict:
     return data
 
 
+def secrets_table(name: str) -> dict:
+    """The `[name]` table of the first secrets.toml that has one (e.g. `auth`, `roles`), or {}."""
+    for path in secrets_files():
+        table = _read(path).get(name)
+        if isinstance(table, dict):
+            return table
+    return {}
+
+
 def _keys_table(path: Path) -> dict:
     table = _read(path).get("keys")
     return table if isinstance(table, dict) else {}

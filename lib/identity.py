@@ -20,6 +20,7 @@ import getpass
 from dataclasses import dataclass, field
 
 from .errors import PermissionDeniedError
+from .settings import get_settings
 
 READ = "read"
 RUN = "run"  # anything that costs money: model calls, batches
@@ -56,7 +57,7 @@ SCOPE_ACTIONS: dict[str, frozenset[str]] = {
 class Identity:
     """An actor: a signed-in user, the local operator (CLI, single-user app), a token or the worker."""
 
-    kind: str  # "user" | "cli" | "local" | "token" | "worker"
+    kind: str  # "user" | "cli" | "local" | "token" | "worker" | "system"
     name: str  # user id / OS user / token name
     email: str = ""
     role: str = "viewer"  # for people; tokens use `scopes`
@@ -108,8 +109,13 @@ def cli_operator() -> Identity:
 
 
 def local_user() -> Identity:
-    """The single user of an app with no `[auth]` (bound to 127.0.0.1): an admin, marked `local:`."""
-    return Identity(kind="local", name=_os_user(), role="admin")
+    """The single user of an app with no `[auth]` (bound to 127.0.0.1): an admin, marked `local:`.
+
+    Named by WORKBENCH_AUTHOR when set, else the OS user."""
+    return Identity(kind="local", name=get_settings().author or _os_user(), role="admin")
 
 
 WORKER = Identity(kind="worker", name="batch", role="editor")
+
+SYSTEM = Identity(kind="system", name="workbench", role="admin")
+"""The workbench itself: first-start seeding of examples and default endpoints (`system:workbench`)."""

@@ -88,6 +88,7 @@ class Endpoint(SQLModel, table=True):
     options: dict = _json({})  # kind-specific: anthropic_version, echo latency_ms / failure_rate
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="", max_length=200)  # identity label of the last change
 
 
 class KeyBinding(SQLModel, table=True):
@@ -262,6 +263,7 @@ class BatchJob(SQLModel, table=True):
     # pending | running | paused | done | cancelled | failed
     pause_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     total_items: int = 0
+    created_by: str = Field(default="", max_length=200)  # identity label of who started it
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -316,6 +318,7 @@ class Price(SQLModel, table=True):
     source: str = Field(default="manual", max_length=300)
     effective_date: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="", max_length=200)
 
 
 class ResponseCache(SQLModel, table=True):
@@ -374,3 +377,30 @@ class PageState(SQLModel, table=True):
     page: str = Field(max_length=50)  # the page's key prefix: play, cmp, batch, ...
     state: dict = _json({})
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person who signed in through the login provider, and the role an admin gave them."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)  # lower-cased
+    name: str = Field(default="", max_length=200)
+    subject: str = Field(default="", max_length=300)  # the provider's `sub`
+    role: str | None = Field(default=None, max_length=20)  # None = from settings (admins/editors) or viewer
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when: written in the same transaction as the change; never a key."""
+
+    __table_args__ = (Index("ix_audit_created", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=200, index=True)  # identity label
+    actor_kind: str = Field(default="", max_length=20)  # user | cli | local | token | worker
+    action: str = Field(max_length=50, index=True)  # e.g. prompt.create, label.move, endpoint.update
+    object_type: str = Field(default="", max_length=30)  # prompt | label | endpoint | price | user | job | dataset
+    object_id: str = Field(default="", max_length=300)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # before -> after

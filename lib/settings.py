@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     evaluator_timeout_s: float = 10.0
     # an image part `{"image_url": {"url": "{{column}}"}}` may name a file under this folder (batch columns)
     media_dir: str = ""
+    # roles of signed-in people (with `[auth]`): e-mails or `@domain`; everyone else is a viewer.
+    # Also read from a `[roles]` table of .streamlit/secrets.toml (admins = [...], editors = [...]).
+    admins: list[str] = []
+    editors: list[str] = []
+    # labels only an admin may move (each move asks for confirmation in the app)
+    protected_labels: list[str] = ["production"]
     # which environment variables / secrets an endpoint may name as its key (fnmatch patterns,
     # upper-cased); a name must match an allow pattern and no deny pattern, or be listed in the
     # `[keys]` table of .streamlit/secrets.toml

@@ -19,11 +19,13 @@ from lib.datasets import auto_map, has_errors, lint, preview
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.evals import parse_spec
+from lib.identity import BATCH_WRITE
 from lib.prompts import variables as templating_variables
 from lib.ui import md_escape
 from pages._views import batch as view
 from pages._views import dataset_edit
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.boot import require_app
 
 require_app(__file__)
@@ -58,7 +60,7 @@ if source == "Upload a file":
     if up is not None and ss.batch_upload_sig != sig:
         try:
             with session_scope(engine) as s:
-                ds = datasets.import_dataset(session=s, data=up.getvalue(), filename=up.name)
+                ds = datasets.import_dataset(actor=actor(), session=s, data=up.getvalue(), filename=up.name)
                 ss.batch_dataset_id = ds.id
             ss.batch_upload_sig = sig
             ss.batch_preflight = None
@@ -165,10 +167,11 @@ if st.button("Preflight", key="batch_preflight_btn", disabled=not ready, type="s
 pf = ss.batch_preflight
 if pf and pf["plan"] == plan:
     view.show_preflight(pf["result"])
-    if st.button("Start the job", key="batch_start", type="primary"):
+    if st.button("Start the job", key="batch_start", type="primary", disabled=not actor().can(BATCH_WRITE)):
         try:
             with session_scope(engine) as s:
-                job = batch.submit(session=s, evaluators=specs, budget_usd=float(budget) or None, mode=mode,
+                job = batch.submit(actor=actor(), session=s, evaluators=specs, budget_usd=float(budget) or None,
+                                   mode=mode,
                                    judge_model=judge_model, **plan)
             ss.batch_job_id, ss.batch_preflight = job.id, None
             if os.environ.get("WORKBENCH_START_WORKER", "1").strip().lower() not in ("0", "false", "no"):

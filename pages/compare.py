@@ -11,11 +11,13 @@ from lib import prompts as prompts_lib
 from lib.compare import ColumnSpec
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
+from lib.identity import RUN
 from lib.prompts import missing as templating_missing
 from lib.prompts import variables
 from lib.ui import md_escape
 from pages._views import compare as view
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.boot import require_app
 from pages._views.play_form import variable_roots
 
@@ -106,9 +108,10 @@ with st.expander("Columns and variables", key="cmp_setup", on_change="rerun"):
         st.error(md_escape(p))
     blind = st.toggle("Blind mode (hide names and shuffle until you vote)", key="cmp_blind")
     if st.button("Run all columns", type="primary", key="cmp_run", icon=":material/play_arrow:",
-                 disabled=bool(problems or missing), on_click=_collapse_setup):
+                 disabled=bool(problems or missing) or not actor().can(RUN), on_click=_collapse_setup):
         try:
-            job = compare.start(engine=engine, columns=[s for s in specs if s], variables=values, blind=blind)
+            job = compare.start(actor=actor(), engine=engine, columns=[s for s in specs if s], variables=values,
+                                blind=blind)
         except WorkbenchError as exc:
             w.lib_error(exc)
             job = None

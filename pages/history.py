@@ -38,14 +38,16 @@ if raw:
 with session_scope(engine) as session:
     names = w.prompt_names(session)
     models = w.model_options(session)
+    users = runs_lib.run_users(session=session)
 f1, f2, f3, f4 = st.columns(4)
 prompt = f1.selectbox("Prompt", [ANY] + names, key="hist_prompt")
 version = f2.number_input("Version (0 = any)", min_value=0, step=1, key="hist_version",
                           disabled=prompt == ANY)
 model = f3.selectbox("Model", [ANY] + models, key="hist_model", accept_new_options=True)
 status = f4.selectbox("Status", [ANY, "ok", "error", "incomplete"], key="hist_status")
-g1, g2, g3 = st.columns([1, 1, 2])
+g1, g2, g3, g4 = st.columns([1, 1, 2, 1])
 source = g1.selectbox("Source", [ANY, "playground", "compare", "batch", "cli", "api", "gateway"], key="hist_source")
+user = g4.selectbox("User", [ANY, *users], key="hist_user", help="Who made the call")
 today = datetime.now(UTC).date()
 ss.setdefault("hist_dates", ())
 dates = g2.date_input("Dates (UTC)", key="hist_dates", max_value=today + timedelta(days=1))
@@ -66,6 +68,8 @@ if status != ANY:
     filters["status"] = status
 if source != ANY:
     filters["source"] = source
+if user != ANY:
+    filters["user"] = user
 if isinstance(dates, (list, tuple)) and dates:
     start: date = dates[0]
     end: date = dates[1] if len(dates) > 1 else dates[0]

@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from lib import db, prompts
+from lib.identity import local_user
 from lib.ui import latency_text, md_escape, money, text_or_dash, workspace_summary
+from pages._views.auth import actor, auth_configured
 from pages._views.boot import require_app
 
 require_app(__file__)
@@ -17,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 st.title("Prompt Workbench")
 st.caption("Write prompts, try them on models, compare answers, and run them over datasets.")
+if auth_configured():
+    me = actor()
+    st.caption(f"Signed in as {md_escape(me.email)} ({me.role}).")
+else:
+    st.info(f"Single-user mode: no sign-in is configured, so the workbench listens on 127.0.0.1 only and "
+            f"whoever reaches it acts as **{md_escape(local_user().label)}** (admin). To serve a team, add an "
+            "`[auth]` section to `.streamlit/secrets.toml` (README, *Serving a team*).", icon=":material/person:")
 
 engine = db.get_engine()
 with db.session_scope(engine) as session:

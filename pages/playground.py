@@ -7,6 +7,7 @@ import streamlit as st
 from lib import prompts as prompts_lib
 from lib.db import get_engine, session_scope
 from lib.errors import TemplateError, WorkbenchError
+from lib.identity import RUN
 from lib.prompts import (
     CONTEXT_NAMES,
     MAX_BYTES,
@@ -24,6 +25,7 @@ from lib.prompts import missing as templating_missing
 from lib.ui import md_escape
 from pages._views import conversation as conv
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.boot import require_app
 from pages._views.play_form import apply_pending, open_run_from_query, recent_runs_picker, variable_form
 
@@ -168,7 +170,9 @@ if params_error:
 
 can_call = not form_errors and not params_error and bool(model)
 can_run = rendered is not None and can_call and not media_refused
-run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run, icon=":material/play_arrow:")
+may_run = actor().can(RUN)  # lib refuses too; this only hides what the role cannot do
+run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run or not may_run,
+                        icon=":material/play_arrow:", help=None if may_run else "Your role can read but not run models")
 
 # ---------------------------------------------------------------- run and answer
 # The answer area has the same three slots (heading, answer, figures) whether it shows a new or an opened
@@ -220,7 +224,7 @@ if preset is not None:
                 st.stop()
             try:
                 with session_scope(engine) as session:
-                    v = create_from_preset(session=session, key=preset.key, name=new_name,
+                    v = create_from_preset(actor=actor(), session=session, key=preset.key, name=new_name,
                                                    model=model or None)
                     saved = f"{new_name}:{v.number}"
                 st.success(md_escape(f"Saved {saved}. Pick it under 'Saved prompt' to keep iterating."))

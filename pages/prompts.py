@@ -9,8 +9,10 @@ import streamlit as st
 from lib import db, prompts
 from lib.client import list_endpoints
 from lib.errors import WorkbenchError
+from lib.identity import PROMPT_WRITE
 from lib.prompts import import_prompt
 from lib.ui import md_escape
+from pages._views.auth import actor
 from pages._views.boot import require_app
 from pages._views.flash import flash, show_flashes
 from pages._views.prompt_editor import NEW, PAGE, get_draft, render_editor, replace_draft
@@ -51,7 +53,7 @@ def _import() -> None:
         return
     try:
         with db.session_scope() as session:
-            p = import_prompt(session=session, data=text,
+            p = import_prompt(actor=actor(), session=session, data=text,
                                         name=(ss.get("prompts_import_name") or "").strip() or None)
             name = p.name
     except WorkbenchError as exc:
@@ -125,7 +127,7 @@ with right:
 # ---- the list
 with left:
     st.button("New prompt", icon=":material/add:", type="primary", on_click=_new, width="stretch",
-              key="prompts_new")
+              key="prompts_new", disabled=not actor().can(PROMPT_WRITE))
     st.text_input("Search", key="prompts_q", placeholder="name or description", on_change=_filters_changed)
     with db.session_scope() as session:
         tag_options = ["(any tag)"] + prompts.all_tags(session=session)

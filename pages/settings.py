@@ -11,7 +11,9 @@ from lib import bootstrap, db
 from lib.client import KINDS, add_endpoint, delete_endpoint, get_endpoint, health, list_endpoints, update_endpoint
 from lib.credentials import has_secret
 from lib.errors import WorkbenchError
+from lib.identity import ENDPOINT_WRITE, PRICE_WRITE, PROMPT_WRITE
 from lib.ui import md_escape
+from pages._views.auth import actor, render_people
 from pages._views.boot import require_app
 from pages._views.flash import flash, show_flashes
 
@@ -36,7 +38,7 @@ def _models(text: str) -> list[str]:
 def _add_endpoint() -> None:
     try:
         with db.session_scope() as session:
-            add_endpoint(
+            add_endpoint(actor=actor(),
                 session=session, name=(ss.get("settings_new_name") or "").strip(), kind=ss.get("settings_new_kind"),
                 base_url=(ss.get("settings_new_url") or "").strip(),
                 api_key_env=(ss.get("settings_new_key") or "").strip() or None,
@@ -64,7 +66,7 @@ def _save_endpoint(name: str) -> None:
             # lib.endpoints refuses a host change otherwise, so a key never follows a URL edit by accident.
             if key_env != row.api_key_env or ss.get(p + "rekey"):
                 changes["api_key_env"] = key_env
-            update_endpoint(session=session, name=name, **changes)
+            update_endpoint(actor=actor(), session=session, name=name, **changes)
     except WorkbenchError as exc:
         _note("error", str(exc))
         return
@@ -77,7 +79,7 @@ def _delete_endpoint(name: str) -> None:
         return
     try:
         with db.session_scope() as session:
-            delete_endpoint(session=session, name=name)
+            delete_endpoint(actor=actor(), session=session, name=name)
     except WorkbenchError as exc:
         _note("error", str(exc))
         return
@@ -140,49 +142,56 @@ def _endpoint_panel(e) -> None:
 st.title("Settings")
 show_flashes("settings")
 
-st.header("Endpoints")
-with db.session_scope() as session:
-    rows = list_endpoints(session=session)
+me = actor()
+if me.can(ENDPOINT_WRITE):
+    st.header("Endpoints")
+    with db.session_scope() as session:
+        rows = list_endpoints(session=session)
 
 
-def _key_state(e) -> str:
-    if e.kind == "echo":
-        return "not needed (offline)"
-    if not e.api_key_env:
-        return "none configured"
-    return f"{e.api_key_env}: present" if has_secret(e.api_key_env) else f"{e.api_key_env}: MISSING"
+    def _key_state(e) -> str:
+        if e.kind == "echo":
+            return "not needed (offline)"
+        if not e.api_key_env:
+            return "none configured"
+        return f"{e.api_key_env}: present" if has_secret(e.api_key_env) else f"{e.api_key_env}: MISSING"
 
 
-st.dataframe(pd.DataFrame([{"name": e.name, "kind": e.kind, "base URL": e.base_url, "key": _key_state(e),
-                            "models": ", ".join(e.models or []), "rpm": e.rpm, "concurrency": e.max_concurrency,
-                            "timeout s": e.timeout_s,
-                            "last test": (("ok " if ss["settings_health"][e.name].get("ok") else "failed ")
-                                          + ss["settings_health"][e.name]["at"])
-                            if e.name in ss["settings_health"] else ""} for e in rows]),
-             hide_index=True, width="stretch")
-for e in rows:
-    with st.expander(f"{md_escape(e.name)} ({e.kind})", expanded=e.name in ss["settings_health"]):
-        _endpoint_panel(e)
+    st.dataframe(pd.DataFrame([{"name": e.name, "kind": e.kind, "base URL": e.base_url, "key": _key_state(e),
+                                "models": ", ".join(e.models or []), "rpm": e.rpm, "concurrency": e.max_concurrency,
+                                "timeout s": e.timeout_s,
+                                "last test": (("ok " if ss["settings_health"][e.name].get("ok") else "failed ")
+                                              + ss["settings_health"][e.name]["at"])
+                                if e.name in ss["settings_health"] else ""} for e in rows]),
+                 hide_index=True, width="stretch")
+    for e in rows:
+        with st.expander(f"{md_escape(e.name)} ({e.kind})", expanded=e.name in ss["settings_health"]):
+            _endpoint_panel(e)
 
-with st.expander("Add an endpoint", icon=":material/add:", key="settings_add_open", on_change="rerun"):
-    c1, c2 = st.columns(2)
-    c1.text_input("Name", key="settings_new_name", placeholder="e.g. local-vllm")
-    c2.selectbox("Kind", KINDS, key="settings_new_kind")
-    c1.text_input("Base URL", key="settings_new_url", placeholder="https://api.openai.com/v1")
-    c2.text_input("API key variable (its NAME, e.g. OPENAI_API_KEY)", key="settings_new_key")
-    st.text_input("Models (comma-separated)", key="settings_new_models")
-    c1, c2, c3 = st.columns(3)
-    c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key="settings_new_rpm")
-    c2.number_input("Max concurrency", min_value=1, max_value=512, value=8, key="settings_new_conc")
-    c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, value=60.0, key="settings_new_timeout")
-    st.checkbox("Allow this key to be sent to this host even if it is bound to another one", key="settings_new_rebind")
-    st.button("Add endpoint", key="settings_add", on_click=_add_endpoint, type="primary")
-    st.caption("Keys are never stored: put the key in the environment or .streamlit/secrets.toml under the "
-               "name you give here.")
+    with st.expander("Add an endpoint", icon=":material/add:", key="settings_add_open", on_change="rerun"):
+        c1, c2 = st.columns(2)
+        c1.text_input("Name", key="settings_new_name", placeholder="e.g. local-vllm")
+        c2.selectbox("Kind", KINDS, key="settings_new_kind")
+        c1.text_input("Base URL", key="settings_new_url", placeholder="https://api.openai.com/v1")
+        c2.text_input("API key variable (its NAME, e.g. OPENAI_API_KEY)", key="settings_new_key")
+        st.text_input("Models (comma-separated)", key="settings_new_models")
+        c1, c2, c3 = st.columns(3)
+        c1.number_input("Requests / minute (0 = no limit)", min_value=0, step=10, key="settings_new_rpm")
+        c2.number_input("Max concurrency", min_value=1, max_value=512, value=8, key="settings_new_conc")
+        c3.number_input("Timeout (s)", min_value=1.0, max_value=3600.0, value=60.0, key="settings_new_timeout")
+        st.checkbox("Allow this key to be sent to this host even if it is bound to another one",
+                    key="settings_new_rebind")
+        st.button("Add endpoint", key="settings_add", on_click=_add_endpoint, type="primary")
+        st.caption("Keys are never stored: put the key in the environment or .streamlit/secrets.toml under the "
+                   "name you give here.")
+else:
+    st.header("Endpoints")
+    st.info("Endpoints, keys and prices are managed by admins.", icon=":material/lock:")
 
 from pages._views.prices import render_prices  # noqa: E402  (kept in its own file for size)
 
-render_prices()
+if me.can(PRICE_WRITE):
+    render_prices()
 
 from pages._views.api_access import render_api_access  # noqa: E402  (kept in its own file for size)
 
@@ -199,12 +208,15 @@ c3.metric("Migration", info.get("revision") or "none",
           delta=None if info.get("revision") == head else f"head is {head}", delta_color="off")
 st.code(info["url"], language=None)
 
+render_people(me)
+
 st.header("Example data")
 c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-sure = c1.checkbox("I am sure", key="settings_reset_confirm")
-if c2.button("Reset example prompts", key="settings_reset", disabled=not sure, icon=":material/restart_alt:"):
+sure = c1.checkbox("I am sure", key="settings_reset_confirm", disabled=not me.can(PROMPT_WRITE))
+if c2.button("Reset example prompts", key="settings_reset", disabled=not sure or not me.can(PROMPT_WRITE),
+             icon=":material/restart_alt:"):
     try:
-        names = bootstrap.reset_examples(db.get_engine())
+        names = bootstrap.reset_examples(db.get_engine(), actor=actor())
     except WorkbenchError as exc:
         st.error(md_escape(str(exc)))
     else:

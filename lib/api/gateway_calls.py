@@ -57,7 +57,7 @@ def call_kwargs(*, engine: Engine, actor: Identity, body: dict[str, Any], mode: 
     params = call_params(body)
     if mode == "completion":
         params["mode"] = "completion"
-    kw: dict[str, Any] = {"source": "gateway", "actor": actor.label, "params": params}
+    kw: dict[str, Any] = {"source": "gateway", "actor": actor, "params": params}
     with Session(engine) as s:
         version = resolve_version(s, model.strip())
     variables = body.get("variables") or {}
@@ -226,7 +226,7 @@ async def embeddings(*, engine: Engine, actor: Identity, body: dict[str, Any]) -
     if len(texts) > 2048:
         raise ApiError(400, "input: at most 2048 texts per request", param="input")
     vectors, result = await get_client(engine).embed_call(model=model, inputs=texts, source="gateway",
-                                                          actor=actor.label)
+                                                          actor=actor)
     tokens = result.prompt_tokens
     return {"object": "list", "model": model, "workbench_run_id": result.run_id,
             "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],

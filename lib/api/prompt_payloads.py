@@ -153,11 +153,11 @@ def create_version(*, session: Session, actor: Identity, name: str, messages: li
     if not prompt_exists(session=session, name=name):
         v = create_prompt(session=session, name=name, messages=messages, template_format=template_format,
                           model=model, params=params, commit_message=commit_message, description=description,
-                          tags=tags, author=actor.label)
+                          tags=tags, actor=actor)
         created = True
     else:
         v, created = save_version(session=session, name=name, messages=messages, template_format=template_format,
-                                  model=model, params=params, commit_message=commit_message, author=actor.label)
+                                  model=model, params=params, commit_message=commit_message, actor=actor)
     prompt = get_prompt(session=session, name=name)
     return version_payload(prompt, v, labels_of(session=session, prompt_id=prompt.id)), created
 
@@ -168,5 +168,5 @@ def move_label(*, session: Session, actor: Identity, name: str, label: str, vers
     if label in PROTECTED_LABELS:
         require(actor, LABEL_MOVE_PROTECTED)
     get_version(session=session, name=name, number=version)
-    set_label(session=session, name=name, label=label, version=version, author=actor.label)
+    set_label(session=session, name=name, label=label, version=version, actor=actor)
     return get_payload(session=session, name=name, label=label)

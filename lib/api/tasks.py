@@ -84,7 +84,7 @@ def task_call(*, engine: Engine, actor: Identity, prompt: str, task_type: str, f
         model = _model_of(s, service)
     return {"model": model, "messages": task_messages(prompt, task_type, files), "params": params,
             "variables": {"prompt": prompt, "task_type": task_type, "files": sorted(files or {})},
-            "source": "api", "actor": actor.label}
+            "source": "api", "actor": actor}
 
 
 class _Running:

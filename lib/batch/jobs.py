@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
+from lib import audit
 from lib.client import load_config, provider_class, split_model_ref
 from lib.datasets import auto_map
 from lib.errors import NotFoundError, ValidationError
+from lib.identity import BATCH_WRITE, RUN, Identity, require
 from lib.models import BatchItem, BatchJob, Dataset, DatasetRow, PromptVersion, utcnow
 from lib.prompts import variables as templating_variables
 
@@ -52,12 +54,14 @@ def _positive(name: str, value: Any, allow_none: bool = True) -> None:
         raise ValidationError(f"{name} must be a positive number, got {value!r}")
 
 
-def submit(*, session: Session, dataset_id: int, version_ids: list[int], models: list[str],
+def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: list[int], models: list[str],
            mapping: dict[str, str] | None = None, evaluators: list | None = None, params: dict | None = None,
            repeats: int = 1, concurrency: int = 8, rpm: int | None = None, tpm: int | None = None,
            budget_usd: float | None = None, mode: str = "live", name: str = "",
            judge_model: str | None = None) -> BatchJob:
-    """Create a job and all its items (rows x versions x models x repeats) in bulk; commits."""
+    """Create a job (started by `actor`) and all its items (rows x versions x models x repeats) in bulk; commits."""
+    require(actor, RUN)
+    require(actor, BATCH_WRITE)
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFoundError(f"unknown dataset id {dataset_id}")
@@ -97,9 +101,12 @@ def submit(*, session: Session, dataset_id: int, version_ids: list[int], models:
                    judge_model=judge_model or None,
                    repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm, budget_usd=budget_usd, mode=mode,
                    status="pending", total_items=len(rows) * len(version_ids) * len(models) * repeats,
-                   created_at=now, updated_at=now)
+                   created_by=actor.label[:200], created_at=now, updated_at=now)
     session.add(job)
     session.flush()
+    audit.record(session, actor=actor, action="job.start", object_type="job", object_id=job.id,
+                 summary=f"- -> {job.name}: {job.total_items} items ({dataset.name}, {', '.join(models)}, "
+                         f"{mode}, budget {'none' if budget_usd is None else f'${budget_usd}'})")
     # Order: row-major so the first results cover every version x model of the first cases.
     batch: list[dict] = []
     for row_id, idx in rows:
@@ -199,7 +206,10 @@ def progress(*, session: Session, job_id: int, window_s: float = 30.0) -> dict[s
             "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at}
 
 
-def _set_status(session: Session, job: BatchJob, status: str, reason: str | None = None) -> BatchJob:
+def _set_status(session: Session, job: BatchJob, status: str, reason: str | None = None, *,
+                actor: Identity, action: str) -> BatchJob:
+    audit.record(session, actor=actor, action=action, object_type="job", object_id=job.id,
+                 summary=audit.change(job.status, status))
     job.status = status
     job.pause_reason = reason
     job.updated_at = utcnow()
@@ -210,16 +220,19 @@ def _set_status(session: Session, job: BatchJob, status: str, reason: str | None
     return job
 
 
-def pause(*, session: Session, job_id: int, reason: str = "paused by user") -> BatchJob:
+def pause(*, session: Session, actor: Identity, job_id: int, reason: str = "paused by user") -> BatchJob:
     """Stop claiming new items; items in flight finish and are kept."""
+    require(actor, BATCH_WRITE)
     job = get_job(session=session, job_id=job_id)
     if job.status in ("done", "cancelled"):
         raise ValidationError(f"job {job.id} is {job.status}; nothing to pause")
-    return _set_status(session, job, "paused", reason)
+    return _set_status(session, job, "paused", reason, actor=actor, action="job.pause")
 
 
-def resume(*, session: Session, job_id: int, budget_usd: float | None = None) -> BatchJob:
+def resume(*, session: Session, actor: Identity, job_id: int, budget_usd: float | None = None) -> BatchJob:
     """Make a paused/failed/cancelled job runnable again (optionally with a new budget)."""
+    require(actor, RUN)
+    require(actor, BATCH_WRITE)
     job = get_job(session=session, job_id=job_id)
     if budget_usd is not None:
         _positive("budget", budget_usd)
@@ -231,25 +244,31 @@ def resume(*, session: Session, job_id: int, budget_usd: float | None = None) ->
         c = counts(session=session, job_id=job.id)
         if c["pending"] == 0 and c["running"] == 0:
             return job  # nothing left to do: resuming sends nothing
-    return _set_status(session, job, "pending")
+    return _set_status(session, job, "pending", actor=actor, action="job.resume")
 
 
-def cancel(*, session: Session, job_id: int) -> BatchJob:
+def cancel(*, session: Session, actor: Identity, job_id: int) -> BatchJob:
     """Cancel: no new item is claimed; finished results stay."""
+    require(actor, BATCH_WRITE)
     job = get_job(session=session, job_id=job_id)
     if job.status == "done":
         raise ValidationError(f"job {job.id} is already done")
-    return _set_status(session, job, "cancelled", "cancelled by user")
+    return _set_status(session, job, "cancelled", "cancelled by user", actor=actor, action="job.cancel")
 
 
-def retry_failed(*, session: Session, job_id: int) -> int:
+def retry_failed(*, session: Session, actor: Identity, job_id: int) -> int:
     """Put error and incomplete items back to pending (finished ones are never repeated); returns how many."""
+    require(actor, RUN)
+    require(actor, BATCH_WRITE)
     job = get_job(session=session, job_id=job_id)
     res = session.execute(update(BatchItem).where(BatchItem.job_id == job.id,
                                                   BatchItem.state.in_(("error", "incomplete")))
                           .values(state="pending", error=None, lease_owner=None, lease_expires=None,
                                   updated_at=utcnow()))
     n = int(res.rowcount or 0)
+    if n:
+        audit.record(session, actor=actor, action="job.retry", object_type="job", object_id=job.id,
+                     summary=f"{n} failed item{'s' if n != 1 else ''} -> pending")
     if n and job.status != "running":
         job.status, job.pause_reason, job.finished_at = "pending", None, None
         job.updated_at = utcnow()

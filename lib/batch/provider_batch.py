@@ -27,6 +27,7 @@ from lib.client import cost_usd, get_client, load_config, price_for, provider_cl
 from lib.db import session_scope
 from lib.errors import ProviderError, ValidationError, WorkbenchError
 from lib.evals import coerce, evaluate, specs_for_row, summarise
+from lib.identity import WORKER
 from lib.models import BatchItem, BatchJob, utcnow
 from lib.prompts import merge_params, render
 from lib.runs import RunResult, run_row, spec_for_version
@@ -152,6 +153,7 @@ def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, re
     spec = spec_for_version(version, prompt_name=prompt_name, endpoint=ep_name, model=model, messages=[],
                             params=merge_params(version, ref, job.params), variables=values, source="batch",
                             batch_job_id=job.id)
+    spec.actor = job.created_by or WORKER.label  # who started the job
     run = run_row(spec, result)
     return store.Finished(item_id, "done" if ok else "error", run=run, error=message)
 
@@ -222,7 +224,8 @@ async def _score(specs, asserts, text, data, job_id, judge_model=None):
         if spec.label in seen:
             continue
         seen.add(spec.label)
-        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id, judge_model=judge_model)
+        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id, judge_model=judge_model,
+                           actor=WORKER)
         results.append(r)
         out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
     passed, score = summarise(results)

@@ -33,6 +33,7 @@ from lib.client import get_client
 from lib.datasets import row_values  # also imported from here by provider_batch and preflight
 from lib.errors import WorkbenchError
 from lib.evals import ASYNC_TYPES, EvalResult, check, coerce, evaluate, specs_for_row, summarise
+from lib.identity import WORKER
 from lib.prompts import count_messages, merge_params, render, response_schema
 from lib.runs import RunResult, run_row, spec_for_version
 from lib.settings import get_settings
@@ -54,9 +55,10 @@ def lease_seconds() -> float:
 
 
 def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict,
-             item_model: str = "", messages: list[dict] | None = None, params: dict | None = None) -> dict:
+             item_model: str = "", messages: list[dict] | None = None, params: dict | None = None,
+             actor: str = "") -> dict:
     """The Run row of a batch item's result: the client's row, or (a stand-in caller's result without
-    one) the same row from the one builder, `lib.runs.run_row`."""
+    one) the same row from the one builder, `lib.runs.run_row`; `actor` is who started the job."""
     row = getattr(res, "row", None)  # the client's plain dict of the Run's columns (cheap)
     if row is not None:
         d = dict(row)
@@ -66,6 +68,7 @@ def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, va
     spec = spec_for_version(version, prompt_name=prompt_name, endpoint=getattr(res, "endpoint", "") or endpoint,
                             model=getattr(res, "model", "") or model, messages=messages or [], params=params or {},
                             variables=values, source="batch", batch_job_id=job_id)
+    spec.actor = actor or WORKER.label
     if not isinstance(res, RunResult):
         res = RunResult.model_validate(res, from_attributes=True)
     return run_row(spec, res.model_copy(update={"attempts": res.attempts or 1}))
@@ -130,7 +133,9 @@ class JobRunner:
         if self.job.tpm:
             await self._tpm_acquire(messages)
         try:  # the version goes along so the client merges its params and overrides, as the Playground does
-            res = await self._caller()(model=item.model, version=version, messages=messages, variables=values,
+            # the worker makes the call on behalf of whoever started the job (their label goes on the Run)
+            res = await self._caller()(actor=WORKER, on_behalf_of=self.job.created_by or None, model=item.model,
+                                       version=version, messages=messages, variables=values,
                                        params=self.job.params or {}, source="batch", record=False,
                                        batch_job_id=self.job_id)
         except WorkbenchError as exc:  # bad input found by the client (e.g. a bad mode): no call was made
@@ -140,7 +145,8 @@ class JobRunner:
             return store.Finished(item.id, "error", error=f"{type(exc).__name__}: {exc}"[:2000])
         params = merge_params(version, item.model, self.job.params)
         run = run_dict(res, job_id=self.job_id, version=version, prompt_name=self.names.get(version.id),
-                       values=values, item_model=item.model, messages=messages, params=params)
+                       values=values, item_model=item.model, messages=messages, params=params,
+                       actor=self.job.created_by)
         cost = res.cost_usd
         self._breaker(item.model.split("/", 1)[0], res)
         if res.status == "error" and res.error_kind == "auth":
@@ -187,7 +193,8 @@ class JobRunner:
             try:
                 if spec.type in ASYNC_TYPES:
                     r = await evaluate(spec, text, row=data, client=self.client, source="batch",
-                                       batch_job_id=self.job_id, judge_model=self.job.judge_model)
+                                       batch_job_id=self.job_id, judge_model=self.job.judge_model, actor=WORKER,
+                                       on_behalf_of=self.job.created_by or None)
                 else:
                     r = check(spec, text, row=data, tool_calls=tool_calls, tools=(params or {}).get("tools"),
                               schema=response_schema(params))

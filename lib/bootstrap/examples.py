@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from lib.datasets import import_dataset
+from lib.identity import PROMPT_WRITE, Identity, require
 from lib.models import Prompt
 from lib.prompts import create_prompt, save_version, set_archived, set_label
 from lib.settings import ROOT
@@ -56,7 +57,7 @@ EXAMPLES: list[dict] = [
 ]
 
 
-def seed_examples(*, session: Session, force: bool = False) -> list[str]:
+def seed_examples(*, session: Session, actor: Identity, force: bool = False) -> list[str]:
     """Create the example prompts when the registry is empty (or, with force, any that are missing)."""
     if not force and session.exec(select(Prompt.id).limit(1)).first() is not None:
         return []
@@ -64,11 +65,11 @@ def seed_examples(*, session: Session, force: bool = False) -> list[str]:
     for ex in EXAMPLES:
         if session.exec(select(Prompt.id).where(Prompt.name == ex["name"])).first() is not None:
             continue
-        create_prompt(session=session, name=ex["name"], messages=ex["messages"], description=ex["description"],
-                      tags=ex["tags"], model="echo/echo", params=ex["params"], commit_message="example prompt",
-                      author="workbench")
+        create_prompt(session=session, actor=actor, name=ex["name"], messages=ex["messages"],
+                      description=ex["description"],
+                      tags=ex["tags"], model="echo/echo", params=ex["params"], commit_message="example prompt")
         if ex.get("label"):
-            set_label(session=session, name=ex["name"], label=ex["label"], version=1, author="workbench")
+            set_label(session=session, actor=actor, name=ex["name"], label=ex["label"], version=1)
         created.append(ex["name"])
     return created
 
@@ -76,29 +77,30 @@ def seed_examples(*, session: Session, force: bool = False) -> list[str]:
 EXAMPLE_DIR = ROOT / "data" / "examples"
 
 
-def seed_example_datasets(*, session: Session) -> list[str]:
+def seed_example_datasets(*, session: Session, actor: Identity) -> list[str]:
     """Import the example CSVs as datasets (names = file stems) so Batch has data on a fresh install."""
     names = []
     for path in sorted(EXAMPLE_DIR.glob("*.csv")):
-        ds = import_dataset(session=session, data=path.read_bytes(), filename=path.name, name=path.stem)
+        ds = import_dataset(session=session, actor=actor, data=path.read_bytes(), filename=path.name, name=path.stem)
         names.append(ds.name)
     session.commit()
     return names
 
 
-def reset_examples(*, session: Session) -> list[str]:
+def reset_examples(*, session: Session, actor: Identity) -> list[str]:
     """Put every example back as it shipped: missing ones are recreated, changed ones get a new version
     with the original content, archived ones are restored. Nothing the user made is deleted."""
-    touched = seed_examples(session=session, force=True)
+    require(actor, PROMPT_WRITE)
+    touched = seed_examples(session=session, actor=actor, force=True)
     for ex in EXAMPLES:
         if ex["name"] in touched:
             continue
         p = session.exec(select(Prompt).where(Prompt.name == ex["name"])).one()
         was_archived = p.archived
         if was_archived:
-            set_archived(session=session, name=ex["name"], archived=False)
-        _, created = save_version(session=session, name=ex["name"], messages=ex["messages"], model="echo/echo",
-                                  params=ex["params"], commit_message="reset to example", author="workbench")
+            set_archived(session=session, actor=actor, name=ex["name"], archived=False)
+        _, created = save_version(session=session, actor=actor, name=ex["name"], messages=ex["messages"],
+                                  model="echo/echo", params=ex["params"], commit_message="reset to example")
         if created or was_archived:
             touched.append(ex["name"])
     return touched

@@ -15,14 +15,14 @@ from lib.bootstrap import startup
 from lib.db import redact_url
 from lib.settings import get_settings
 
-from . import batch, client, datasets, db, imports, metrics, prompts, tokens, webhooks
+from . import audit, batch, client, datasets, db, imports, metrics, prompts, tokens, webhooks
 from .common import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Prompt Workbench command line.")
 
 # each has `register(app: typer.Typer)`
-COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports, webhooks)
+COMMAND_MODULES = (db, prompts, client, datasets, batch, metrics, tokens, imports, webhooks, audit)
 _built = False
 
 

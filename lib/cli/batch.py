@@ -12,6 +12,7 @@ from lib.batch import export_job, pass_rates, run_job_foreground, run_worker, wr
 from lib.compare import check_gate, parse_rate
 from lib.errors import ValidationError
 from lib.evals import parse_spec
+from lib.identity import cli_operator
 
 from .common import JsonOpt, emit, fail, handle_errors, parse_pairs, parse_params
 
@@ -77,7 +78,7 @@ def _gate(fail_under: str | None, max_errors: int | None, baseline_id: int | Non
 def _dataset_id(s, ref: str) -> int:
     path = Path(ref)
     if path.is_file():
-        ds = datasets.import_dataset(session=s, data=path.read_bytes(), filename=path.name)
+        ds = datasets.import_dataset(actor=cli_operator(), session=s, data=path.read_bytes(), filename=path.name)
         s.commit()
         return ds.id
     return datasets.get_dataset(session=s, ref=ref).id
@@ -86,7 +87,7 @@ def _dataset_id(s, ref: str) -> int:
 def _apply(action, job: int, as_json: bool) -> None:
     """Run a job control (pause, cancel) and print the job's progress after it."""
     with db.session_scope() as s:
-        action(session=s, job_id=job)
+        action(session=s, actor=cli_operator(), job_id=job)
         p = batch.progress(session=s, job_id=job)
     emit(p, as_json, lambda: _status_text(p))
 
@@ -135,7 +136,7 @@ def register(app: typer.Typer) -> None:
                     raise ValidationError(f"--baseline {baseline!r} is the version under test; pick another")
                 vids = [base_id] + [v for v in vids if v != base_id]
                 gate = _gate(fail_under, max_errors, base_id)
-            job = batch.submit(session=s, dataset_id=ds_id, version_ids=vids, models=model,
+            job = batch.submit(actor=cli_operator(), session=s, dataset_id=ds_id, version_ids=vids, models=model,
                                mapping=parse_pairs(map_, "--map"), evaluators=specs, params=parse_params(param),
                                repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm, budget_usd=budget,
                                mode=mode, judge_model=judge_model)
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
                as_json: bool = JsonOpt) -> None:
         """Resume a paused or stopped job where it stopped (finished items are never repeated)."""
         with db.session_scope() as s:
-            batch.resume(session=s, job_id=job, budget_usd=budget)
+            batch.resume(actor=cli_operator(), session=s, job_id=job, budget_usd=budget)
         if detach:
             p = _progress(job)
             emit(p, as_json, lambda: _status_text(p))
@@ -216,7 +217,7 @@ def register(app: typer.Typer) -> None:
     def retry_failed(job: int, detach: bool = typer.Option(False, "--detach"), as_json: bool = JsonOpt) -> None:
         """Re-run only the error and incomplete items."""
         with db.session_scope() as s:
-            n = batch.retry_failed(session=s, job_id=job)
+            n = batch.retry_failed(actor=cli_operator(), session=s, job_id=job)
         if not as_json:
             typer.echo(f"{n} item(s) queued again")
         if detach or n == 0:

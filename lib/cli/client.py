@@ -16,6 +16,7 @@ from lib.client import (
 )
 from lib.credentials import has_secret
 from lib.errors import ValidationError
+from lib.identity import cli_operator
 from lib.prompts import resolve
 
 from .common import JsonOpt, emit, handle_errors, parse_pairs, parse_params
@@ -31,7 +32,7 @@ def _session():
 
 def _defaults() -> None:
     with _session() as s:
-        ensure_defaults(s)
+        ensure_defaults(s, actor=cli_operator())
 
 
 def _endpoint_dict(e) -> dict:
@@ -62,7 +63,8 @@ def _register_endpoints(app: typer.Typer) -> None:
         """Add an endpoint."""
         _defaults()
         with _session() as s:
-            e = add_endpoint(session=s, name=name, kind=kind, base_url=base_url, api_key_env=api_key_env,
+            e = add_endpoint(actor=cli_operator(), session=s, name=name, kind=kind, base_url=base_url,
+                             api_key_env=api_key_env,
                                        rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, timeout_s=timeout,
                                        models=list(model or []), headers=parse_pairs(header, "--header"),
                                        options=parse_params(option), rebind_key=rebind_key)
@@ -82,7 +84,7 @@ def _register_endpoints(app: typer.Typer) -> None:
         if not changes:
             raise ValidationError("nothing to change")
         with _session() as s:
-            data = _endpoint_dict(update_endpoint(session=s, name=name, **changes))
+            data = _endpoint_dict(update_endpoint(actor=cli_operator(), session=s, name=name, **changes))
         emit(data, as_json, f"updated endpoint {name}")
 
     @sub.command("remove")
@@ -90,7 +92,7 @@ def _register_endpoints(app: typer.Typer) -> None:
     def remove(name: str, as_json: bool = JsonOpt) -> None:
         """Delete an endpoint (its runs keep the name)."""
         with _session() as s:
-            delete_endpoint(session=s, name=name)
+            delete_endpoint(actor=cli_operator(), session=s, name=name)
         emit({"removed": name}, as_json, f"removed endpoint {name}")
 
     @sub.command("list")
@@ -148,13 +150,13 @@ def _register_run(app: typer.Typer) -> None:
         kw = dict(version=version, model=model, variables=parse_pairs(var), params=parse_params(param),
                   source="cli", cache=cache, deadline_s=timeout)
         if stream and not as_json:
-            st = client.stream_sync(**kw)
+            st = client.stream_sync(actor=cli_operator(), **kw)
             for chunk in st:
                 typer.echo(chunk, nl=False)
             typer.echo("")
             result = st.result
         else:
-            result = client.generate_sync(**kw)
+            result = client.generate_sync(actor=cli_operator(), **kw)
             if not as_json:
                 typer.echo(result.text)
         if not as_json:  # a tool-call answer has no text: print its calls instead of an empty line
@@ -225,7 +227,7 @@ def _register_runs(app: typer.Typer) -> None:
              note: str = typer.Option(None, "--note"), as_json: bool = JsonOpt) -> None:
         """Rate a run."""
         with _session() as s:
-            r = runs.rate_run(run_id, rating, note, session=s)
+            r = runs.rate_run(run_id, rating, note, actor=cli_operator(), session=s)
             data = {"id": r.id, "rating": r.rating, "note": r.note}
         emit(data, as_json, f"run {run_id} rated {data['rating']}")
 

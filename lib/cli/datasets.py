@@ -8,6 +8,7 @@ import typer
 
 from lib import datasets
 from lib.db import get_engine, session_scope
+from lib.identity import cli_operator
 from lib.models import Dataset
 
 from .common import JsonOpt, emit, handle_errors
@@ -37,7 +38,8 @@ def register(app: typer.Typer) -> None:
         if size > datasets.MAX_BYTES:
             raise ValueError(f"file {file.name}: {size / 2**20:.1f} MB, over the {datasets.MAX_BYTES // 2**20} MB cap")
         with session_scope(get_engine()) as session:
-            ds = datasets.import_dataset(session=session, data=file.read_bytes(), filename=file.name, name=name)
+            ds = datasets.import_dataset(actor=cli_operator(), session=session, data=file.read_bytes(),
+                                         filename=file.name, name=name)
             info = _summary(ds)
 
         def human() -> str:
@@ -72,7 +74,7 @@ def register(app: typer.Typer) -> None:
         """Delete a dataset and all its revisions (refused while a batch job uses one of them)."""
         with session_scope(get_engine()) as session:
             name = datasets.get_dataset(session=session, ref=ref).name
-            ids = datasets.delete_dataset(session=session, ref=ref)
+            ids = datasets.delete_dataset(actor=cli_operator(), session=session, ref=ref)
             session.commit()
         emit({"deleted": name, "revisions": len(ids), "ids": ids}, as_json,
              f"deleted dataset {name} ({len(ids)} revision(s))")

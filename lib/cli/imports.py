@@ -8,6 +8,7 @@ import typer
 
 from lib import db
 from lib.datasets import import_promptfoo
+from lib.identity import cli_operator
 
 from .common import JsonOpt, emit, fail, handle_errors
 
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         if not config.is_file():
             fail(f"{config}: no such file")
         with db.session_scope() as s:
-            report = import_promptfoo(session=s, path=config, name=name, judge_model=judge_model)
+            report = import_promptfoo(session=s, actor=cli_operator(), path=config, name=name, judge_model=judge_model)
             if report.runnable:
                 s.commit()
         out = report.to_dict()

@@ -9,6 +9,7 @@ import typer
 
 from lib import db
 from lib.errors import ValidationError
+from lib.identity import cli_operator
 from lib.prompts import (
     create_prompt,
     diff_versions,
@@ -84,12 +85,13 @@ def register(app: typer.Typer) -> None:
         fmt = spec.get("template_format", template_format)
         with _session() as s:
             if not prompt_exists(session=s, name=name):
-                v = create_prompt(session=s, name=name, messages=msgs, template_format=fmt,
+                v = create_prompt(actor=cli_operator(), session=s, name=name, messages=msgs, template_format=fmt,
                                   description=spec.get("description", ""), tags=spec.get("tags") or tag,
                                   model=spec.get("model", model), params=spec.get("params"), commit_message=commit)
                 created = True
             else:
-                v, created = save_version(session=s, name=name, messages=msgs, template_format=fmt,
+                v, created = save_version(actor=cli_operator(), session=s, name=name, messages=msgs,
+                                          template_format=fmt,
                                           model=spec.get("model", model), params=spec.get("params"),
                                           commit_message=commit)
             out = _version_dict(v, name) | {"created": created}
@@ -145,7 +147,7 @@ def register(app: typer.Typer) -> None:
     def label(name: str, version: int, label: str, as_json: bool = JsonOpt) -> None:
         """Point LABEL (production, staging, custom) at VERSION."""
         with _session() as s:
-            set_label(session=s, name=name, label=label, version=version)
+            set_label(actor=cli_operator(), session=s, name=name, label=label, version=version)
         emit({"prompt": name, "label": label, "version": version}, as_json, f"{name}@{label} -> v{version}")
 
     @sub.command("rollback")
@@ -153,7 +155,7 @@ def register(app: typer.Typer) -> None:
     def rollback_(name: str, label: str = typer.Argument("production"), as_json: bool = JsonOpt) -> None:
         """Move LABEL back to the version it pointed at before its last move."""
         with _session() as s:
-            rollback(session=s, name=name, label=label)
+            rollback(session=s, actor=cli_operator(), name=name, label=label)
             v = resolve(session=s, ref=f"{name}@{label}").number
         emit({"prompt": name, "label": label, "version": v}, as_json, f"{name}@{label} -> v{v}")
 
@@ -176,7 +178,7 @@ def register(app: typer.Typer) -> None:
                 as_json: bool = JsonOpt) -> None:
         """Import a prompt exported with `prompts export`."""
         with _session() as s:
-            p = import_prompt(session=s, data=file.read_text(encoding="utf-8"), name=name)
+            p = import_prompt(actor=cli_operator(), session=s, data=file.read_text(encoding="utf-8"), name=name)
             n = len(list_versions(session=s, name=p.name))
         emit({"prompt": p.name, "versions": n}, as_json, f"imported {p.name} ({n} versions)")
 

@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.credentials import check_key_variable
 from lib.errors import ConflictError, NotFoundError, ValidationError
+from lib.identity import DELETE, ENDPOINT_WRITE, Identity, require
 from lib.models import Endpoint, KeyBinding, utcnow
 
 from .providers import KINDS, EndpointConfig, default_base_url
@@ -106,21 +108,34 @@ def _bind_key(session: Session, endpoint: str, kind: str, base_url: str, api_key
         session.add(binding)
 
 
-def add_endpoint(*, session: Session, name: str, kind: str, base_url: str = "", api_key_env: str | None = None,
-                 headers: dict | None = None, models: list | None = None, rpm: int | None = None,
-                 tpm: int | None = None, max_concurrency: int = 8, timeout_s: float = 60.0,
+def _audit_view(row: Endpoint | dict) -> dict:
+    """What an audit summary shows of an endpoint: settings and the key's variable NAME, never a key or header."""
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
+    return {"kind": get("kind"), "base_url": get("base_url") or "", "api_key_env": get("api_key_env"),
+            "rpm": get("rpm"), "tpm": get("tpm"), "max_concurrency": get("max_concurrency"),
+            "timeout_s": get("timeout_s"), "models": ", ".join(get("models") or []),
+            "headers": ", ".join(sorted(get("headers") or {}))}  # header names only
+
+
+def add_endpoint(*, session: Session, actor: Identity, name: str, kind: str, base_url: str = "",
+                 api_key_env: str | None = None, headers: dict | None = None, models: list | None = None,
+                 rpm: int | None = None, tpm: int | None = None, max_concurrency: int = 8, timeout_s: float = 60.0,
                  options: dict | None = None, rebind_key: bool = False) -> Endpoint:
-    """Create an endpoint row (name must be new); `rebind_key` allows a key bound elsewhere to go to this host."""
+    """Create an endpoint row (admins; name must be new); `rebind_key` lets a key bound elsewhere go to this host."""
+    require(actor, ENDPOINT_WRITE)
     _validate(name, kind, base_url, rpm, tpm, max_concurrency, timeout_s, api_key_env)
     if session.exec(select(Endpoint).where(Endpoint.name == name)).first():
         raise ConflictError(f"endpoint {name!r} already exists")
     row = Endpoint(name=name, kind=kind, base_url=base_url or "", api_key_env=api_key_env or None,
                    headers=dict(headers or {}), models=list(models or (["echo"] if kind == "echo" else [])),
                    rpm=rpm, tpm=tpm, max_concurrency=max_concurrency, timeout_s=float(timeout_s),
-                   options=dict(options or {}))
+                   options=dict(options or {}), updated_by=actor.label[:200])
     _bind_key(session, name, kind, base_url or "", api_key_env, rebind_key)
     session.add(row)
     session.flush()
+    view = _audit_view(row)
+    audit.record(session, actor=actor, action="endpoint.add", object_type="endpoint", object_id=name,
+                 summary="- -> " + ", ".join(f"{k}={v}" for k, v in view.items() if v not in (None, "")))
     return row
 
 
@@ -142,8 +157,9 @@ _UPDATABLE = ("kind", "base_url", "api_key_env", "headers", "models", "rpm", "tp
               "options")
 
 
-def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
-    """Change fields of an endpoint; a new host is refused unless api_key_env is given in the same call."""
+def update_endpoint(*, session: Session, actor: Identity, name: str, **changes: Any) -> Endpoint:
+    """Change fields of an endpoint (admins); a new host is refused unless api_key_env is given in the same call."""
+    require(actor, ENDPOINT_WRITE)
     row = get_endpoint(session=session, name=name)
     unknown = set(changes) - set(_UPDATABLE)
     if unknown:
@@ -161,11 +177,14 @@ def update_endpoint(*, session: Session, name: str, **changes: Any) -> Endpoint:
             f"{after or '(none)'}; name the key again (api_key_env) in the same change "
             "so a key is never sent to a new host by accident")
     _bind_key(session, name, new["kind"], new["base_url"] or "", new["api_key_env"], "api_key_env" in changes)
+    old_view = _audit_view(row)
     for k, v in changes.items():
         setattr(row, k, v)
-    row.updated_at = utcnow()
+    row.updated_at, row.updated_by = utcnow(), actor.label[:200]
     session.add(row)
     session.flush()
+    audit.record(session, actor=actor, action="endpoint.update", object_type="endpoint", object_id=name,
+                 summary=audit.diff_fields(old_view, _audit_view(row)))
     _invalidate(name)
     return row
 
@@ -185,9 +204,14 @@ def _invalidate(name: str) -> None:
         _generation += 1
 
 
-def delete_endpoint(*, session: Session, name: str) -> None:
-    """Remove an endpoint (its runs keep the name)."""
-    session.delete(get_endpoint(session=session, name=name))
+def delete_endpoint(*, session: Session, actor: Identity, name: str) -> None:
+    """Remove an endpoint (admins; its runs keep the name)."""
+    require(actor, ENDPOINT_WRITE)
+    require(actor, DELETE)
+    row = get_endpoint(session=session, name=name)
+    audit.record(session, actor=actor, action="endpoint.remove", object_type="endpoint", object_id=name,
+                 summary=f"{row.kind} {row.base_url or '(default URL)'} -> -")
+    session.delete(row)
     session.flush()
     _invalidate(name)
 
@@ -202,24 +226,27 @@ def load_config(*, session: Session, name: str) -> EndpointConfig:
     return to_config(row)
 
 
-def ensure_defaults(session: Session) -> list[str]:
+def ensure_defaults(session: Session, *, actor: Identity) -> list[str]:
     """Create `echo` (and `openai` / `anthropic` when their keys are in the environment); returns names created."""
+    require(actor, ENDPOINT_WRITE)
     existing = {e.name for e in list_endpoints(session=session)}
     created: list[str] = []
     if "echo" not in existing:
-        add_endpoint(session=session, name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
+        add_endpoint(session=session, actor=actor, name="echo", kind="echo", models=["echo"], max_concurrency=64,
+                     timeout_s=30.0)
         created.append("echo")
     # the operator's own environment names these keys and hosts, so they may (re)bind them
     if "openai" not in existing and os.environ.get("OPENAI_API_KEY"):
         base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         try:
-            add_endpoint(session=session, name="openai", kind="openai", base_url=base,
+            add_endpoint(session=session, actor=actor, name="openai", kind="openai", base_url=base,
                          api_key_env="OPENAI_API_KEY", rebind_key=True)
         except ValidationError as exc:
             raise ValidationError(f"environment variable OPENAI_BASE_URL: {exc}") from None
         created.append("openai")
     if "anthropic" not in existing and os.environ.get("ANTHROPIC_API_KEY"):
-        add_endpoint(session=session, name="anthropic", kind="anthropic", base_url="https://api.anthropic.com",
+        add_endpoint(session=session, actor=actor, name="anthropic", kind="anthropic",
+                     base_url="https://api.anthropic.com",
                      api_key_env="ANTHROPIC_API_KEY", rebind_key=True)
         created.append("anthropic")
     return created

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from lib.credentials import get_secret
 from lib.db import get_engine, redact_url, session_scope
 from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, ValidationError, WorkbenchError
+from lib.identity import RUN, Identity, require
 from lib.models import Prompt
 from lib.prompts import count_text, merge_params, render, render_messages
 from lib.runs import CallSpec, RunLogWriter, RunResult
@@ -193,16 +194,19 @@ class ModelClient:
             self._prompt_names[prompt_id] = p.name if p else ""
         return self._prompt_names[prompt_id] or None
 
-    def prepare(self, *, model: str | None = None, messages: list[dict] | None = None, version: Any = None,
-                variables: dict | None = None, params: dict | None = None, source: str = "cli",
+    def prepare(self, *, actor: Identity, model: str | None = None, messages: list[dict] | None = None,
+                version: Any = None, variables: dict | None = None, params: dict | None = None, source: str = "cli",
                 cache: bool = False, deadline_s: float | None = None, record: bool = True,
                 batch_job_id: int | None = None, compare_id: str | None = None,
-                cache_ttl_s: float | None = None, actor: str | None = None,
-                parent_run_id: int | None = None) -> CallSpec:
-        """Resolve model, render messages and merge params (raises WorkbenchError on bad input).
+                cache_ttl_s: float | None = None, parent_run_id: int | None = None,
+                on_behalf_of: str | None = None) -> CallSpec:
+        """Check the actor may run (costs money), resolve model, render messages, merge params.
 
+        The Run row's `actor` is the actor's label, or `on_behalf_of` (a batch run: who started the job).
         With a `version`, its messages are rendered with `variables` unless `messages` holds them
-        already rendered (a batch renders first, to fail an item before any call)."""
+        already rendered (a batch renders first, to fail an item before any call).
+        Raises PermissionDeniedError / WorkbenchError before anything is sent."""
+        require(actor, RUN)
         variables = dict(variables or {})
         if model is not None and not isinstance(model, str):
             raise ValidationError(f"model: expected a string like 'endpoint/model', got {type(model).__name__}")
@@ -237,8 +241,8 @@ class ModelClient:
         spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=rendered, params=merged,
                         variables=variables, mode=mode, source=source, cache=cache,
                         deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
-                        batch_job_id=batch_job_id, compare_id=compare_id, actor=actor,
-                        parent_run_id=parent_run_id)
+                        batch_job_id=batch_job_id, compare_id=compare_id,
+                        actor=(on_behalf_of or actor.label)[:200], parent_run_id=parent_run_id)
         if cache_ttl_s:
             spec.cache_ttl_s = cache_ttl_s
         if version is not None:
@@ -260,11 +264,12 @@ class ModelClient:
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))  # type: ignore[arg-type]
 
-    async def embed_call(self, *, model: str, inputs: list[str], source: str = "eval", actor: str | None = None,
-                         batch_job_id: int | None = None, record: bool = True,
-                         deadline_s: float | None = None) -> tuple[list[list[float]], RunResult]:
+    async def embed_call(self, *, model: str, inputs: list[str], actor: Identity, source: str = "eval",
+                         batch_job_id: int | None = None, record: bool = True, deadline_s: float | None = None,
+                         on_behalf_of: str | None = None) -> tuple[list[list[float]], RunResult]:
         """Embedding vectors and the RunResult of the call (one Run row unless record=False); a failed call
-        raises its ProviderError after its row is written."""
+        raises its ProviderError after its row is written. The actor must be allowed to run (costs money)."""
+        require(actor, RUN)
         ep, model_name = endpoints_mod.split_model_ref(model)
         cfg = self.endpoint_config(ep)
         if not provider_class(cfg.kind).has_embeddings:
@@ -272,7 +277,7 @@ class ModelClient:
         spec = CallSpec(endpoint=ep, model=model_name, config=cfg, messages=[],
                         params={"mode": "embeddings", "inputs": len(inputs)}, variables={}, source=source,
                         deadline_s=float(deadline_s or cfg.timeout_s or 60.0), record=record,
-                        batch_job_id=batch_job_id, actor=actor)
+                        batch_job_id=batch_job_id, actor=(on_behalf_of or actor.label)[:200])
         return await self._on_client_loop(self.executor.embed(spec, list(inputs)))
 
     async def embed(self, *, model: str, inputs: list[str], **kw: Any) -> list[list[float]]:

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.errors import ValidationError
+from lib.identity import PRICE_WRITE, Identity, require
 from lib.models import Price, utcnow
 
 from .providers import PRICE_HOSTS, PROVIDERS, EndpointConfig
@@ -123,33 +125,48 @@ def cost_usd(price: PriceInfo | None, prompt_tokens: int | None, completion_toke
     return round(total, 10)
 
 
-def set_override(*, session: Session, model: str, provider: str = "", input_per_mtok: float | None,
-                 output_per_mtok: float | None, cached_per_mtok: float | None = None,
+def _price_text(row: Price | None) -> str | None:
+    if row is None:
+        return None
+    return (f"in {row.input_per_mtok}, out {row.output_per_mtok}, cached {row.cached_per_mtok} USD/1M "
+            f"({row.source})")
+
+
+def set_override(*, session: Session, actor: Identity, model: str, provider: str = "",
+                 input_per_mtok: float | None, output_per_mtok: float | None, cached_per_mtok: float | None = None,
                  source: str = "manual", effective_date: datetime | date | None = None) -> Price:
-    """Create or replace the price override of (provider, model); provider '' applies to every endpoint."""
+    """Create or replace the price override of (provider, model) (admins); provider '' applies to every endpoint."""
+    require(actor, PRICE_WRITE)
     if not model:
         raise ValidationError("price override needs a model")
     for label, v in (("input", input_per_mtok), ("output", output_per_mtok), ("cached", cached_per_mtok)):
         if v is not None and (not isinstance(v, (int, float)) or v < 0):
             raise ValidationError(f"{label} price must be a non-negative number of USD per 1M tokens, got {v!r}")
     row = session.exec(select(Price).where(Price.provider == (provider or ""), Price.model == model)).first()
+    before = _price_text(row)
     if row is None:
         row = Price(provider=provider or "", model=model)
     row.input_per_mtok, row.output_per_mtok, row.cached_per_mtok = input_per_mtok, output_per_mtok, cached_per_mtok
     if isinstance(effective_date, date) and not isinstance(effective_date, datetime):
         effective_date = datetime(effective_date.year, effective_date.month, effective_date.day, tzinfo=UTC)
     row.source, row.updated_at, row.effective_date = source, utcnow(), effective_date or utcnow()
+    row.updated_by = actor.label[:200]
     session.add(row)
     session.flush()
+    audit.record(session, actor=actor, action="price.set", object_type="price",
+                 object_id=f"{provider}/{model}" if provider else model, summary=audit.change(before, _price_text(row)))
     invalidate()
     return row
 
 
-def delete_override(*, session: Session, model: str, provider: str = "") -> bool:
-    """Remove an override; True if one existed."""
+def delete_override(*, session: Session, actor: Identity, model: str, provider: str = "") -> bool:
+    """Remove an override (admins); True if one existed."""
+    require(actor, PRICE_WRITE)
     row = session.exec(select(Price).where(Price.provider == (provider or ""), Price.model == model)).first()
     if row is None:
         return False
+    audit.record(session, actor=actor, action="price.delete", object_type="price",
+                 object_id=f"{provider}/{model}" if provider else model, summary=audit.change(_price_text(row), None))
     session.delete(row)
     session.flush()
     invalidate()

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from lib.client import get_client
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
+from lib.identity import RUN, Identity, require
 from lib.models import Comparison, Prompt, PromptVersion, Run
 from lib.prompts import version_ref
 
@@ -72,9 +73,10 @@ def validate_columns(columns: list[ColumnSpec]) -> list[ColumnSpec]:
     return columns
 
 
-def create_comparison(*, session: Session, columns: list[ColumnSpec], variables: dict[str, Any],
+def create_comparison(*, session: Session, actor: Identity, columns: list[ColumnSpec], variables: dict[str, Any],
                       blind: bool = False, rng: random.Random | None = None) -> Comparison:
     """Save a Comparison row (the permalink); blind mode stores a shuffled display order."""
+    require(actor, RUN)
     validate_columns(columns)
     for c in columns:
         if session.get(PromptVersion, c.version_id) is None:
@@ -139,8 +141,9 @@ def _event_result(ev: Any) -> Any:
 class CompareJob:
     """Runs the columns of one comparison concurrently in a background thread; poll with snapshot()."""
 
-    def __init__(self, *, engine: Any, comparison: Comparison, client: Any = None,
+    def __init__(self, *, engine: Any, actor: Identity, comparison: Comparison, client: Any = None,
                  deadline_s: float = DEFAULT_DEADLINE_S) -> None:
+        self.actor = require(actor, RUN)
         self.engine = engine
         self.compare_id = comparison.id
         self.columns = [ColumnSpec.from_dict(c) for c in comparison.columns]
@@ -215,7 +218,7 @@ class CompareJob:
         try:
             if version is None:
                 raise NotFoundError(f"prompt version id {col.version_id} no longer exists")
-            async for ev in client.stream(model=col.model, version=version, variables=self.variables,
+            async for ev in client.stream(actor=self.actor, model=col.model, version=version, variables=self.variables,
                                           params=col.params, source="compare", compare_id=self.compare_id,
                                           deadline_s=self.deadline_s):
                 result = _event_result(ev)
@@ -273,13 +276,13 @@ def running_job(compare_id: str | None) -> CompareJob | None:
         return _jobs.get(compare_id)
 
 
-def start(*, engine: Any, columns: list[ColumnSpec], variables: dict[str, Any], blind: bool = False,
-          client: Any = None, deadline_s: float = DEFAULT_DEADLINE_S) -> CompareJob:
-    """Create the Comparison row and start running its columns; returns the job (also kept by its id)."""
+def start(*, engine: Any, actor: Identity, columns: list[ColumnSpec], variables: dict[str, Any],
+          blind: bool = False, client: Any = None, deadline_s: float = DEFAULT_DEADLINE_S) -> CompareJob:
+    """Create the Comparison row and start running its columns as `actor`; returns the job (also kept by its id)."""
     with session_scope(engine) as s:
-        row = create_comparison(session=s, columns=columns, variables=variables, blind=blind)
+        row = create_comparison(session=s, actor=actor, columns=columns, variables=variables, blind=blind)
         s.expunge(row)
-    job = CompareJob(engine=engine, comparison=row, client=client, deadline_s=deadline_s)
+    job = CompareJob(engine=engine, actor=actor, comparison=row, client=client, deadline_s=deadline_s)
     _register(job)
     return job.start()
 

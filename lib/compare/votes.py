@@ -12,12 +12,14 @@ from typing import Any
 from sqlmodel import Session, select
 
 from lib.errors import ValidationError
+from lib.identity import RUN, Identity, require
 from lib.models import ArenaVote
 
 
-def record_vote(*, session: Session, compare_id: str | None, run_ids: Sequence[int], winner_run_id: int | None,
-                blind: bool = True) -> list[ArenaVote]:
+def record_vote(*, session: Session, actor: Identity, compare_id: str | None, run_ids: Sequence[int],
+                winner_run_id: int | None, blind: bool = True) -> list[ArenaVote]:
     """Record a verdict over a comparison's runs: the winner beats each other run, or (None) all tie."""
+    require(actor, RUN)
     ids = [int(r) for r in run_ids if r]
     if len(ids) < 2:
         raise ValidationError("a vote needs at least two answers")

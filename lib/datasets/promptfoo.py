@@ -36,6 +36,7 @@ from sqlmodel import Session, select
 from lib.client import add_endpoint
 from lib.errors import ValidationError
 from lib.evals import spec_from_dict
+from lib.identity import DATASET_WRITE, ENDPOINT_WRITE, PROMPT_WRITE, Identity, require
 from lib.models import Endpoint
 from lib.prompts import create_prompt, prompt_exists, save_version
 
@@ -350,9 +351,13 @@ def collect_tests(raw: Any, default: dict, base: Path, judge: str | None, report
 
 # ---------------------------------------------------------------- the import
 
-def import_promptfoo(*, session: Session, path: str | Path, name: str | None = None,
+def import_promptfoo(*, session: Session, actor: Identity, path: str | Path, name: str | None = None,
                      judge_model: str | None = None) -> ImportReport:
-    """Read a promptfoo config and store its prompts, endpoints and tests; flushes, the caller commits."""
+    """Read a promptfoo config and store its prompts, endpoints and tests; flushes, the caller commits.
+
+    Needs prompt and dataset writes; endpoints it has to create need an admin (checked before storing)."""
+    require(actor, PROMPT_WRITE)
+    require(actor, DATASET_WRITE)
     path = Path(path)
     config = _load_yaml(path, "config")
     if not isinstance(config, dict):
@@ -397,8 +402,10 @@ def import_promptfoo(*, session: Session, path: str | Path, name: str | None = N
                 report.unsupported.append(f"no {what} could be imported")
         report.models, report.rows = [], 0
         return report
+    if pending:
+        require(actor, ENDPOINT_WRITE)  # before anything is stored
     for ep in pending.values():
-        add_endpoint(session=session, **ep)
+        add_endpoint(session=session, actor=actor, **ep)
         report.endpoints_created.append(ep["name"])
     report.prompt = base_name
     for p in prompts:
@@ -406,12 +413,12 @@ def import_promptfoo(*, session: Session, path: str | Path, name: str | None = N
               "model": report.models[0] if report.models else None, "model_overrides": overrides or None,
               "commit_message": f"promptfoo: {p['label']}"}
         if not prompt_exists(session=session, name=base_name):
-            v = create_prompt(session=session, description=f"imported from {path.name}", **kw)
+            v = create_prompt(session=session, actor=actor, description=f"imported from {path.name}", **kw)
         else:
-            v, _ = save_version(session=session, **kw)
+            v, _ = save_version(session=session, actor=actor, **kw)
         if v.number not in report.versions:
             report.versions.append(v.number)
     data = json.dumps(rows, ensure_ascii=False).encode()
-    ds = store_parsed(session=session, parsed=read_file(data, f"{base_name}.json"), name=base_name)
+    ds = store_parsed(session=session, actor=actor, parsed=read_file(data, f"{base_name}.json"), name=base_name)
     report.dataset, report.rows = ds.name, ds.row_count
     return report

@@ -26,7 +26,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.errors import NotFoundError, ValidationError
+from lib.identity import DATASET_WRITE, DELETE, Identity, require
 from lib.models import BatchJob, Dataset, DatasetRow
 
 from .reader import MAX_BYTES, MAX_ROWS, ParsedDataset, read_file
@@ -69,19 +71,20 @@ def _free_name(session: Session, base: str) -> str:
     raise ValidationError(f"too many datasets named {base!r}")
 
 
-def import_dataset(*, session: Session, data: bytes, filename: str, name: str | None = None,
+def import_dataset(*, session: Session, actor: Identity, data: bytes, filename: str, name: str | None = None,
                    max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> Dataset:
     """Parse and store a file; same bytes + same name returns the existing dataset."""
+    require(actor, DATASET_WRITE)
     parsed = read_file(data, filename, max_bytes=max_bytes, max_rows=max_rows)
-    return store_parsed(session=session, parsed=parsed, name=name)
+    return store_parsed(session=session, actor=actor, parsed=parsed, name=name)
 
 
 def _latest(session: Session, name: str) -> Dataset | None:
     return session.exec(select(Dataset).where(Dataset.name == name).order_by(Dataset.revision.desc())).first()
 
 
-def _insert(session: Session, parsed: ParsedDataset, name: str, warnings: list[str], revision: int = 1,
-            parent_id: int | None = None) -> Dataset:
+def _insert(session: Session, actor: Identity, parsed: ParsedDataset, name: str, warnings: list[str],
+            revision: int = 1, parent_id: int | None = None) -> Dataset:
     ds = Dataset(name=name, revision=revision, parent_id=parent_id, format=parsed.format,
                  filename=parsed.filename[:300], columns=list(parsed.columns), row_count=parsed.row_count,
                  content_hash=parsed.content_hash, encoding=parsed.encoding, warnings=warnings)
@@ -95,12 +98,17 @@ def _insert(session: Session, parsed: ParsedDataset, name: str, warnings: list[s
             {"dataset_id": ds.id, "idx": i + 1, "data": parsed.rows[i], "asserts": parsed.asserts[i],
              "description": parsed.descriptions[i], "meta": parsed.metadata[i]}
             for i in range(start, stop)])
+    audit.record(session, actor=actor, action="dataset.import" if revision == 1 else "dataset.revision",
+                 object_type="dataset", object_id=f"{name}@{revision}",
+                 summary=f"{'-' if revision == 1 else f'{name}@{revision - 1}'} -> {name}@{revision} "
+                         f"({parsed.filename or 'rows'}, {n} rows, {parsed.format})")
     session.flush()
     return ds
 
 
-def store_parsed(*, session: Session, parsed: ParsedDataset, name: str | None = None) -> Dataset:
+def store_parsed(*, session: Session, actor: Identity, parsed: ParsedDataset, name: str | None = None) -> Dataset:
     """Store an already parsed file (rows bulk-inserted in chunks); see the module's naming rule."""
+    require(actor, DATASET_WRITE)
     base = slug(name if name else PurePath(parsed.filename or "dataset").stem)
     existing = _latest(session, base)
     if existing is not None and existing.content_hash == parsed.content_hash:
@@ -109,7 +117,7 @@ def store_parsed(*, session: Session, parsed: ParsedDataset, name: str | None = 
     warnings = list(parsed.warnings)
     if final != base:
         warnings.append(f"a different dataset is already named {base!r}; stored as {final!r}")
-    return _insert(session, parsed, final, warnings)
+    return _insert(session, actor, parsed, final, warnings)
 
 
 _REV = re.compile(r"^(?P<name>.+?)@r?(?P<rev>\d+)$")
@@ -137,11 +145,12 @@ def revisions(*, session: Session, name: str) -> list[Dataset]:
     return list(session.exec(select(Dataset).where(Dataset.name == name).order_by(Dataset.revision.desc())).all())
 
 
-def save_revision(*, session: Session, ref: str | int, rows: list[dict[str, Any]]) -> Dataset:
+def save_revision(*, session: Session, actor: Identity, ref: str | int, rows: list[dict[str, Any]]) -> Dataset:
     """Store `rows` ({data, asserts?, description?, meta?} each) as the next revision of `ref`'s name.
 
     Copy on write: the revision `ref` names stays as it is. Identical content returns the latest revision.
     """
+    require(actor, DATASET_WRITE)
     base = get_dataset(session=session, ref=ref)
     latest = _latest(session, base.name)
     cases = []
@@ -161,7 +170,7 @@ def save_revision(*, session: Session, ref: str | int, rows: list[dict[str, Any]
     parsed = read_file(json.dumps(cases, ensure_ascii=False).encode(), f"{base.name}.json")
     if latest is not None and (latest.content_hash == parsed.content_hash or _same_rows(session, latest, parsed)):
         return latest
-    return _insert(session, parsed, base.name, [], revision=(latest.revision if latest else 0) + 1,
+    return _insert(session, actor, parsed, base.name, [], revision=(latest.revision if latest else 0) + 1,
                    parent_id=base.id)
 
 
@@ -176,12 +185,13 @@ def _same_rows(session: Session, ds: Dataset, parsed: ParsedDataset) -> bool:
     return True
 
 
-def add_rows(*, session: Session, ref: str | int, rows: list[dict[str, Any]]) -> Dataset:
+def add_rows(*, session: Session, actor: Identity, ref: str | int, rows: list[dict[str, Any]]) -> Dataset:
     """A new revision of `ref` with `rows` appended (e.g. from History or Compare, answer as `__expected`)."""
+    require(actor, DATASET_WRITE)
     base = get_dataset(session=session, ref=ref)
     old = [{"data": dict(r.data or {}), "asserts": list(r.asserts or []), "description": r.description,
             "meta": dict(r.meta or {})} for r in iter_rows(session=session, dataset_id=base.id)]
-    return save_revision(session=session, ref=base.id, rows=old + list(rows))
+    return save_revision(session=session, actor=actor, ref=base.id, rows=old + list(rows))
 
 
 def list_datasets(*, session: Session, all_revisions: bool = False) -> list[Dataset]:
@@ -220,8 +230,9 @@ def count_rows(*, session: Session, dataset_id: int) -> int:
                             .where(DatasetRow.dataset_id == dataset_id)).one())
 
 
-def delete_dataset(*, session: Session, ref: str | int) -> list[int]:
-    """Delete every revision of a dataset and their rows; ValidationError if any batch job uses one."""
+def delete_dataset(*, session: Session, actor: Identity, ref: str | int) -> list[int]:
+    """Delete every revision of a dataset and their rows (admins); ValidationError if any batch job uses one."""
+    require(actor, DELETE)
     ds = get_dataset(session=session, ref=ref)
     revs = revisions(session=session, name=ds.name)
     ids = [r.id for r in revs]
@@ -229,6 +240,8 @@ def delete_dataset(*, session: Session, ref: str | int) -> list[int]:
     if jobs:
         raise ValidationError(f"dataset {ds.name!r} is used by batch job(s) {', '.join(map(str, jobs[:10]))}"
                               f"{' and more' if len(jobs) > 10 else ''}; delete those jobs' results first")
+    audit.record(session, actor=actor, action="dataset.delete", object_type="dataset", object_id=ds.name,
+                 summary=f"{ds.name} ({len(revs)} revision{'s' if len(revs) != 1 else ''}) -> -")
     for r in revs:  # newest first: a revision points at the one it came from
         session.execute(delete(DatasetRow).where(DatasetRow.dataset_id == r.id))
         session.delete(r)

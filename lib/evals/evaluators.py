@@ -245,7 +245,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 async def _similar_embed(spec: EvaluatorSpec, output: str, row: dict | None, client: Any,
                          call_kw: dict) -> EvalResult:
     expected = str(fill(spec.value, row))
-    kw = {k: v for k, v in call_kw.items() if k in ("source", "batch_job_id", "actor")}
+    kw = {k: v for k, v in call_kw.items() if k in ("source", "batch_job_id", "actor", "on_behalf_of")}
     vectors = await embed(spec.model or "", [output, expected], client=client, **kw)
     score = cosine(vectors[0], vectors[1])
     threshold = spec.threshold if spec.threshold is not None else DEFAULT_SIMILAR

@@ -36,7 +36,7 @@ from .conversation import (
 )
 from .diffing import VersionDiff, diff_versions
 from .exchange import dumps, export_prompt, import_prompt
-from .labels import label_history, remove_label, rollback, set_label
+from .labels import is_protected, label_history, remove_label, require_label_move, rollback, set_label
 from .media import IMAGE_TOKEN_ESTIMATE, MEDIA_MAX_BYTES, Media, read_media, sniff, with_media
 from .parameters import KNOWN_PARAMS, check_params
 from .presets import create_from_preset, get_preset, list_presets
@@ -102,6 +102,7 @@ __all__ = [
     "get_version_by_id",
     "has_media",
     "import_prompt",
+    "is_protected",
     "label_history",
     "labels_of",
     "line_of",
@@ -120,6 +121,7 @@ __all__ = [
     "remove_label",
     "render",
     "render_messages",
+    "require_label_move",
     "resolve",
     "response_schema",
     "rollback",

@@ -8,10 +8,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.errors import ConflictError, ValidationError
+from lib.identity import PROMPT_WRITE, Identity, require
 from lib.models import Label, LabelEvent, Prompt, PromptVersion
 
 from . import templating
+from .labels import require_label_move
 from .registry import content_hash, get_prompt, validate_label, validate_messages, validate_name, validate_tags
 
 FORMAT = "prompt-workbench.prompt/1"
@@ -53,16 +56,19 @@ def export_prompt(*, session: Session, name: str) -> dict:
     }
 
 
-def import_prompt(*, session: Session, data: dict | str, name: str | None = None) -> Prompt:
-    """Recreate an exported prompt (optionally under another name); an existing name is a ConflictError."""
+def import_prompt(*, session: Session, actor: Identity, data: dict | str, name: str | None = None) -> Prompt:
+    """Recreate an exported prompt (optionally under another name); an existing name is a ConflictError.
+
+    Versions keep their exported authors; the import itself is recorded as the actor's."""
+    require(actor, PROMPT_WRITE)
     try:
-        return _import(session, data, name)
+        return _import(session, actor, data, name)
     except BaseException:
         session.rollback()  # a half-imported prompt never stays behind
         raise
 
 
-def _import(session: Session, data: dict | str, name: str | None) -> Prompt:
+def _import(session: Session, actor: Identity, data: dict | str, name: str | None) -> Prompt:
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -110,6 +116,7 @@ def _import(session: Session, data: dict | str, name: str | None) -> Prompt:
     for lname, number in (data.get("labels") or {}).items():
         if number not in ids:
             raise ValidationError(f"label {lname!r} points at version {number}, which the export does not have")
+        require_label_move(actor, lname)  # an editor's import may not arrive with `production` set
         session.add(Label(prompt_id=prompt.id, name=validate_label(lname), version_id=ids[number]))
     for e in data.get("label_history") or []:
         ev = LabelEvent(prompt_id=prompt.id, label=e["label"], from_version=e.get("from_version"),
@@ -117,6 +124,11 @@ def _import(session: Session, data: dict | str, name: str | None) -> Prompt:
         if e.get("created_at"):
             ev.created_at = _parse_ts(e["created_at"], "label_history.created_at")
         session.add(ev)
+    labels = data.get("labels") or {}
+    audit.record(session, actor=actor, action="prompt.import", object_type="prompt", object_id=pname,
+                 summary=f"- -> {pname} ({len(versions)} version{'s' if len(versions) != 1 else ''}"
+                         + (f", labels {', '.join(f'{k}={v}' for k, v in sorted(labels.items()))}" if labels else "")
+                         + ")")
     session.commit()
     return prompt
 

@@ -1,7 +1,10 @@
 """Labels (`production`, `staging`, custom) pointing at prompt versions, with their history.
 
 Moving a label is how a version is promoted; rollback moves it back to where it was
-before its last move.  Every move is a LabelEvent row.
+before its last move.  Every move is a LabelEvent row and an audit event, both carrying the
+actor and written in the same transaction.  Protected labels (settings `protected_labels`,
+default `production`) need the admin action `label.move_protected`; other labels need
+`label.move` (editors).
 
 A move is ONE conditional statement (``UPDATE label ... WHERE version_id = <the version just
 read>``, a plain INSERT for a new label, a conditional DELETE for a removal) in the same
@@ -22,8 +25,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.errors import ConflictError, NotFoundError, ValidationError
-from lib.models import Label, LabelEvent, PromptVersion, utcnow
+from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED, Identity, require
+from lib.models import Label, LabelEvent, Prompt, PromptVersion, utcnow
 from lib.settings import get_settings
 
 from .registry import get_prompt, get_version, validate_label
@@ -40,8 +45,16 @@ def _current(session: Session, prompt_id: int, label: str) -> Label | None:
     return session.exec(select(Label).where(Label.prompt_id == prompt_id, Label.name == label)).first()
 
 
-def _author(author: str | None) -> str:
-    return author if author is not None else get_settings().resolved_author()
+def is_protected(label: str) -> bool:
+    """Whether only admins may move `label` (settings `protected_labels`)."""
+    return (label or "").strip() in get_settings().protected_labels
+
+
+def require_label_move(actor: Identity, label: str) -> None:
+    """Refuse unless `actor` may move `label` (protected labels: admins only)."""
+    require(actor, LABEL_MOVE)
+    if is_protected(label):
+        require(actor, LABEL_MOVE_PROTECTED)
 
 
 def _retrying(session: Session, attempt: Callable[[], T]) -> T:
@@ -62,7 +75,7 @@ def _retrying(session: Session, attempt: Callable[[], T]) -> T:
     raise ConflictError("the label kept moving under concurrent updates; try again")
 
 
-def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion, author: str | None,
+def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion, actor: Identity, action: str,
           only_from: int | None = None, check_from: bool = False) -> Label:
     """One attempt: move the label from the version it holds now to `target` (or do nothing if it is there)."""
     row = _current(session, prompt_id, label)
@@ -85,23 +98,31 @@ def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion
             raise _Moved()
         session.expire(row)
     session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=target.number,
-                           author=_author(author)))
+                           author=actor.label[:200]))
+    audit.record(session, actor=actor, action=action, object_type="label",
+                 object_id=f"{_prompt_name(session, prompt_id)}@{label}", summary=audit.change(before, target.number))
     session.flush()
     return row
 
 
-def set_label(*, session: Session, name: str, label: str, version: int, author: str | None = None) -> Label:
-    """Point `label` at version number `version` (promote); records the move (commits)."""
+def _prompt_name(session: Session, prompt_id: int) -> str:
+    return session.get(Prompt, prompt_id).name
+
+
+def set_label(*, session: Session, actor: Identity, name: str, label: str, version: int) -> Label:
+    """Point `label` at version number `version` (promote); records the move and who made it (commits)."""
     label = validate_label(label)
+    require_label_move(actor, label)
     prompt = get_prompt(session=session, name=name)
     target = get_version(session=session, name=name, number=version)
     prompt_id = prompt.id
     return _retrying(session, lambda: _move(session, prompt_id=prompt_id, label=label, target=target,
-                                            author=author))
+                                            actor=actor, action="label.move"))
 
 
-def remove_label(*, session: Session, name: str, label: str, author: str | None = None) -> None:
+def remove_label(*, session: Session, actor: Identity, name: str, label: str) -> None:
     """Take a label off a prompt (recorded in the history; commits)."""
+    require_label_move(actor, label)
     prompt_id = get_prompt(session=session, name=name).id
 
     def attempt() -> None:
@@ -116,7 +137,9 @@ def remove_label(*, session: Session, name: str, label: str, author: str | None 
             raise _Moved()
         session.expunge(row)
         session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=None,
-                               author=_author(author)))
+                               author=actor.label[:200]))
+        audit.record(session, actor=actor, action="label.remove", object_type="label", object_id=f"{name}@{label}",
+                     summary=audit.change(before, None))
         session.flush()
 
     _retrying(session, attempt)
@@ -131,8 +154,9 @@ def label_history(*, session: Session, name: str, label: str | None = None) -> l
     return list(session.exec(q.order_by(LabelEvent.created_at.desc(), LabelEvent.id.desc())))
 
 
-def rollback(*, session: Session, name: str, label: str = "production", author: str | None = None) -> Label:
+def rollback(*, session: Session, actor: Identity, name: str, label: str = "production") -> Label:
     """Move `label` back to the version it pointed at before its last move (commits)."""
+    require_label_move(actor, label)
     prompt_id = get_prompt(session=session, name=name).id
 
     def attempt() -> Label:
@@ -142,8 +166,8 @@ def rollback(*, session: Session, name: str, label: str = "production", author: 
         last = history[0]
         target = get_version(session=session, name=name, number=last.from_version)
         try:  # the label must still be where its last event left it, or that event is not the last
-            return _move(session, prompt_id=prompt_id, label=label, target=target, author=author,
-                         only_from=last.to_version, check_from=True)
+            return _move(session, prompt_id=prompt_id, label=label, target=target, actor=actor,
+                         action="label.rollback", only_from=last.to_version, check_from=True)
         except ValidationError:
             raise _Moved() from None
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.errors import NotFoundError
+from lib.identity import Identity
 
 from .registry import create_prompt
 
@@ -104,10 +105,9 @@ def merged_params(preset: Preset, params: dict[str, Any] | None) -> dict[str, An
     return out
 
 
-def create_from_preset(*, session: Any, key: str, name: str, model: str | None = None,
-                       author: str | None = None) -> Any:
+def create_from_preset(*, session: Any, actor: Identity, key: str, name: str, model: str | None = None) -> Any:
     """Save a new prompt whose version 1 is the preset's prompt and parameters; returns the version."""
     preset = get_preset(key)
-    return create_prompt(session=session, name=name, messages=preset.message_list(), model=model,
+    return create_prompt(session=session, actor=actor, name=name, messages=preset.message_list(), model=model,
                          params=dict(preset.params), description=preset.description, tags=["preset", preset.key],
-                         commit_message=f"from preset {preset.title}", author=author)
+                         commit_message=f"from preset {preset.title}")

@@ -17,9 +17,10 @@ from sqlalchemy import String, cast, func, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.errors import ConflictError, NotFoundError, ValidationError
+from lib.identity import PROMPT_WRITE, Identity, require
 from lib.models import Label, Prompt, PromptVersion, utcnow
-from lib.settings import get_settings
 
 from . import content, templating
 
@@ -278,11 +279,12 @@ def _commit_retrying(session: Session, attempt_fn):
             delay = min(delay * 2, 0.2)
 
 
-def create_prompt(*, session: Session, name: str, messages: list[dict], template_format: str = "mustache",
-                  description: str = "", tags: list[str] | None = None, model: str | None = None,
-                  params: dict | None = None, commit_message: str = "", author: str | None = None,
-                  model_overrides: dict | None = None) -> PromptVersion:
-    """Create a prompt and its version 1; a taken name is a ConflictError."""
+def create_prompt(*, session: Session, actor: Identity, name: str, messages: list[dict],
+                  template_format: str = "mustache", description: str = "", tags: list[str] | None = None,
+                  model: str | None = None, params: dict | None = None, commit_message: str = "",
+                  model_overrides: dict | None = None, audit_summary: str = "") -> PromptVersion:
+    """Create a prompt and its version 1 (author: the actor); a taken name is a ConflictError."""
+    require(actor, PROMPT_WRITE)
     name = validate_name(name)
     messages = validate_messages(messages, template_format)
     params = validate_params(params)
@@ -298,26 +300,29 @@ def create_prompt(*, session: Session, name: str, messages: list[dict], template
         session.rollback()
         raise ConflictError(f"a prompt named {name!r} already exists") from None
     version = _new_version(prompt.id, 1, messages, template_format, model, params, model_overrides,
-                           commit_message or "first version", author)
+                           commit_message or "first version", actor.label)
     session.add(version)
+    audit.record(session, actor=actor, action="prompt.create", object_type="prompt", object_id=name,
+                 summary=audit_summary or f"- -> {name}:1")
     session.commit()
     return version
 
 
 def _new_version(prompt_id: int, number: int, messages, template_format, model, params, overrides,
-                 commit_message, author) -> PromptVersion:
+                 commit_message, author: str) -> PromptVersion:
     return PromptVersion(
         prompt_id=prompt_id, number=number, messages=messages, template_format=template_format,
         variables=templating.variables(messages, template_format), model=model or None, params=dict(params or {}),
-        model_overrides=dict(overrides or {}), commit_message=commit_message or "",
-        author=author if author is not None else get_settings().resolved_author(),
+        model_overrides=dict(overrides or {}), commit_message=commit_message or "", author=author[:200],
         content_hash=content_hash(messages, template_format, model, params, overrides))
 
 
-def save_version(*, session: Session, name: str, messages: list[dict], template_format: str = "mustache",
-                 model: str | None = None, params: dict | None = None, model_overrides: dict | None = None,
-                 commit_message: str = "", author: str | None = None) -> tuple[PromptVersion, bool]:
-    """Append a version; content identical to the newest version returns it with created=False."""
+def save_version(*, session: Session, actor: Identity, name: str, messages: list[dict],
+                 template_format: str = "mustache", model: str | None = None, params: dict | None = None,
+                 model_overrides: dict | None = None, commit_message: str = "",
+                 audit_action: str = "prompt.version") -> tuple[PromptVersion, bool]:
+    """Append a version (author: the actor); content identical to the newest returns it with created=False."""
+    require(actor, PROMPT_WRITE)
     messages = validate_messages(messages, template_format)
     params, model_overrides = validate_params(params), validate_params(model_overrides, "per-model overrides")
     prompt = get_prompt(session=session, name=name)
@@ -331,48 +336,61 @@ def save_version(*, session: Session, name: str, messages: list[dict], template_
         if latest is not None and latest.content_hash == digest:
             return latest, False
         v = _new_version(prompt_id, (latest.number if latest else 0) + 1, messages, template_format, model,
-                         params, model_overrides, commit_message, author)
+                         params, model_overrides, commit_message, actor.label)
         session.add(v)
         p = session.get(Prompt, prompt_id)
         p.updated_at = utcnow()
         session.add(p)
         session.flush()
+        audit.record(session, actor=actor, action=audit_action, object_type="prompt", object_id=p.name,
+                     summary=audit.change(f"{p.name}:{latest.number}" if latest else None, f"{p.name}:{v.number}"))
         return v, True
 
     return _commit_retrying(session, attempt)
 
 
-def update_prompt(*, session: Session, name: str, description: str | None = None,
+def update_prompt(*, session: Session, actor: Identity, name: str, description: str | None = None,
                   tags: list[str] | None = None) -> Prompt:
     """Change a prompt's description or tags (these are not versioned)."""
+    require(actor, PROMPT_WRITE)
     p = get_prompt(session=session, name=name)
+    before = {"description": p.description, "tags": ", ".join(p.tags or [])}
     if description is not None:
         p.description = description
     if tags is not None:
         p.tags = validate_tags(tags)
     p.updated_at = utcnow()
     session.add(p)
+    audit.record(session, actor=actor, action="prompt.update", object_type="prompt", object_id=p.name,
+                 summary=audit.diff_fields(before, {"description": p.description, "tags": ", ".join(p.tags or [])}))
     session.commit()
     return p
 
 
-def set_archived(*, session: Session, name: str, archived: bool) -> Prompt:
+def set_archived(*, session: Session, actor: Identity, name: str, archived: bool) -> Prompt:
     """Archive (hide from lists, refuse new versions) or restore a prompt; nothing is deleted."""
+    require(actor, PROMPT_WRITE)
     p = get_prompt(session=session, name=name)
+    before = p.archived
     p.archived = archived
     p.updated_at = utcnow()
     session.add(p)
+    if before != archived:
+        audit.record(session, actor=actor, action="prompt.archive" if archived else "prompt.restore",
+                     object_type="prompt", object_id=p.name,
+                     summary=audit.change("archived" if before else "active", "archived" if archived else "active"))
     session.commit()
     return p
 
 
-def duplicate(*, session: Session, name: str, new_name: str, author: str | None = None) -> PromptVersion:
+def duplicate(*, session: Session, actor: Identity, name: str, new_name: str) -> PromptVersion:
     """A new prompt whose version 1 is a copy of `name`'s newest version."""
+    require(actor, PROMPT_WRITE)
     src = resolve(session=session, ref=name)
     p = get_prompt(session=session, name=name)
-    return create_prompt(session=session, name=new_name, messages=src.messages,
+    return create_prompt(session=session, actor=actor, name=new_name, messages=src.messages,
                          template_format=src.template_format, description=p.description, tags=list(p.tags),
                          model=src.model, params=src.params, commit_message=f"copied from {name}:{src.number}",
-                         author=author)
+                         audit_summary=f"copy of {name}:{src.number} -> {new_name}:1")
 
 

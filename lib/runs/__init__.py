@@ -8,7 +8,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .calls import CallSpec, RunResult, make_storable, run_row, spec_for_version, storable, storable_text
-from .queries import get_run, list_runs, rate_run, run_to_dict
+from .queries import get_run, list_runs, rate_run, run_to_dict, run_users
 from .writer import RunLogWriter
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "rate_run",
     "run_row",
     "run_to_dict",
+    "run_users",
     "spec_for_version",
     "storable",
     "storable_text",

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
+from lib.identity import RUN, Identity, require
 from lib.models import Run
 
 SORTS = {"newest": (Run.created_at.desc(), Run.id.desc()), "oldest": (Run.created_at.asc(), Run.id.asc()),
@@ -19,7 +20,10 @@ SORTS = {"newest": (Run.created_at.desc(), Run.id.desc()), "oldest": (Run.create
 
 def _filtered(stmt, *, search: str | None, source: str | None, status: str | None, endpoint: str | None,
               model: str | None, prompt_name: str | None, version_id: int | None, compare_id: str | None,
-              batch_job_id: int | None, rated: bool | None, since: datetime | None, until: datetime | None):
+              batch_job_id: int | None, rated: bool | None, since: datetime | None, until: datetime | None,
+              user: str | None = None):
+    if user:
+        stmt = stmt.where(Run.actor == user)
     if source:
         stmt = stmt.where(Run.source == source)
     if status:
@@ -65,15 +69,17 @@ def list_runs(*, session: Session, search: str | None = None, source: str | None
               endpoint: str | None = None, model: str | None = None, prompt_name: str | None = None,
               version_id: int | None = None, compare_id: str | None = None, batch_job_id: int | None = None,
               rated: bool | None = None, since: datetime | None = None, until: datetime | None = None,
-              sort: str = "newest", page: int = 1, page_size: int = 50) -> tuple[list[Run], int]:
-    """A page of runs matching the filters (text search over inputs, outputs and errors) and the total count."""
+              sort: str = "newest", page: int = 1, page_size: int = 50,
+              user: str | None = None) -> tuple[list[Run], int]:
+    """A page of runs matching the filters (text search over inputs, outputs and errors; `user` = who made the
+    call, an identity label) and the total count."""
     if sort not in SORTS:
         raise ValidationError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
     if page < 1 or not 1 <= page_size <= 1000:
         raise ValidationError("page must be >= 1 and page_size between 1 and 1000")
     kw: dict[str, Any] = dict(search=search, source=source, status=status, endpoint=endpoint, model=model,
                               prompt_name=prompt_name, version_id=version_id, compare_id=compare_id,
-                              batch_job_id=batch_job_id, rated=rated, since=since, until=until)
+                              batch_job_id=batch_job_id, rated=rated, since=since, until=until, user=user)
     total = session.exec(_filtered(select(func.count()).select_from(Run), **kw)).one()
     rows = session.exec(_filtered(select(Run), **kw).order_by(*SORTS[sort])
                         .offset((page - 1) * page_size).limit(page_size))
@@ -88,13 +94,20 @@ def get_run(*, session: Session, run_id: int) -> Run:
     return run
 
 
-def rate_run(run_id: int, rating: int | None, note: str | None = None, *, session: Session | None = None) -> Run:
-    """Store a human rating (+1 / -1; 0 or None clears) and an optional note on a run."""
+def run_users(*, session: Session) -> list[str]:
+    """Everyone who made a call (identity labels), for a History filter."""
+    return sorted(u for u in session.exec(select(Run.actor).where(Run.actor.is_not(None)).distinct()) if u)
+
+
+def rate_run(run_id: int, rating: int | None, note: str | None = None, *, actor: Identity,
+             session: Session | None = None) -> Run:
+    """Store a human rating (+1 / -1; 0 or None clears) and an optional note on a run (editors)."""
+    require(actor, RUN)
     if rating not in (1, -1, 0, None):
         raise ValidationError(f"rating must be +1, -1 or 0 (clear), got {rating!r}")
     if session is None:
         with session_scope() as s:
-            return rate_run(run_id, rating, note, session=s)
+            return rate_run(run_id, rating, note, actor=actor, session=s)
     run = get_run(session=session, run_id=run_id)
     run.rating = rating or None
     if note is not None:

@@ -19,15 +19,16 @@ from lib.api import (
     revoke_token,
 )
 from lib.errors import WorkbenchError
-from lib.identity import SCOPES, TOKEN_WRITE, WEBHOOK_WRITE, Identity, local_user
+from lib.identity import SCOPES, TOKEN_WRITE, WEBHOOK_WRITE, Identity
+from pages._views.auth import actor
 from pages._views.flash import flash
 
 ss = st.session_state
 
 
 def _actor() -> Identity:
-    """Who acts here: the single local user until sign-in provides the signed-in one."""
-    return local_user()
+    """Who acts here: the signed-in person, or the single local user without `[auth]`."""
+    return actor()
 
 
 def _create_token() -> None:

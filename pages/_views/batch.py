@@ -14,6 +14,7 @@ from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.ui import count, latency_text, md_escape, money, percent, rate_per_s, score, spend, text_or_dash
+from pages._views.auth import actor
 from pages._views.batch_grid import grid_section, verdict_text
 
 LINT_ROWS = 2000
@@ -152,20 +153,20 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
         try:
             if b[0].button("Pause", key="batch_pause", disabled=p["status"] not in ("pending", "running")):
                 with session_scope(engine) as s:
-                    batch.pause(session=s, job_id=job_id)
+                    batch.pause(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")
             if b[1].button("Resume", key="batch_resume", disabled=not resumable):
                 with session_scope(engine) as s:
-                    batch.resume(session=s, job_id=job_id,
+                    batch.resume(actor=actor(), session=s, job_id=job_id,
                                  budget_usd=float(new_budget) if new_budget is not None else None)
                 st.rerun(scope="app")
             if b[2].button("Cancel", key="batch_cancel", disabled=p["status"] in ("done", "cancelled")):
                 with session_scope(engine) as s:
-                    batch.cancel(session=s, job_id=job_id)
+                    batch.cancel(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")
             if b[3].button("Retry failed items", key="batch_retry", disabled=p["errors"] == 0):
                 with session_scope(engine) as s:
-                    batch.retry_failed(session=s, job_id=job_id)
+                    batch.retry_failed(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")
         except WorkbenchError as exc:
             st.error(md_escape(str(exc)))

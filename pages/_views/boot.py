@@ -16,6 +16,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from pages._views.auth import auth_configured
+
 _state = threading.local()
 _KEY = "_boot_deeplink"
 
@@ -29,6 +31,8 @@ def require_app(page_file: str) -> None:
     """Hand over to app.py when this page was started by legacy discovery instead of st.navigation."""
     if getattr(_state, "active", False):
         return
+    if auth_configured() and not st.user.is_logged_in:
+        st.stop()  # outside app.py's navigation (legacy discovery): an anonymous visitor sees nothing
     ctx = get_script_run_ctx()
     main = Path(getattr(ctx, "main_script_path", "") or "")
     if main.name != "app.py" or main.resolve() == Path(page_file).resolve():

@@ -14,6 +14,7 @@ from lib.errors import WorkbenchError
 from lib.prompts import diff_texts
 from lib.ui import md_escape, percent
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.dataset_edit import add_to_dataset
 from pages._views.flash import flash, show_flashes
 
@@ -52,7 +53,7 @@ def _rate(run_id: int, rating: int | None) -> None:
     note = ss.get(f"cmp_note_{run_id}", "")
     try:
         with session_scope() as session:
-            runs_lib.rate_run(session=session, run_id=run_id, rating=rating, note=note)
+            runs_lib.rate_run(actor=actor(), session=session, run_id=run_id, rating=rating, note=note)
         flash("cmp", "success", f"Saved your rating of run #{run_id}.")
     except WorkbenchError as exc:
         flash("cmp", "error", f"Could not save the rating: {exc}")
@@ -76,7 +77,8 @@ def _vote(compare_id: str, run_ids: list[int], by_name: dict[str, int], radio_ke
     winner = by_name.get(choice)  # "Tie" -> None
     try:
         with session_scope() as session:
-            compare.record_vote(session=session, compare_id=compare_id, run_ids=run_ids, winner_run_id=winner)
+            compare.record_vote(actor=actor(), session=session, compare_id=compare_id, run_ids=run_ids,
+                                winner_run_id=winner)
         flash("cmp", "success", "Vote recorded: names revealed.")
     except WorkbenchError as exc:
         flash("cmp", "error", f"Could not record the vote: {exc}")

@@ -21,6 +21,7 @@ from lib.errors import WorkbenchError
 from lib.evals import check
 from lib.ui import md_escape
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.flash import flash, show_flashes
 
 ss = st.session_state
@@ -59,7 +60,7 @@ def stream_call(engine: Any, **kw: Any) -> Any:
     placeholder = st.empty()
     placeholder.caption("Waiting for the first token...")
     try:
-        stream = get_client(engine).stream_sync(source="playground", **kw)
+        stream = get_client(engine).stream_sync(actor=actor(), source="playground", **kw)
     except WorkbenchError as exc:
         placeholder.empty()
         w.lib_error(exc)
@@ -159,7 +160,7 @@ def _save_thread(engine: Any, thread: list[dict], *, prompt_name: str | None, mo
                 name = prompt_name
                 try:
                     with session_scope(engine) as session:
-                        v, created = prompts_lib.save_version(
+                        v, created = prompts_lib.save_version(actor=actor(),
                             session=session, name=name, messages=prompts_lib.thread_messages(thread),
                             model=model or None, params=params, commit_message=f"conversation from run #{run_id}")
                         label = f"{name}:{v.number}"
@@ -173,7 +174,7 @@ def _save_thread(engine: Any, thread: list[dict], *, prompt_name: str | None, mo
                 try:
                     row = prompts_lib.thread_row(thread, values)
                     with session_scope(engine) as session:
-                        ds = import_dataset(session=session, data=prompts_lib.rows_jsonl([row]),
+                        ds = import_dataset(actor=actor(), session=session, data=prompts_lib.rows_jsonl([row]),
                                             filename="conversation.jsonl", name=ds_name)
                         stored = ds.name
                     st.success(md_escape(f"Saved as dataset {stored!r} (columns: {', '.join(row)}); feed its "

@@ -10,6 +10,7 @@ from lib import datasets
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.ui import EXPECTED_COLUMN, MAX_EDIT_ROWS, editor_frame, md_escape, row_from_answer, rows_from_frame
+from pages._views.auth import actor
 
 ss = st.session_state
 
@@ -39,7 +40,7 @@ def editor(engine: Any, info: dict) -> None:
             try:
                 new_rows = rows_from_frame(edited, rows, columns)
                 with session_scope(engine) as s:
-                    new = datasets.save_revision(session=s, ref=ds.id, rows=new_rows)
+                    new = datasets.save_revision(actor=actor(), session=s, ref=ds.id, rows=new_rows)
                     s.commit()
                     new_id, new_rev = new.id, new.revision
                 ss.batch_dataset_id, ss.batch_preflight = new_id, None
@@ -53,7 +54,7 @@ def editor(engine: Any, info: dict) -> None:
         if st.button("Delete dataset", key=f"ds_delete_{ds.id}", disabled=not sure):
             try:
                 with session_scope(engine) as s:
-                    datasets.delete_dataset(session=s, ref=ds.id)
+                    datasets.delete_dataset(actor=actor(), session=s, ref=ds.id)
                     s.commit()
                 ss.batch_dataset_id, ss.batch_preflight = None, None
                 st.rerun()
@@ -75,7 +76,7 @@ def add_to_dataset(engine: Any, *, key: str, variables: dict | None, answer: str
             try:
                 row = row_from_answer(variables or {}, answer, use)
                 with session_scope(engine) as s:
-                    new = datasets.add_rows(session=s, ref=target, rows=[row])
+                    new = datasets.add_rows(actor=actor(), session=s, ref=target, rows=[row])
                     s.commit()
                     st.success(md_escape(f"added to {new.name}: revision {new.revision}, {new.row_count} rows"))
             except WorkbenchError as exc:

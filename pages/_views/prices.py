@@ -9,6 +9,7 @@ from lib import db
 from lib.client import delete_override, list_prices, set_override
 from lib.errors import WorkbenchError
 from lib.ui import md_escape
+from pages._views.auth import actor
 from pages._views.flash import flash
 
 ss = st.session_state
@@ -23,7 +24,7 @@ def _num(key: str) -> float | None:
 def _save_override() -> None:
     try:
         with db.session_scope() as session:
-            set_override(session=session, model=(ss.get("settings_price_model") or "").strip(),
+            set_override(actor=actor(), session=session, model=(ss.get("settings_price_model") or "").strip(),
                                  provider=(ss.get("settings_price_provider") or "").strip(),
                                  input_per_mtok=_num("settings_price_in"), output_per_mtok=_num("settings_price_out"),
                                  cached_per_mtok=_num("settings_price_cached"),
@@ -41,7 +42,7 @@ def _delete_override() -> None:
         return
     provider, _, model = choice.partition(" / ")
     with db.session_scope() as session:
-        delete_override(session=session, model=model, provider="" if provider == "(any)" else provider)
+        delete_override(actor=actor(), session=session, model=model, provider="" if provider == "(any)" else provider)
     flash("settings", "success", f"Removed the override of {model}.")
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from lib import db, prompts
 from lib.errors import WorkbenchError
+from lib.identity import PROMPT_WRITE
 from lib.prompts import FORMATS as templating_FORMATS
 from lib.prompts import variables
 from lib.ui import (
@@ -26,6 +27,7 @@ from lib.ui import (
     parse_params,
     parse_tags,
 )
+from pages._views.auth import actor
 from pages._views.flash import flash
 
 NEW = "__new__"
@@ -131,14 +133,15 @@ def _save(dk: str) -> None:
     try:
         with db.session_scope() as session:
             if dk == NEW:
-                v = prompts.create_prompt(session=session, name=d.get("name", ""), messages=draft_messages(d),
+                v = prompts.create_prompt(actor=actor(), session=session, name=d.get("name", ""),
+                                          messages=draft_messages(d),
                                           template_format=d["template_format"], description=d.get("description", ""),
                                           tags=parse_tags(d.get("tags", "")), model=d.get("model") or None,
                                           params=params, commit_message=d.get("commit_message", ""))
                 name, created = prompts.validate_name(d.get("name", "")), True
             else:
                 name = dk
-                v, created = prompts.save_version(session=session, name=dk, messages=draft_messages(d),
+                v, created = prompts.save_version(actor=actor(), session=session, name=dk, messages=draft_messages(d),
                                                   template_format=d["template_format"],
                                                   model=d.get("model") or None, params=params,
                                                   commit_message=d.get("commit_message", ""))
@@ -236,8 +239,10 @@ def render_editor(dk: str, version=None, known_models: list[str] | None = None) 
     c1, c2, c3 = st.columns([2.4, 1.3, 1.2], vertical_alignment="bottom")
     d["commit_message"] = c1.text_input("Commit message", key=_k(dk, "commit"),
                                         placeholder="What changed and why")
+    may_save = actor().can(PROMPT_WRITE)  # lib refuses too; this only hides what the role cannot do
     c2.button("Create prompt" if dk == NEW else "Save version", key=f"prompts_save_{dk}", type="primary",
-              icon=":material/save:", on_click=_save, args=(dk,), width="stretch")
+              icon=":material/save:", on_click=_save, args=(dk,), width="stretch", disabled=not may_save,
+              help=None if may_save else "Your role can read prompts but not save them")
     c3.button("Discard draft", key=f"prompts_discard_{dk}", on_click=_discard, args=(dk,), width="stretch")
     if dk != NEW and is_dirty(d, version):
         st.caption(":material/edit: Unsaved changes: Save version keeps them as a new version.")

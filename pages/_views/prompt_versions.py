@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
 from lib import db, prompts
 from lib.errors import WorkbenchError
-from lib.prompts import diff_versions, dumps, export_prompt
+from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED
+from lib.prompts import diff_versions, dumps, export_prompt, is_protected
 from lib.ui import is_dirty, parse_tags
+from pages._views.auth import actor
 from pages._views.flash import flash
 from pages._views.prompt_editor import PAGE, sync_from_widgets
 
@@ -46,15 +50,22 @@ def render_diff(name: str, versions: list) -> None:
         st.code(d.text, language="diff", wrap_lines=True)
 
 
-def _promote(name: str, version_key: str) -> None:
+def _chosen_label(name: str) -> str:
     ss = st.session_state
     label = ss.get(f"prompts_lbl_{name}")
     if label == "custom...":
         label = (ss.get(f"prompts_lbl_custom_{name}") or "").strip()
-    version = ss.get(version_key)
+    return label or ""
+
+
+def _promote(name: str, version_key: str) -> None:
+    _move(name, _chosen_label(name), st.session_state.get(version_key))
+
+
+def _move(name: str, label: str, version) -> None:
     try:
         with db.session_scope() as session:
-            prompts.set_label(session=session, name=name, label=label or "", version=int(version))
+            prompts.set_label(actor=actor(), session=session, name=name, label=label or "", version=int(version))
     except (WorkbenchError, TypeError, ValueError) as exc:
         flash(PAGE, "error", str(exc))
         return
@@ -65,12 +76,47 @@ def _rollback(name: str) -> None:
     label = st.session_state.get(f"prompts_rb_{name}")
     try:
         with db.session_scope() as session:
-            row = prompts.rollback(session=session, name=name, label=label or "")
+            row = prompts.rollback(actor=actor(), session=session, name=name, label=label or "")
             number = prompts.get_version_by_id(session=session, version_id=row.version_id).number
     except WorkbenchError as exc:
         flash(PAGE, "error", str(exc))
         return
     flash(PAGE, "success", f"Rolled {label} back to v{number}.")
+
+
+def _close_confirm(name: str) -> None:
+    st.session_state.pop(f"prompts_confirm_{name}", None)
+
+
+def _open_confirm(name: str, versions: list, labels: dict[str, int]) -> None:
+    """The confirmation of a protected move; kept open across reruns (its state) until Move, Cancel or dismiss."""
+    st.dialog("Move a protected label", width="large", on_dismiss=functools.partial(_close_confirm, name))(
+        _confirm_body)(name, versions, labels)
+
+
+def _confirm_body(name: str, versions: list, labels: dict[str, int]) -> None:
+    """The diff between the version the label holds now and the new one, then Move or Cancel."""
+    label, target = st.session_state[f"prompts_confirm_{name}"]
+    by_number = {v.number: v for v in versions}
+    current = labels.get(label)
+    st.markdown(f"**{label}** is protected: apps that fetch `{name}@{label}` get the new version at once.")
+    if current is None:
+        st.write(f"{label} is not set yet; it will point at v{target}.")
+    elif current == target:
+        st.info(f"{label} already points at v{target}.")
+    else:
+        d = diff_versions(by_number[current], by_number[target])
+        st.write(f"v{current} → v{target}: {d.summary()}")
+        if not d.identical:
+            st.code(d.text, language="diff", wrap_lines=True)
+    c1, c2 = st.columns(2)
+    if c1.button(f"Move {label} to v{target}", type="primary", key="prompts_protected_confirm", width="stretch"):
+        _close_confirm(name)
+        _move(name, label, target)
+        st.rerun()
+    if c2.button("Cancel", key="prompts_protected_cancel", width="stretch"):
+        _close_confirm(name)
+        st.rerun()
 
 
 def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
@@ -79,6 +125,11 @@ def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
         st.markdown("  \n".join(f"**{lb}** → v{n}" for lb, n in labels.items()))
     else:
         st.caption("No labels yet. Promote a version to production or staging.")
+    me = actor()
+    if not me.can(LABEL_MOVE):
+        st.caption("Your role can view labels but not move them.")
+        _label_history(name)
+        return
     numbers = [v.number for v in versions]
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     # keyed by the newest number so a freshly saved version is what Promote offers first
@@ -88,14 +139,32 @@ def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
                           key=f"prompts_lbl_{name}")
     c3.text_input("Custom label", key=f"prompts_lbl_custom_{name}", disabled=choice != "custom...",
                   placeholder="e.g. canary")
-    c4.button("Promote", key=f"prompts_promote_{name}", type="primary", icon=":material/rocket_launch:",
-              on_click=_promote, args=(name, version_key), width="stretch")
-    if labels:
+    label = _chosen_label(name)
+    protected, allowed = is_protected(label), me.can(LABEL_MOVE_PROTECTED)
+    if c4.button("Promote", key=f"prompts_promote_{name}", type="primary", icon=":material/rocket_launch:",
+                 width="stretch", disabled=protected and not allowed,
+                 help=f"{label} is protected: only admins can move it" if protected and not allowed else None):
+        if protected:
+            st.session_state[f"prompts_confirm_{name}"] = (label, int(st.session_state.get(version_key)))
+            _open_confirm(name, versions, labels)
+        else:
+            _promote(name, version_key)
+            st.rerun()
+    elif st.session_state.get(f"prompts_confirm_{name}"):  # the dialog stays open while it is answered
+        _open_confirm(name, versions, labels)
+    if protected and not allowed:
+        st.caption(f"**{label}** is protected: only admins can move it.")
+    movable = sorted(lb for lb in labels if allowed or not is_protected(lb))
+    if movable:
         r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
-        r1.selectbox("Roll back label", sorted(labels), key=f"prompts_rb_{name}",
+        r1.selectbox("Roll back label", movable, key=f"prompts_rb_{name}",
                      help="Moves the label back to the version it pointed at before its last move.")
         r2.button("Roll back", key=f"prompts_rollback_{name}", icon=":material/undo:", on_click=_rollback,
                   args=(name,), width="stretch")
+    _label_history(name)
+
+
+def _label_history(name: str) -> None:
     with db.session_scope() as session:
         events = prompts.label_history(session=session, name=name)[:50]
     if events:
@@ -109,7 +178,8 @@ def _update_meta(name: str) -> None:
     ss = st.session_state
     try:
         with db.session_scope() as session:
-            prompts.update_prompt(session=session, name=name, description=ss.get(f"prompts_meta_desc_{name}", ""),
+            prompts.update_prompt(actor=actor(), session=session, name=name,
+                                  description=ss.get(f"prompts_meta_desc_{name}", ""),
                                   tags=parse_tags(ss.get(f"prompts_meta_tags_{name}", "")))
     except WorkbenchError as exc:
         flash(PAGE, "error", str(exc))
@@ -121,7 +191,7 @@ def _duplicate(name: str) -> None:
     new_name = (st.session_state.get(f"prompts_dup_{name}") or "").strip()
     try:
         with db.session_scope() as session:
-            prompts.duplicate(session=session, name=name, new_name=new_name)
+            prompts.duplicate(actor=actor(), session=session, name=name, new_name=new_name)
     except WorkbenchError as exc:
         flash(PAGE, "error", str(exc))
         return
@@ -132,7 +202,7 @@ def _duplicate(name: str) -> None:
 def _archive(name: str, archived: bool) -> None:
     try:
         with db.session_scope() as session:
-            prompts.set_archived(session=session, name=name, archived=archived)
+            prompts.set_archived(actor=actor(), session=session, name=name, archived=archived)
     except WorkbenchError as exc:
         flash(PAGE, "error", str(exc))
         return

@@ -13,6 +13,7 @@ from lib.errors import NotFoundError, WorkbenchError
 from lib.models import PromptVersion
 from lib.ui import md_escape, version_label
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 from pages._views.dataset_edit import add_to_dataset
 from pages._views.flash import flash, show_flashes
 
@@ -35,7 +36,7 @@ def _rerun(engine: Any, run: Any) -> None:
         kwargs.update(messages=list(run.messages or []))
     try:
         with st.spinner("Running again..."):
-            result = get_client(engine).generate_sync(**kwargs)
+            result = get_client(engine).generate_sync(actor=actor(), **kwargs)
     except WorkbenchError as exc:
         flash("hist", "error", f"Could not re-run: {exc}")
         return
@@ -48,7 +49,7 @@ def _rerun(engine: Any, run: Any) -> None:
 def _rate(run_id: int, rating: int | None) -> None:
     try:
         with session_scope() as session:
-            runs_lib.rate_run(session=session, run_id=run_id, rating=rating,
+            runs_lib.rate_run(actor=actor(), session=session, run_id=run_id, rating=rating,
                               note=ss.get(f"hist_note_{run_id}", ""))
         flash("hist", "success", f"Saved the rating of run #{run_id}.")
     except WorkbenchError as exc:

@@ -16,8 +16,8 @@ from lib import ui as pf
 from lib.client import list_endpoints
 from lib.db import session_scope
 from lib.errors import WorkbenchError
-from lib.identity import local_user
 from lib.ui import latency_text, load_page_state, md_escape, money, save_page_state, storable, tokens
+from pages._views.auth import actor
 
 PROMPT_LIST_CAP = 500
 MODELS_PER_ENDPOINT = 300
@@ -33,7 +33,7 @@ def persist(prefix: str, exclude: tuple[str, ...] = ()) -> None:
     """
     ss = st.session_state
     store_key, saved_key = f"{prefix}__keep", f"{prefix}__saved"
-    owner = local_user().name
+    owner = actor().label  # per person: with [auth] each signed-in person has their own page state
     if store_key not in ss:  # a new browser session: what was on screen last time comes from the database
         with session_scope() as s:
             ss[store_key] = ss[saved_key] = load_page_state(session=s, owner=owner, page=prefix)
@@ -53,7 +53,8 @@ def remember(prefix: str, exclude: tuple[str, ...] = ()) -> None:
     ss[f"{prefix}__keep"] = current
     if {k: v for k, v in current.items() if storable(v)} != ss.get(f"{prefix}__saved"):
         with session_scope() as s:
-            ss[f"{prefix}__saved"] = save_page_state(session=s, owner=local_user().name, page=prefix, state=current)
+            ss[f"{prefix}__saved"] = save_page_state(session=s, owner=actor().label, page=prefix,
+                                                           state=current)
 
 
 def prompt_names(session: Any) -> list[str]:

@@ -15,6 +15,7 @@ from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.identity import cli_operator
 from lib.prompts import create_prompt, set_label
+from tests.actors import ADMIN
 
 
 @dataclass
@@ -95,6 +96,6 @@ def seed_support(engine) -> None:
     msgs = [{"role": "system", "content": "You help {{customer_name}}."},
             {"role": "user", "content": "{{message}}"}]
     with session_scope(engine) as s:
-        create_prompt(session=s, name="support-reply", messages=msgs, model="echo/echo",
+        create_prompt(actor=ADMIN, session=s, name="support-reply", messages=msgs, model="echo/echo",
                       params={"temperature": 0.2}, tags=["support"], commit_message="v1")
-        set_label(session=s, name="support-reply", label="production", version=1)
+        set_label(actor=ADMIN, session=s, name="support-reply", label="production", version=1)

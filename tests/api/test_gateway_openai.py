@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.api.conftest import make_token, seed_support
 
 
@@ -142,7 +143,8 @@ def test_real_upstream_tools_and_upstream_failure(api, tokens, fake_server):
     from tests.fakeserver import Fault
 
     with session_scope(api.engine) as s:
-        add_endpoint(session=s, name="up", kind="openai", base_url=f"{fake_server.url}/v1", models=["fake-model"])
+        add_endpoint(actor=ADMIN, session=s, name="up", kind="openai", base_url=f"{fake_server.url}/v1",
+                     models=["fake-model"])
     c = _client(api, tokens["run"])
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     fake_server.script(Fault(tool_calls=[{"name": "lookup", "arguments": {"order": 7}}]))

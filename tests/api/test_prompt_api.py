@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from lib.client import get_client
+from tests.actors import ADMIN
 from tests.api.conftest import make_token, seed_support
 
 
@@ -121,7 +122,8 @@ def test_runs_and_metrics_need_a_token(api, path):
 
 
 def test_runs_list_get_and_metrics(api, tokens):
-    res = get_client(api.engine).generate_sync(model="echo/echo", messages=[{"role": "user", "content": "hi"}])
+    res = get_client(api.engine).generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user",
+                                               "content": "hi"}])
     with httpx.Client(base_url=api.url, headers=_h(tokens["read"]), timeout=10) as c:
         runs = c.get("/api/v1/runs", params={"model": "echo"}).json()
         assert runs["total"] == 1 and runs["data"][0]["id"] == res.run_id and "messages" not in runs["data"][0]

@@ -20,6 +20,7 @@ from lib import db
 from lib.api import clear_token_cache, create_api
 from lib.client import ensure_defaults
 from lib.client.model_client import reset_clients
+from tests.actors import ADMIN
 from tests.api.conftest import make_token, seed_support, start_server
 
 EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "12"))
@@ -32,7 +33,7 @@ def live(tmp_path_factory, sqlite_template):
     shutil.copy(sqlite_template, path)
     engine = db.make_engine(f"sqlite:///{path}")
     with db.session_scope(engine) as s:
-        ensure_defaults(s)
+        ensure_defaults(s, actor=ADMIN)
     seed_support(engine)
     clear_token_cache()
     token = make_token(engine, "fuzz", "write", rpm=1_000_000)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from lib.client import ensure_defaults
 from lib.db import session_scope
 from lib.models import Run
+from tests.actors import ADMIN
 
 
 class OrchestratorClient:
@@ -50,7 +51,7 @@ class OrchestratorClient:
 
 def test_task_api_end_to_end(api, tokens):
     with session_scope(api.engine) as s:
-        ensure_defaults(s)
+        ensure_defaults(s, actor=ADMIN)
 
     async def go():
         async with OrchestratorClient(api.url, tokens["run"]) as c:

@@ -11,6 +11,7 @@ from lib import db
 from lib.bootstrap.examples import EXAMPLES
 from lib.client import endpoints
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.app.conftest import APP, TIMEOUT, new_app, texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,8 @@ def test_examples_are_seeded_on_first_start(examples, app_db):
 def test_sidebar_flags_a_missing_key(engine_for_app, monkeypatch):
     monkeypatch.delenv("WB_ABSENT_KEY", raising=False)
     with db.session_scope(engine_for_app) as s:
-        endpoints.add_endpoint(session=s, name="remote", kind="openai", base_url="https://api.example.test/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="remote", kind="openai",
+                               base_url="https://api.example.test/v1",
                                api_key_env="WB_ABSENT_KEY")
     at = new_app()
     lines = "\n".join(m.value for m in at.sidebar.markdown).splitlines()

@@ -13,6 +13,7 @@ from lib.client.model_client import reset_clients
 from lib.datasets import store as datasets
 from lib.db import get_engine, session_scope
 from lib.models import BatchItem, BatchJob
+from tests.actors import ADMIN
 from tests.app.conftest import ROOT
 
 PAGE = str(ROOT / "pages" / "batch.py")
@@ -23,9 +24,11 @@ def job(app_db, monkeypatch):
     monkeypatch.setenv("WORKBENCH_START_WORKER", "0")
     eng = get_engine(app_db)
     with session_scope(eng) as s:
-        v = prompts.create_prompt(session=s, name="qa", messages=[{"role": "user", "content": "Q: {{question}}"}])
-        ds = datasets.import_dataset(session=s, data=b"question\na\nb\nc\n", filename="qa.csv")
-        j = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=["echo/echo"], evaluators=[],
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="qa", messages=[{"role": "user",
+                                  "content": "Q: {{question}}"}])
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=b"question\na\nb\nc\n", filename="qa.csv")
+        j = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v.id], models=["echo/echo"],
+                         evaluators=[],
                          budget_usd=0.01)
         job_id = j.id
     yield eng, job_id

@@ -14,6 +14,7 @@ from lib.batch import worker
 from lib.client.model_client import reset_clients
 from lib.datasets import store as datasets
 from lib.db import get_engine, session_scope
+from tests.actors import ADMIN
 from tests.app.conftest import ROOT, texts
 
 PAGE = str(ROOT / "pages" / "batch.py")
@@ -24,7 +25,8 @@ CSV = b"Question,expected_answer,__expected\nwhat is 2+2?,4,contains:2+2\n=HYPER
 def page(app_db, monkeypatch):
     eng = get_engine(app_db)
     with session_scope(eng) as s:
-        prompts.create_prompt(session=s, name="qa", messages=[{"role": "user", "content": "Q: {{question}}"}])
+        prompts.create_prompt(actor=ADMIN, session=s, name="qa", messages=[{"role": "user",
+                              "content": "Q: {{question}}"}])
     yield eng
     reset_clients()
 
@@ -43,7 +45,7 @@ def test_empty_page_asks_for_a_dataset(page):
 
 def _stored_dataset(eng) -> int:
     with session_scope(eng) as s:
-        return datasets.import_dataset(session=s, data=CSV, filename="qa.csv").id
+        return datasets.import_dataset(actor=ADMIN, session=s, data=CSV, filename="qa.csv").id
 
 
 def test_full_flow_mapping_preflight_start_progress_results_download(page, monkeypatch):
@@ -170,12 +172,13 @@ def test_results_show_tool_calls(page, fake_server):
     eng = page
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     with session_scope(eng) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
-        ds = datasets.import_dataset(session=s, data=b"question\nParis?\n", filename="w.csv", name="w")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=b"question\nParis?\n", filename="w.csv", name="w")
         s.commit()
-        v = prompts.create_prompt(session=s, name="tooly", messages=[{"role": "user", "content": "{{question}}"}],
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="tooly", messages=[{"role": "user",
+                                  "content": "{{question}}"}],
                                   params={"tools": tools})
-        job_id = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=["fake/gpt-x"],
+        job_id = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v.id], models=["fake/gpt-x"],
                               evaluators=["tool-called:get_weather"]).id
     fake_server.script(Fault(tool_calls=[{"id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
     assert worker.run_job_foreground(job_id, eng) == "done"

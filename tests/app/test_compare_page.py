@@ -7,6 +7,7 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client.model_client import reset_clients
 from lib.models import ArenaVote, Comparison, Run
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts
 
 PAGE = "pages/compare.py"
@@ -14,9 +15,11 @@ PAGE = "pages/compare.py"
 
 def _setup(engine):
     with db.session_scope(engine) as s:
-        prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}],
+        prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                              "content": "Hi {{who}}"}],
                               model="echo/echo")
-        prompts.save_version(session=s, name="greet", messages=[{"role": "user", "content": "Hello {{who}}!"}],
+        prompts.save_version(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                             "content": "Hello {{who}}!"}],
                              model="echo/echo")
 
 
@@ -127,7 +130,7 @@ def test_setup_and_last_comparison_survive_switching_pages(engine_for_app):
 def test_a_column_that_cannot_run_says_why(engine_for_app):
     _setup(engine_for_app)
     with db.session_scope(engine_for_app) as s:
-        prompts.create_prompt(session=s, name="lost", model="nowhere/model",
+        prompts.create_prompt(actor=ADMIN, session=s, name="lost", model="nowhere/model",
                               messages=[{"role": "user", "content": "Hi {{who}}"}])
     at = _open()
     at.number_input(key="cmp_n").set_value(2).run()

@@ -8,6 +8,7 @@ from lib import db, prompts
 from lib.batch import jobs as batch
 from lib.datasets import get_dataset, get_rows, import_dataset, revisions
 from lib.models import Run, utcnow
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts
 from tests.app.test_batch_page import _at, _stored_dataset, page  # noqa: F401  (the fixture)
 
@@ -34,7 +35,7 @@ def test_a_dataset_a_job_used_is_not_deleted(page):  # noqa: F811
     ds_id = _stored_dataset(eng)
     with db.session_scope(eng) as s:
         v = prompts.resolve(session=s, ref="qa")
-        batch.submit(session=s, dataset_id=ds_id, version_ids=[v.id], models=["echo/echo"])
+        batch.submit(actor=ADMIN, session=s, dataset_id=ds_id, version_ids=[v.id], models=["echo/echo"])
     at = _at()
     at.radio(key="batch_source").set_value("Stored dataset").run()
     at.checkbox(key="ds_del_sure_1").check().run()
@@ -44,8 +45,9 @@ def test_a_dataset_a_job_used_is_not_deleted(page):  # noqa: F811
 
 def test_history_adds_a_run_to_a_dataset_with_its_answer(engine_for_app):
     with db.session_scope(engine_for_app) as s:
-        import_dataset(session=s, data=b"who\nann\n", filename="people.csv")
-        v = prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}])
+        import_dataset(actor=ADMIN, session=s, data=b"who\nann\n", filename="people.csv")
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                                  "content": "Hi {{who}}"}])
         s.add(Run(source="playground", prompt_id=v.prompt_id, version_id=v.id, prompt_name="greet",
                   version_number=1, endpoint="echo", model="echo", variables={"who": "bob"},
                   messages=[{"role": "user", "content": "Hi bob"}], output="[user] Hi bob", status="ok",
@@ -65,8 +67,9 @@ def test_history_adds_a_run_to_a_dataset_with_its_answer(engine_for_app):
 
 def test_compare_column_adds_its_answer_to_a_dataset(engine_for_app):
     with db.session_scope(engine_for_app) as s:
-        import_dataset(session=s, data=b"who\nann\n", filename="people.csv")
-        prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}],
+        import_dataset(actor=ADMIN, session=s, data=b"who\nann\n", filename="people.csv")
+        prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                              "content": "Hi {{who}}"}],
                               model="echo/echo")
         s.commit()
     at = new_app("pages/compare.py")

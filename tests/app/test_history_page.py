@@ -9,6 +9,7 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client.model_client import reset_clients
 from lib.models import Run, utcnow
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/history.py"
@@ -16,7 +17,8 @@ PAGE = "pages/history.py"
 
 def _seed(engine, n=60):
     with db.session_scope(engine) as s:
-        v = prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}])
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                                  "content": "Hi {{who}}"}])
         now = utcnow()
         for i in range(n):
             s.add(Run(source="playground" if i % 2 else "batch", prompt_id=v.prompt_id, version_id=v.id,

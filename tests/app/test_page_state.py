@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from lib import db, prompts
 from lib.models import PageState
+from tests.actors import ADMIN
 from tests.app.conftest import new_app
 
 
 def _prompt(engine) -> None:
     with db.session_scope(engine) as s:
-        prompts.create_prompt(session=s, name="kept", model="echo/echo",
+        prompts.create_prompt(actor=ADMIN, session=s, name="kept", model="echo/echo",
                               messages=[{"role": "user", "content": "Write about {{subject}}."}])
 
 

@@ -10,6 +10,7 @@ from lib import db, prompts
 from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/playground.py"
@@ -19,11 +20,12 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
 
 def _setup(engine, fake_server, **kw):
     with db.session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="oai", kind="openai", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="oai", kind="openai", base_url=fake_server.url,
                                models=["o3-mini"], options={"max_completion_tokens": True})
-        endpoints.add_endpoint(session=s, name="ant", kind="anthropic", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="ant", kind="anthropic", base_url=fake_server.url,
                                models=["claude-thinker"])
-        prompts.create_prompt(session=s, name="ask", messages=[{"role": "user", "content": "Weather in {{city}}?"}],
+        prompts.create_prompt(actor=ADMIN, session=s, name="ask", messages=[{"role": "user",
+                              "content": "Weather in {{city}}?"}],
                               **kw)
 
 

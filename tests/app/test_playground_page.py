@@ -10,6 +10,7 @@ from lib import db, prompts
 from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.models import PageState, Run
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
 
 PAGE = "pages/playground.py"
@@ -17,7 +18,8 @@ PAGE = "pages/playground.py"
 
 def _make(engine, name="greet", content="Hi {{who}}, about {{topic.name}}", **kw):
     with db.session_scope(engine) as s:
-        return prompts.create_prompt(session=s, name=name, messages=[{"role": "user", "content": content}], **kw)
+        return prompts.create_prompt(actor=ADMIN, session=s, name=name, messages=[{"role": "user",
+                                     "content": content}], **kw)
 
 
 def _runs(engine):
@@ -103,7 +105,7 @@ def test_errors_show_as_messages_not_tracebacks(engine_for_app, fake_server, mon
     _make(engine_for_app, content="Say {{word}}")
     monkeypatch.setenv("FAKE_KEY", "sk-test")
     with db.session_scope(engine_for_app) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
                                api_key_env="FAKE_KEY", models=["gpt-x"])
     at = _open()
     at.text_area(key="play_var_word").input("hi")

@@ -6,6 +6,7 @@ import json
 
 from lib import db, prompts
 from lib.prompts import exchange as prompt_io
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, plain, texts, values
 
 PAGE = "pages/prompts.py"
@@ -13,7 +14,7 @@ PAGE = "pages/prompts.py"
 
 def _make(engine, name="greet", content="Hello {{ name }}", tags=None, **kw):
     with db.session_scope(engine) as s:
-        return prompts.create_prompt(session=s, name=name, messages=[{"role": "user", "content": content}],
+        return prompts.create_prompt(actor=ADMIN, session=s, name=name, messages=[{"role": "user", "content": content}],
                                      tags=tags, **kw)
 
 
@@ -50,7 +51,7 @@ def test_create_prompt_detects_variables_and_saves_v1(engine_for_app):
     v = _versions(engine_for_app, "haiku")
     assert [x.number for x in v] == [1] and v[0].commit_message == "first cut"
     assert v[0].messages[1]["content"] == "Write about {{ topic }} in {{ style }}."
-    assert v[0].variables == ["topic", "style"] and v[0].author == "tester"
+    assert v[0].variables == ["topic", "style"] and v[0].author == "local:tester"
     assert at.query_params["prompt"] == ["haiku"] or at.query_params["prompt"] == "haiku"
     assert any(b.key.startswith("prompts_pick_") and plain(b.label) == "haiku" for b in at.button)
 
@@ -94,9 +95,17 @@ def test_edit_save_v2_diff_promote_and_rollback(engine_for_app):
     at.selectbox(key="prompts_lbl_v_greet_2").select(2)
     at.selectbox(key="prompts_lbl_greet").select("production")
     at.button(key="prompts_promote_greet").click().run()
+    # production is protected: the move waits for the confirmation dialog (which shows the change)
+    with db.session_scope(engine_for_app) as s:
+        pid = prompts.get_prompt(session=s, name="greet").id
+        assert "production" not in prompts.labels_of(session=s, prompt_id=pid)
+    assert "production is not set yet; it will point at v2." in [m.value for m in at.markdown]
+    at.button(key="prompts_protected_confirm").click().run()
     assert "production now points at greet v2." in values(at.success)
     at.selectbox(key="prompts_lbl_v_greet_2").select(1)
     at.button(key="prompts_promote_greet").click().run()
+    assert any("+Hello {{ name }}" in c.value or "-Hello {{ name }}, welcome" in c.value for c in at.code)
+    at.button(key="prompts_protected_confirm").click().run()
     at.selectbox(key="prompts_rb_greet").select("production")
     at.button(key="prompts_rollback_greet").click().run()
     assert "Rolled production back to v2." in values(at.success)
@@ -163,7 +172,8 @@ def test_add_reorder_and_remove_messages(engine_for_app):
 def test_list_search_tag_filter_and_pagination(engine_for_app):
     with db.session_scope(engine_for_app) as s:
         for i in range(25):
-            prompts.create_prompt(session=s, name=f"p{i:02d}", messages=[{"role": "user", "content": f"x{i}"}],
+            prompts.create_prompt(actor=ADMIN, session=s, name=f"p{i:02d}", messages=[{"role": "user",
+                                  "content": f"x{i}"}],
                                   tags=["even"] if i % 2 == 0 else ["odd"], description="alpha" if i == 7 else "")
     at = _open()
 
@@ -273,7 +283,7 @@ def test_archiving_the_open_prompt_keeps_its_unsaved_draft(engine_for_app):
 def test_a_version_with_tool_messages_and_a_placeholder_opens_and_tools_json_is_checked(engine_for_app):
     call = {"id": "c1", "type": "function", "function": {"name": "look", "arguments": "{}"}}
     with db.session_scope(engine_for_app) as s:
-        prompts.create_prompt(session=s, name="agent", messages=[
+        prompts.create_prompt(actor=ADMIN, session=s, name="agent", messages=[
             {"role": "placeholder", "name": "history"}, {"role": "user", "content": "Find {{q}}"},
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": "c1", "content": "found"}])

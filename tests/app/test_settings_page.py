@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lib import db
 from lib.client import endpoints
+from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
 from tests.fakeserver import fake_server, free_port  # noqa: F401  (fixture)
 
@@ -69,7 +70,7 @@ def test_pasting_a_key_as_its_name_is_refused(engine_for_app):
 
 def test_edit_and_delete_an_endpoint(engine_for_app):
     with db.session_scope(engine_for_app) as s:
-        endpoints.add_endpoint(session=s, name="loc", kind="openai", base_url="http://127.0.0.1:9/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="loc", kind="openai", base_url="http://127.0.0.1:9/v1",
                                api_key_env="SOME_KEY", models=["a"])
     at = _open()
     at.text_input(key="settings_ep_loc_models").input("a, b, c")
@@ -98,8 +99,9 @@ def test_edit_and_delete_an_endpoint(engine_for_app):
 
 def test_test_button_on_echo_fake_server_and_a_dead_port(engine_for_app, fake_server):  # noqa: F811
     with db.session_scope(engine_for_app) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1")
-        endpoints.add_endpoint(session=s, name="dead", kind="openai", base_url=f"http://127.0.0.1:{free_port()}/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="dead", kind="openai",
+                               base_url=f"http://127.0.0.1:{free_port()}/v1",
                                timeout_s=3.0)
     at = _open()
     at.button(key="settings_ep_echo_test").click().run()
@@ -144,7 +146,8 @@ def test_database_info_and_reset_examples(examples, engine_for_app):
     assert at.metric[0].value == "sqlite"
     assert any(str(engine_for_app.url.database) in c.value for c in at.code)
     with db.session_scope(engine_for_app) as s:
-        prompts.save_version(session=s, name="support-reply", messages=[{"role": "user", "content": "changed"}])
+        prompts.save_version(actor=ADMIN, session=s, name="support-reply", messages=[{"role": "user",
+                             "content": "changed"}])
     at.checkbox(key="settings_reset_confirm").check().run()
     at.button(key="settings_reset").click().run()
     assert not at.exception
@@ -158,9 +161,9 @@ def test_saving_an_endpoint_keeps_limits_beyond_the_form_defaults(engine_for_app
     fields clamped to 1 / 1.0 (outside the fields' bounds), so pressing Save on it, e.g. to edit its models,
     silently wrote concurrency 1 and a 1 s timeout over the saved values."""
     with db.session_scope(engine_for_app) as s:
-        endpoints.add_endpoint(session=s, name="big", kind="openai", base_url="http://127.0.0.1:1/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="big", kind="openai", base_url="http://127.0.0.1:1/v1",
                                max_concurrency=1000, timeout_s=7200.0)
-        endpoints.add_endpoint(session=s, name="quick", kind="openai", base_url="http://127.0.0.1:1/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="quick", kind="openai", base_url="http://127.0.0.1:1/v1",
                                timeout_s=0.5)
     at = _open()
     assert not at.exception, [e.value for e in at.exception]

@@ -68,14 +68,16 @@ class AppServer:
 
 
 @contextmanager
-def run_streamlit(work: Path, db_url: str, *, address: str | None = "127.0.0.1", **env_extra: str):
-    """`streamlit run app.py` on a free port against `db_url`; yields an AppServer, stops it after.
+def run_streamlit(work: Path, db_url: str, *, address: str | None = "127.0.0.1", port: int | None = None,
+                  args: tuple[str, ...] = (), **env_extra: str):
+    """`streamlit run app.py` on a free port (or `port`) against `db_url`; yields an AppServer, stops it after.
 
-    `address=None` passes no --server.address, so the bind comes from .streamlit/config.toml.
+    `address=None` passes no --server.address, so the bind comes from .streamlit/config.toml; `args` are
+    more command-line options (e.g. `--secrets.files PATH`).
     """
     import httpx
 
-    port = _free_port()
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}  # no real provider keys
     env.update(DATABASE_URL=db_url, WORKBENCH_SEED_EXAMPLES="0", WORKBENCH_AUTHOR="e2e",
                WORKBENCH_START_WORKER=os.environ.get("WORKBENCH_E2E_WORKER", "1"),
@@ -87,7 +89,7 @@ def run_streamlit(work: Path, db_url: str, *, address: str | None = "127.0.0.1",
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), *bind,
          "--server.headless", "true", "--server.fileWatcherType", "none",
-         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"],
+         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false", *args],
         cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -8,19 +8,20 @@ from lib import datasets, db, prompts
 from lib.batch import jobs as batch
 from lib.client import endpoints
 from lib.models import Endpoint
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 
 def _arrange(app) -> int:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Endpoint).where(Endpoint.name == "slow-echo")).first() is None:
-            endpoints.add_endpoint(session=s, name="slow-echo", kind="echo", models=["echo"],
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="slow-echo", kind="echo", models=["echo"],
                                    options={"latency_ms": 1500})
-        v = prompts.create_prompt(session=s, name="controls-journey",
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="controls-journey",
                                   messages=[{"role": "user", "content": "Say {{word}}."}])
         rows = "word\n" + "\n".join(f"w{i}" for i in range(8)) + "\n"
-        ds = datasets.import_dataset(session=s, data=rows.encode(), filename="controls.csv")
-        job = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=["slow-echo/echo"],
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=rows.encode(), filename="controls.csv")
+        job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v.id], models=["slow-echo/echo"],
                            evaluators=[], concurrency=1)
         s.commit()
         return job.id

@@ -7,6 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from lib import db, prompts
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 
 CSV = "question,__expected\nwhat is the capital of France?,contains:France\n=HYPERLINK(\"http://x\"),contains:nope\n"
@@ -22,7 +23,7 @@ def _pick(page, label: str, option: str) -> None:
 
 def test_batch_journey(page, streamlit_app, shot, tmp_path):
     with db.session_scope(streamlit_app.engine()) as s:
-        prompts.create_prompt(session=s, name="batch-journey",
+        prompts.create_prompt(actor=ADMIN, session=s, name="batch-journey",
                               messages=[{"role": "user", "content": "Answer: {{question}}"}])
     data = tmp_path / "journey.csv"
     data.write_text(CSV, encoding="utf-8")

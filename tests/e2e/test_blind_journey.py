@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Prompt
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "blind-journey"
@@ -22,9 +23,9 @@ LEAKS = (f"{NAME}:", "echo/echo", "Cost", "Tokens", "Latency", "fastest", "cheap
 def _arrange(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Prompt).where(Prompt.name == NAME)).first() is None:
-            prompts.create_prompt(session=s, name=NAME, model="echo/echo",
+            prompts.create_prompt(actor=ADMIN, session=s, name=NAME, model="echo/echo",
                                   messages=[{"role": "user", "content": "Say {{word}}."}])
-            prompts.save_version(session=s, name=NAME, model="echo/echo",
+            prompts.save_version(actor=ADMIN, session=s, name=NAME, model="echo/echo",
                                  messages=[{"role": "system", "content": "Be brief, always."},
                                            {"role": "user", "content": "Say {{word}}."}])
             s.commit()

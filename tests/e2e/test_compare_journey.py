@@ -11,17 +11,18 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client import endpoints
 from lib.models import Comparison, Endpoint, Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 
 
 def _arrange(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Endpoint).where(Endpoint.name == "slow-echo")).first() is None:
-            endpoints.add_endpoint(session=s, name="slow-echo", kind="echo", models=["echo"],
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="slow-echo", kind="echo", models=["echo"],
                                    options={"latency_ms": 1500})
-        prompts.create_prompt(session=s, name="cmp-journey", model="slow-echo/echo",
+        prompts.create_prompt(actor=ADMIN, session=s, name="cmp-journey", model="slow-echo/echo",
                               messages=[{"role": "user", "content": "Name three {{thing}}."}])
-        prompts.save_version(session=s, name="cmp-journey", model="slow-echo/echo",
+        prompts.save_version(actor=ADMIN, session=s, name="cmp-journey", model="slow-echo/echo",
                              messages=[{"role": "system", "content": "Be brief."},
                                        {"role": "user", "content": "List three {{thing}}, one per line."}])
 

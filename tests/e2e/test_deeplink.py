@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from lib import prompts
+from tests.actors import ADMIN
 from tests.e2e.conftest import run_streamlit, wait_idle
 
 
@@ -19,7 +20,8 @@ def test_first_request_is_a_permalink(browser, tmp_path, sqlite_template):
     shutil.copy(sqlite_template, db_path)
     with run_streamlit(tmp_path, f"sqlite:///{db_path}", WORKBENCH_START_WORKER="0") as app:
         with Session(app.engine()) as s:
-            prompts.create_prompt(session=s, name="deep-linked", messages=[{"role": "user", "content": "hi"}])
+            prompts.create_prompt(actor=ADMIN, session=s, name="deep-linked", messages=[{"role": "user",
+                                  "content": "hi"}])
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         page = context.new_page()
         try:

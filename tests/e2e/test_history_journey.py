@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 
 ANSWER = "Paris. <img src=x onerror=alert(1)> [x](javascript:alert(1))"
@@ -14,7 +15,7 @@ ANSWER = "Paris. <img src=x onerror=alert(1)> [x](javascript:alert(1))"
 
 def _arrange(app) -> int:
     with db.session_scope(app.engine()) as s:
-        v = prompts.create_prompt(session=s, name="hist-journey", model="echo/echo",
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="hist-journey", model="echo/echo",
                                   messages=[{"role": "user", "content": "Capital of {{country}}?"}])
         run = Run(source="cli", prompt_id=v.prompt_id, version_id=v.id, prompt_name="hist-journey",
                   version_number=1, endpoint="echo", model="echo", params={"temperature": 0.1},

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Prompt, Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "aaa-hist-selection"  # sorts first in the Prompt filter
@@ -19,7 +20,8 @@ def _arrange(app) -> list[int]:
     with db.session_scope(app.engine()) as s:
         existing = s.exec(select(Prompt).where(Prompt.name == NAME)).first()
         if existing is None:
-            v = prompts.create_prompt(session=s, name=NAME, messages=[{"role": "user", "content": "n {{i}}"}])
+            v = prompts.create_prompt(actor=ADMIN, session=s, name=NAME, messages=[{"role": "user",
+                                      "content": "n {{i}}"}])
             for i in range(ROWS):
                 s.add(Run(source="cli", prompt_id=v.prompt_id, version_id=v.id, prompt_name=NAME,
                           version_number=1, endpoint="echo", model="echo", params={}, variables={"i": str(i)},

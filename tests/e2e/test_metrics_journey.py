@@ -13,6 +13,7 @@ from lib import db, prompts
 from lib.batch import jobs as batch
 from lib.datasets import store as datasets
 from lib.models import ArenaVote, BatchItem, Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 
 ROWS = 16
@@ -23,12 +24,12 @@ CSV = "question,__expected\n" + "".join(
 
 def _run_batch(engine) -> int:
     with db.session_scope(engine) as s:
-        v1 = prompts.create_prompt(session=s, name="metrics-journey",
+        v1 = prompts.create_prompt(actor=ADMIN, session=s, name="metrics-journey",
                                    messages=[{"role": "user", "content": "Answer: {{question}}"}])
-        v2, _ = prompts.save_version(session=s, name="metrics-journey",
+        v2, _ = prompts.save_version(actor=ADMIN, session=s, name="metrics-journey",
                                      messages=[{"role": "user", "content": "Answer briefly: {{question}}"}])
-        ds = datasets.import_dataset(session=s, data=CSV.encode(), filename="metrics-journey.csv")
-        job = batch.submit(session=s, dataset_id=ds.id, version_ids=[v1.id, v2.id], models=["echo/echo"],
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=CSV.encode(), filename="metrics-journey.csv")
+        job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v1.id, v2.id], models=["echo/echo"],
                            name="metrics journey")
         job_id = job.id
     deadline = time.monotonic() + 90

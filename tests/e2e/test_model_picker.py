@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from lib import db, prompts
 from lib.models import Prompt
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "aaa-typed-model-probe"  # sorts first, so each page picks it without scrolling a list
@@ -16,7 +17,8 @@ NAME = "aaa-typed-model-probe"  # sorts first, so each page picks it without scr
 def _seed(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Prompt).where(Prompt.name == NAME)).first() is None:
-            prompts.create_prompt(session=s, name=NAME, messages=[{"role": "user", "content": "Hi {{who}}"}])
+            prompts.create_prompt(actor=ADMIN, session=s, name=NAME, messages=[{"role": "user",
+                                  "content": "Hi {{who}}"}])
 
 
 def _type_model(page, label: str, model: str) -> None:

@@ -8,6 +8,7 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client import endpoints
 from lib.models import Endpoint, Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 
 XSS = "<img src=x onerror=alert(1)> <script>alert(2)</script> [x](javascript:alert(3))"
@@ -24,9 +25,9 @@ def _arrange(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Endpoint).where(Endpoint.name == "slow-echo")).first() is None:
             # ~1.5 s spread over the chunks, so the answer visibly streams
-            endpoints.add_endpoint(session=s, name="slow-echo", kind="echo", models=["echo"],
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="slow-echo", kind="echo", models=["echo"],
                                    options={"latency_ms": 1500})
-        prompts.create_prompt(session=s, name="play-journey", model="slow-echo/echo",
+        prompts.create_prompt(actor=ADMIN, session=s, name="play-journey", model="slow-echo/echo",
                               params={"temperature": 0.2, "max_tokens": 400},
                               messages=[{"role": "system", "content": "You explain things simply."},
                                         {"role": "user", "content": "Explain {{topic}} to {{audience}}."}])

@@ -10,6 +10,7 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client import endpoints
 from lib.models import Endpoint, Prompt, Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "trust-journey"
@@ -18,10 +19,10 @@ NAME = "trust-journey"
 def _arrange(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Endpoint).where(Endpoint.name == "slow-echo")).first() is None:
-            endpoints.add_endpoint(session=s, name="slow-echo", kind="echo", models=["echo"],
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="slow-echo", kind="echo", models=["echo"],
                                    options={"latency_ms": 1500})
         if s.exec(select(Prompt).where(Prompt.name == NAME)).first() is None:
-            prompts.create_prompt(session=s, name=NAME, model="slow-echo/echo",
+            prompts.create_prompt(actor=ADMIN, session=s, name=NAME, model="slow-echo/echo",
                                   messages=[{"role": "user", "content": "Tell me about {{topic}}."}])
         s.commit()
 

@@ -53,6 +53,9 @@ def test_prompts_journey(page, streamlit_app, shot):
 
     page.get_by_role("tab", name="Labels").click()
     page.get_by_role("button", name="Promote").click()
+    dialog = page.get_by_role("dialog")  # production is protected: confirm in a dialog first
+    expect(dialog.get_by_text("production is not set yet; it will point at v2.")).to_be_visible()
+    dialog.get_by_role("button", name="Move production to v2").click()
     expect(page.get_by_text("production now points at journey-summary v2.")).to_be_visible()
     expect(page.get_by_text("production → v2").first).to_be_visible()
     wait_idle(page)

@@ -10,6 +10,7 @@ from sqlmodel import select
 from lib import db, prompts
 from lib.client import endpoints
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
 from tests.fakeserver import FakeServer, Fault
 
@@ -47,9 +48,9 @@ def _runs(app, name: str) -> list[Run]:
 
 def test_tool_call_answered_and_continued(page, streamlit_app, shot, fake):
     with db.session_scope(streamlit_app.engine()) as s:
-        endpoints.add_endpoint(session=s, name=f"tools-{fake.port}", kind="openai", base_url=fake.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name=f"tools-{fake.port}", kind="openai", base_url=fake.url,
                                models=["gpt-tools"])
-        prompts.create_prompt(session=s, name="tool-journey", model=f"tools-{fake.port}/gpt-tools",
+        prompts.create_prompt(actor=ADMIN, session=s, name="tool-journey", model=f"tools-{fake.port}/gpt-tools",
                               params={"tools": WEATHER}, messages=[{"role": "user", "content": "Weather in {{city}}?"}])
     fake.script(Fault(tool_calls=[{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
     goto(page, streamlit_app, "playground")
@@ -80,9 +81,9 @@ def test_tool_call_answered_and_continued(page, streamlit_app, shot, fake):
 
 def test_image_attached_and_sent(page, streamlit_app, shot, fake):
     with db.session_scope(streamlit_app.engine()) as s:
-        endpoints.add_endpoint(session=s, name=f"vision-{fake.port}", kind="anthropic", base_url=fake.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name=f"vision-{fake.port}", kind="anthropic", base_url=fake.url,
                                models=["claude-vision"])
-        prompts.create_prompt(session=s, name="image-journey", model=f"vision-{fake.port}/claude-vision",
+        prompts.create_prompt(actor=ADMIN, session=s, name="image-journey", model=f"vision-{fake.port}/claude-vision",
                               messages=[{"role": "user", "content": "Describe this picture for {{who}}."}])
     goto(page, streamlit_app, "playground")
     _pick_prompt(page, "image-journey")

@@ -4,6 +4,7 @@ and a javascript: link show literally in the browser, and no dialog ever opens."
 from __future__ import annotations
 
 from lib import db, prompts
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 IMG = "<img src=x onerror=alert(1)>"
@@ -31,7 +32,7 @@ def _seed(app) -> None:
             return
         except Exception:
             pass
-        prompts.create_prompt(session=s, name=NAME, description=f"Description {EVIL}", model="echo/echo",
+        prompts.create_prompt(actor=ADMIN, session=s, name=NAME, description=f"Description {EVIL}", model="echo/echo",
                               messages=[{"role": "system", "content": f"System says {EVIL}"},
                                         {"role": "user", "content": "Repeat this: {{ payload }}"}])
 

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from lib import datasets, db, prompts
 from lib.models import Dataset, Prompt
+from tests.actors import ADMIN
 from tests.e2e.conftest import expect, goto, wait_idle
 
 NAME = "kept-journey"
@@ -15,10 +16,10 @@ NAME = "kept-journey"
 def _arrange(app) -> None:
     with db.session_scope(app.engine()) as s:
         if s.exec(select(Prompt).where(Prompt.name == NAME)).first() is None:
-            prompts.create_prompt(session=s, name=NAME, model="echo/echo",
+            prompts.create_prompt(actor=ADMIN, session=s, name=NAME, model="echo/echo",
                                   messages=[{"role": "user", "content": "Write about {{subject}}."}])
         if s.exec(select(Dataset).where(Dataset.name == "kept-rows")).first() is None:
-            datasets.import_dataset(session=s, data=b"subject\nrain\nsnow\n", filename="kept-rows.csv")
+            datasets.import_dataset(actor=ADMIN, session=s, data=b"subject\nrain\nsnow\n", filename="kept-rows.csv")
         s.commit()
 
 

@@ -9,6 +9,7 @@ from lib.batch import jobs as batch
 from lib.datasets import store as datasets
 from lib.db import session_scope
 from lib.runs import RunResult
+from tests.actors import ADMIN
 
 
 def make_csv(n: int, extra: str = "") -> bytes:
@@ -26,16 +27,16 @@ def setup_job(engine, n: int = 10, *, versions: int = 1, models=("echo/echo",), 
               name: str = "qa") -> int:
     """Dataset of n rows, `versions` versions of prompt `name`, one job; returns the job id."""
     with session_scope(engine) as s:
-        ds = datasets.import_dataset(session=s, data=make_csv(n, extra), filename=f"{name}.csv", name=name)
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=make_csv(n, extra), filename=f"{name}.csv", name=name)
         s.commit()
-        v = prompts.create_prompt(session=s, name=name, messages=[
+        v = prompts.create_prompt(actor=ADMIN, session=s, name=name, messages=[
             {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q: {{question}}"}])
         vids = [v.id]
         for k in range(1, versions):
-            v2, _ = prompts.save_version(session=s, name=name, messages=[
+            v2, _ = prompts.save_version(actor=ADMIN, session=s, name=name, messages=[
                 {"role": "user", "content": f"v{k + 1} {{{{question}}}}"}])
             vids.append(v2.id)
-        job = batch.submit(session=s, dataset_id=ds.id, version_ids=vids, models=list(models),
+        job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=vids, models=list(models),
                            evaluators=evaluators or [], concurrency=concurrency, budget_usd=budget_usd,
                            repeats=repeats, mode=mode)
         return job.id

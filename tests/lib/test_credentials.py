@@ -13,6 +13,7 @@ from lib.client.model_client import ModelClient
 from lib.credentials import get_secret, has_secret
 from lib.models import Endpoint, Run
 from lib.runs import queries as runs
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 SENTINEL = "sk-SENTINEL-7f3a9c1e2b4d6f80-DO-NOT-LEAK"
@@ -36,29 +37,30 @@ def test_sentinel_key_never_leaks(sqlite_engine, fake_server, monkeypatch, caplo
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("WB_SENTINEL_KEY", SENTINEL)
     with Session(sqlite_engine) as s:
-        endpoints.add_endpoint(session=s, name="oa", kind="openai", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="oa", kind="openai", base_url=fake_server.url,
                                api_key_env="WB_SENTINEL_KEY")
-        endpoints.add_endpoint(session=s, name="an", kind="anthropic", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="an", kind="anthropic", base_url=fake_server.url,
                                api_key_env="WB_SENTINEL_KEY")
         s.commit()
     c = ModelClient(sqlite_engine)
     texts: list[str] = []
     try:
         msgs = [{"role": "user", "content": "hi"}]
-        results = [c.generate_sync(model="oa/m", messages=msgs), c.generate_sync(model="an/c", messages=msgs)]
-        st = c.stream_sync(model="oa/m", messages=msgs)
+        results = [c.generate_sync(actor=ADMIN, model="oa/m", messages=msgs), c.generate_sync(actor=ADMIN,
+                                   model="an/c", messages=msgs)]
+        st = c.stream_sync(actor=ADMIN, model="oa/m", messages=msgs)
         list(st)
         results.append(st.result)
         fake_server.script(Fault(status=401, body=json.dumps({"error": {"message": f"bad key {SENTINEL}"}})))
-        results.append(c.generate_sync(model="oa/m", messages=msgs))
+        results.append(c.generate_sync(actor=ADMIN, model="oa/m", messages=msgs))
         fake_server.script(Fault(status=500), Fault(status=429, headers={"retry-after": "0"}))
-        results.append(c.generate_sync(model="an/c", messages=msgs))
+        results.append(c.generate_sync(actor=ADMIN, model="an/c", messages=msgs))
         fake_server.script(Fault(body="{oops"))
-        results.append(c.generate_sync(model="oa/m", messages=msgs))
+        results.append(c.generate_sync(actor=ADMIN, model="oa/m", messages=msgs))
         texts.append(json.dumps(c.health("oa")))
         with Session(sqlite_engine) as s:
             try:
-                endpoints.update_endpoint(session=s, name="oa", base_url="http://elsewhere.test")
+                endpoints.update_endpoint(actor=ADMIN, session=s, name="oa", base_url="http://elsewhere.test")
             except Exception as exc:  # noqa: BLE001
                 texts.append(str(exc) + repr(exc))
             rows, _ = runs.list_runs(session=s, page_size=100)

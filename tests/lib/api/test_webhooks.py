@@ -27,6 +27,7 @@ from lib.errors import PermissionDeniedError, ValidationError
 from lib.identity import Identity, cli_operator
 from lib.models import LabelEvent
 from lib.prompts import create_prompt, save_version, set_label
+from tests.actors import ADMIN
 
 
 class Receiver:
@@ -72,8 +73,8 @@ def test_signed_delivery_retried_and_logged(engine, fast_dispatcher):
         with session_scope(engine) as s:
             secret, hook = add_webhook(session=s, actor=cli_operator(), url=rx.url, events=["label.moved"])
         with session_scope(engine) as s:
-            create_prompt(session=s, name="support", messages=[{"role": "user", "content": "hi"}])
-            set_label(session=s, name="support", label="production", version=1)
+            create_prompt(actor=ADMIN, session=s, name="support", messages=[{"role": "user", "content": "hi"}])
+            set_label(actor=ADMIN, session=s, name="support", label="production", version=1)
         assert fast_dispatcher.drain(20)
         assert len(rx.got) == 2  # 500, then 200; version.created is not subscribed
         for headers, body in rx.got:
@@ -95,7 +96,7 @@ def test_new_versions_every_event_and_gives_up_after_attempts(sqlite_engine, fas
     try:
         with session_scope(sqlite_engine) as s:
             add_webhook(session=s, actor=cli_operator(), url=rx.url)
-            create_prompt(session=s, name="p", messages=[{"role": "user", "content": "a"}])
+            create_prompt(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "a"}])
         assert fast_dispatcher.drain(20)
         assert len(rx.got) == 3  # attempts=3, then given up
         assert json.loads(rx.got[0][1])["event"] == "version.created"
@@ -111,7 +112,7 @@ def test_rolled_back_writes_send_nothing_and_removed_hooks_are_quiet(sqlite_engi
         with session_scope(sqlite_engine) as s:
             _, hook = add_webhook(session=s, actor=cli_operator(), url=rx.url)
         with session_scope(sqlite_engine) as s:
-            v = create_prompt(session=s, name="q", messages=[{"role": "user", "content": "a"}])
+            v = create_prompt(actor=ADMIN, session=s, name="q", messages=[{"role": "user", "content": "a"}])
         with pytest.raises(RuntimeError), session_scope(sqlite_engine) as s:
             s.add(LabelEvent(prompt_id=v.prompt_id, label="never", to_version=1))
             s.flush()
@@ -126,7 +127,7 @@ def test_rolled_back_writes_send_nothing_and_removed_hooks_are_quiet(sqlite_engi
         with session_scope(sqlite_engine) as s:
             remove_webhook(session=s, actor=cli_operator(), webhook_id=hook["id"])
             assert list_webhooks(session=s)[0]["active"] is False
-            save_version(session=s, name="q", messages=[{"role": "user", "content": "c"}])
+            save_version(actor=ADMIN, session=s, name="q", messages=[{"role": "user", "content": "c"}])
         assert fast_dispatcher.drain(20) and len(rx.got) == 1
     finally:
         rx.close()

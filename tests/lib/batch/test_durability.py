@@ -27,6 +27,7 @@ from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.models import BatchItem, Run
+from tests.actors import ADMIN
 from tests.fakeserver import FakeServer, chat_completions
 from tests.lib.batch_helpers import setup_job
 
@@ -70,7 +71,7 @@ def _outputs(engine, job_id: int) -> dict[int, str]:
 
 def _add_endpoint(engine, server) -> None:
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
                                max_concurrency=8, timeout_s=10)
 
 
@@ -87,7 +88,8 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(engine, server):
         with session_scope(engine) as s:
             ds_id = batch.get_job(session=s, job_id=baseline).dataset_id
             vids = batch.get_job(session=s, job_id=baseline).version_ids
-            job_id = batch.submit(session=s, dataset_id=ds_id, version_ids=vids, models=["fake/fake-model"],
+            job_id = batch.submit(actor=ADMIN, session=s, dataset_id=ds_id, version_ids=vids,
+                                  models=["fake/fake-model"],
                                   concurrency=CONCURRENCY).id
         server.reset()
         kill_at = rng.randint(5, 150)
@@ -102,7 +104,7 @@ def test_sigkill_then_resume_loses_and_repeats_nothing(engine, server):
         assert kill_at <= killed_done < ROWS
 
         with session_scope(engine) as s:  # what `batch resume JOB` does, in this process
-            batch.resume(session=s, job_id=job_id)
+            batch.resume(actor=ADMIN, session=s, job_id=job_id)
         assert run_job_foreground(job_id, engine) == "done"
         with session_scope(engine) as s:
             c = batch.counts(session=s, job_id=job_id)

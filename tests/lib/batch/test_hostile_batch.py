@@ -17,6 +17,7 @@ from lib.client.retry import RetryPolicy
 from lib.db import session_scope
 from lib.models import Run
 from lib.settings import get_settings
+from tests.actors import ADMIN
 from tests.fakeserver import FakeServer, Fault
 from tests.lib.batch_helpers import StandIn, setup_job
 
@@ -48,7 +49,7 @@ def _run(engine, server, job_id: int, policy: RetryPolicy | None = None) -> tupl
 
 def _endpoint(engine, server) -> None:
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0,
                                max_concurrency=4)
         s.commit()
 
@@ -116,6 +117,7 @@ def test_a_row_that_cannot_be_written_fails_alone(engine):
     else:  # SQLite stores the text (dynamic typing): nothing fails
         assert status == "done" and c["done"] == 4 and n_runs == 4
     with session_scope(engine) as s:  # a resume repeats nothing whose answer was received
-        batch.resume(session=s, job_id=job_id) if batch.get_job(session=s, job_id=job_id).status != "done" else None
+        batch.resume(actor=ADMIN, session=s, job_id=job_id) if batch.get_job(session=s,
+                     job_id=job_id).status != "done" else None
     asyncio.run(asyncio.wait_for(JobRunner(engine, job_id, caller=caller).run(), 60))
     assert len(caller.calls) == 4

@@ -13,6 +13,7 @@ from lib.batch.runner import JobRunner
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
 from lib.models import BatchItem, Run, Score
+from tests.actors import ADMIN
 from tests.lib.batch_helpers import StandIn, setup_job
 
 
@@ -36,11 +37,13 @@ def test_submit_rejects_bad_input(engine):
     with session_scope(engine) as s:
         job = batch.get_job(session=s, job_id=job_id)
         with pytest.raises(ValidationError, match="ENDPOINT/MODEL"):
-            batch.submit(session=s, dataset_id=job.dataset_id, version_ids=job.version_ids, models=["nomodel"])
+            batch.submit(actor=ADMIN, session=s, dataset_id=job.dataset_id, version_ids=job.version_ids,
+                         models=["nomodel"])
         with pytest.raises(NotFoundError, match="version"):
-            batch.submit(session=s, dataset_id=job.dataset_id, version_ids=[9999], models=["echo/echo"])
+            batch.submit(actor=ADMIN, session=s, dataset_id=job.dataset_id, version_ids=[9999], models=["echo/echo"])
         with pytest.raises(ValidationError, match="no column"):
-            batch.submit(session=s, dataset_id=job.dataset_id, version_ids=job.version_ids, models=["echo/echo"],
+            batch.submit(actor=ADMIN, session=s, dataset_id=job.dataset_id, version_ids=job.version_ids,
+                         models=["echo/echo"],
                          mapping={"question": "nope"})
         with pytest.raises(NotFoundError):
             batch.get_job(session=s, job_id=12345)
@@ -65,7 +68,7 @@ def test_run_job_persists_runs_scores_and_states(engine):
         assert {r.variables["question"] for r in runs} == {f"what is q{i}?" for i in range(1, 13)}
     # resuming a finished job sends nothing
     with session_scope(engine) as s:
-        batch.resume(session=s, job_id=job_id)
+        batch.resume(actor=ADMIN, session=s, job_id=job_id)
     assert _run(engine, job_id, caller) == "done" and len(caller.calls) == 12
 
 
@@ -75,7 +78,7 @@ def test_errors_then_retry_failed_only(engine):
     with session_scope(engine) as s:
         c = batch.counts(session=s, job_id=job_id)
         assert c["done"] == 4 and c["error"] == 2
-        assert batch.retry_failed(session=s, job_id=job_id) == 2
+        assert batch.retry_failed(actor=ADMIN, session=s, job_id=job_id) == 2
     again = StandIn()
     assert _run(engine, job_id, again) == "done"
     assert sorted(k["messages"][-1]["content"] for k in again.calls) == ["Q: what is q3?", "Q: what is q5?"]
@@ -90,7 +93,7 @@ def test_auth_error_pauses_with_reason_and_resume_finishes(engine):
         p = batch.progress(session=s, job_id=job_id)
         assert p["status"] == "paused" and "authentication failed" in p["pause_reason"]
         assert p["counts"]["done"] == 3 and p["counts"]["error"] == 0 and p["counts"]["running"] == 0
-        batch.resume(session=s, job_id=job_id)
+        batch.resume(actor=ADMIN, session=s, job_id=job_id)
     caller = StandIn()
     assert _run(engine, job_id, caller) == "done"
     assert len(caller.calls) == 7
@@ -105,8 +108,8 @@ def test_budget_stops_the_job(engine):
         assert "budget" in p["pause_reason"]
         assert 5 <= p["counts"]["done"] <= 6 and p["spent_usd"] <= 0.0061
         with pytest.raises(ValidationError, match="budget"):
-            batch.resume(session=s, job_id=job_id)
-        batch.resume(session=s, job_id=job_id, budget_usd=1.0)
+            batch.resume(actor=ADMIN, session=s, job_id=job_id)
+        batch.resume(actor=ADMIN, session=s, job_id=job_id, budget_usd=1.0)
     assert _run(engine, job_id, StandIn()) == "done"
 
 
@@ -122,14 +125,14 @@ def test_pause_and_cancel_from_outside(engine):
             if runner.persisted >= 4:
                 break
         with session_scope(engine) as s:
-            batch.pause(session=s, job_id=job_id)
+            batch.pause(actor=ADMIN, session=s, job_id=job_id)
         return await asyncio.wait_for(task, 30)
 
     assert asyncio.run(scenario()) == "paused"
     with session_scope(engine) as s:
         c = batch.counts(session=s, job_id=job_id)
         assert 4 <= c["done"] < 40 and c["running"] == 0 and c["done"] + c["pending"] == 40
-        batch.cancel(session=s, job_id=job_id)
+        batch.cancel(actor=ADMIN, session=s, job_id=job_id)
         assert batch.get_job(session=s, job_id=job_id).status == "cancelled"
     n = len(caller.calls)
     assert _run(engine, job_id, caller) == "cancelled" and len(caller.calls) == n

@@ -20,6 +20,7 @@ from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.models import BatchItem, BatchJob, Run
+from tests.actors import ADMIN
 from tests.fakeserver import FakeServer, chat_completions
 from tests.lib.batch_helpers import setup_job
 
@@ -50,7 +51,7 @@ def _cli(*args: str, lease: str = "1.5") -> subprocess.Popen:
 
 def _job(engine, server) -> int:
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
                                max_concurrency=8, timeout_s=10)
     return setup_job(engine, ROWS, models=("fake/fake-model",), concurrency=CONCURRENCY)
 
@@ -220,10 +221,10 @@ def test_a_slow_jinja_render_does_not_stall_the_other_items(sqlite_engine):
     slow = ("{% if question == 'what is q1?' %}{% for i in range(100000) %}{% for j in range(100000) %}"
             "{% endfor %}{% endfor %}{% endif %}Q: {{ question }}")
     with session_scope(sqlite_engine) as s:
-        v, _ = prompts.save_version(session=s, name="qa", messages=[{"role": "user", "content": slow}],
+        v, _ = prompts.save_version(actor=ADMIN, session=s, name="qa", messages=[{"role": "user", "content": slow}],
                                     template_format="jinja2")
         ds = batch.get_job(session=s, job_id=base).dataset_id
-        job_id = batch.submit(session=s, dataset_id=ds, version_ids=[v.id], models=["echo/echo"],
+        job_id = batch.submit(actor=ADMIN, session=s, dataset_id=ds, version_ids=[v.id], models=["echo/echo"],
                               concurrency=3).id
     events: list[str] = []
 

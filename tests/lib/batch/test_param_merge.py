@@ -19,6 +19,7 @@ from lib.client.model_client import ModelClient, reset_clients
 from lib.datasets import store as datasets
 from lib.db import session_scope
 from lib.models import PromptVersion, Run
+from tests.actors import ADMIN
 from tests.fake_batch_api import install
 from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import make_csv
@@ -39,13 +40,15 @@ def server(monkeypatch):
 
 def _setup(engine, server, mode: str) -> tuple[int, int]:
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
                                api_key_env="FAKE_KEY")
-        ds = datasets.import_dataset(session=s, data=make_csv(3), filename="m.csv", name="m")
-        prompts.create_prompt(session=s, name="merge", messages=[{"role": "user", "content": "Q: {{question}}"}])
-        v, _ = prompts.save_version(session=s, name="merge", messages=[{"role": "user", "content": "Q: {{question}}"}],
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=make_csv(3), filename="m.csv", name="m")
+        prompts.create_prompt(actor=ADMIN, session=s, name="merge", messages=[{"role": "user",
+                              "content": "Q: {{question}}"}])
+        v, _ = prompts.save_version(actor=ADMIN, session=s, name="merge", messages=[{"role": "user",
+                                    "content": "Q: {{question}}"}],
                                     params={"temperature": 0.1, "top_p": 0.5}, model_overrides=OVERRIDES)
-        job = batch.submit(session=s, dataset_id=ds.id, version_ids=[v.id], models=[MODEL], evaluators=[],
+        job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v.id], models=[MODEL], evaluators=[],
                            concurrency=2, mode=mode, params={"seed": 3})
         s.commit()
         return job.id, v.id
@@ -57,7 +60,7 @@ def _playground_body(engine, server, version_id: int) -> dict:
         s.expunge(version)
     client = ModelClient(engine)
     try:
-        res = client.generate_sync(model=MODEL, version=version, variables={"question": "what is q1?"},
+        res = client.generate_sync(actor=ADMIN, model=MODEL, version=version, variables={"question": "what is q1?"},
                                    params={"seed": 3}, source="playground")
     finally:
         client.close()

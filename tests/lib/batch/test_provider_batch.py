@@ -15,6 +15,7 @@ from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.errors import ValidationError
 from lib.models import BatchItem, Run, Score
+from tests.actors import ADMIN
 from tests.fake_batch_api import install
 from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
@@ -32,7 +33,7 @@ def server(monkeypatch):
 
 def _endpoint(engine, server):
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
                                api_key_env="FAKE_KEY")
 
 
@@ -69,7 +70,7 @@ def test_provider_batch_merges_into_the_same_tables(engine, server):
         assert "sk-test" not in json.dumps(job.provider_batch)
     # retry the failed one: a second small batch, merged into the same job
     with session_scope(engine) as s:
-        assert batch.retry_failed(session=s, job_id=job_id) == 1
+        assert batch.retry_failed(actor=ADMIN, session=s, job_id=job_id) == 1
     server.batch_fail_ids = set()
     assert worker.run_job_foreground(job_id, engine) == "done"
     with session_scope(engine) as s:
@@ -87,7 +88,7 @@ def test_failed_provider_batch_pauses_and_returns_items(sqlite_engine, server):
         assert "expired" in p["pause_reason"] and p["counts"]["pending"] == 3
     server.batch_final_status = "completed"
     with session_scope(sqlite_engine) as s:
-        batch.resume(session=s, job_id=job_id)
+        batch.resume(actor=ADMIN, session=s, job_id=job_id)
     assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
 
 
@@ -98,7 +99,7 @@ def test_echo_endpoint_has_no_batch_api(sqlite_engine, server):
 
 def test_anthropic_message_batches_merge_into_the_same_tables(engine, server):
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="claude", kind="anthropic", base_url=server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="claude", kind="anthropic", base_url=server.url,
                                api_key_env="FAKE_KEY")
     job_id = setup_job(engine, 4, models=("claude/claude-fake",), evaluators=["contains:what"], mode="provider")
     with session_scope(engine) as s:

@@ -14,6 +14,7 @@ from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.fake_batch_api import install
 from tests.fakeserver import FakeServer, Fault
 from tests.lib.batch_helpers import setup_job
@@ -33,7 +34,7 @@ def server(monkeypatch):
 
 def _job(engine, server, n: int = 3) -> int:
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
                                api_key_env="FAKE_KEY")
     return setup_job(engine, n, models=("fake/fake-model",), mode="provider")
 
@@ -72,7 +73,7 @@ def test_download_failure_pauses_then_resume_repolls_without_paying_twice(sqlite
     assert _posts(server, "/v1/batches") == 1
     with session_scope(sqlite_engine) as s:
         assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 0
-        batch.resume(session=s, job_id=job_id)
+        batch.resume(actor=ADMIN, session=s, job_id=job_id)
         s.commit()
     assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
     assert _posts(server, "/v1/batches") == 1 and _posts(server, "/v1/files") == 1  # re-polled, not resubmitted

@@ -11,6 +11,7 @@ from lib.batch.runner import JobRunner
 from lib.client import endpoints, pricing
 from lib.datasets import export
 from lib.db import session_scope
+from tests.actors import ADMIN
 from tests.lib.batch_helpers import StandIn, setup_job
 
 
@@ -84,9 +85,10 @@ def test_preflight_counts_tokens_cost_and_time(engine):
     job_id = setup_job(engine, 10, versions=2)
     with session_scope(engine) as s:
         job = batch.get_job(session=s, job_id=job_id)
-        endpoints.add_endpoint(session=s, name="paid", kind="openai", base_url="http://127.0.0.1:9/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="paid", kind="openai", base_url="http://127.0.0.1:9/v1",
                                models=["priced", "mystery"], rpm=60, max_concurrency=4)
-        pricing.set_override(session=s, provider="paid", model="priced", input_per_mtok=1.0, output_per_mtok=2.0)
+        pricing.set_override(actor=ADMIN, session=s, provider="paid", model="priced", input_per_mtok=1.0,
+                             output_per_mtok=2.0)
         s.commit()
         pricing.invalidate()
         pf = preflight.preflight(session=s, dataset_id=job.dataset_id, version_ids=job.version_ids,

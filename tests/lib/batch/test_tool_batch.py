@@ -15,6 +15,7 @@ from lib.client import endpoints
 from lib.client.model_client import ModelClient
 from lib.datasets import store as datasets
 from lib.db import session_scope
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -26,18 +27,23 @@ def test_tool_calls_are_scored_and_exported(engine, fake_server, tmp_path):
     fake_server.script(*[Fault(tool_calls=[{"id": f"c{i}", "name": "get_weather", "arguments": {"city": "Paris"}}])
                          for i in range(2)], Fault(text='{"answer": "sunny"}'), Fault(text='{"wrong": 1}'))
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
-        ds = datasets.import_dataset(session=s, data=b"city\nParis\nLyon\n", filename="c.csv", name="cities")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=b"city\nParis\nLyon\n", filename="c.csv",
+                                     name="cities")
         s.commit()
-        tool_v = prompts.create_prompt(session=s, name="tooly", messages=[{"role": "user", "content": "{{city}}?"}],
+        tool_v = prompts.create_prompt(actor=ADMIN, session=s, name="tooly", messages=[{"role": "user",
+                                       "content": "{{city}}?"}],
                                        params={"tools": TOOLS})
-        json_v = prompts.create_prompt(session=s, name="jsony", messages=[{"role": "user", "content": "{{city}}?"}],
+        json_v = prompts.create_prompt(actor=ADMIN, session=s, name="jsony", messages=[{"role": "user",
+                                       "content": "{{city}}?"}],
                                        params={"response_format": {"type": "json_schema", "json_schema": {
                                            "name": "reply", "schema": SCHEMA}}})
-        tool_job = batch.submit(session=s, dataset_id=ds.id, version_ids=[tool_v.id], models=["fake/gpt-x"],
+        tool_job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[tool_v.id],
+                                models=["fake/gpt-x"],
                                 evaluators=["tool-called:get_weather", "is-valid-openai-tools-call",
                                             'tool-args-match:{"required": ["city"]}'], concurrency=1).id
-        json_job = batch.submit(session=s, dataset_id=ds.id, version_ids=[json_v.id], models=["fake/gpt-x"],
+        json_job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[json_v.id],
+                                models=["fake/gpt-x"],
                                 evaluators=["json-schema"], concurrency=1).id
     client = ModelClient(engine)
     try:

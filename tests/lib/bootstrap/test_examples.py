@@ -10,6 +10,7 @@ from lib.bootstrap import launch as bootstrap
 from lib.bootstrap.examples import EXAMPLES
 from lib.prompts import templating
 from lib.settings import ROOT, get_settings
+from tests.actors import ADMIN
 
 
 def test_startup_seeds_once_and_examples_fit_their_csv(engine, monkeypatch):
@@ -42,10 +43,11 @@ def test_reset_examples_restores_without_deleting(engine, monkeypatch):
     get_settings.cache_clear()
     bootstrap.startup(engine)
     with Session(engine) as s:
-        prompts.save_version(session=s, name="summarise", messages=[{"role": "user", "content": "changed"}])
-        prompts.set_archived(session=s, name="code-review", archived=True)
-        prompts.create_prompt(session=s, name="mine", messages=[{"role": "user", "content": "x"}])
-    touched = bootstrap.reset_examples(engine)
+        prompts.save_version(actor=ADMIN, session=s, name="summarise", messages=[{"role": "user",
+                             "content": "changed"}])
+        prompts.set_archived(actor=ADMIN, session=s, name="code-review", archived=True)
+        prompts.create_prompt(actor=ADMIN, session=s, name="mine", messages=[{"role": "user", "content": "x"}])
+    touched = bootstrap.reset_examples(engine, actor=ADMIN)
     assert sorted(touched) == ["code-review", "summarise"]
     with Session(engine) as s:
         v = prompts.resolve(session=s, ref="summarise")

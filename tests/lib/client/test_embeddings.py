@@ -13,12 +13,13 @@ from lib.client.model_client import ModelClient
 from lib.client.retry import RetryPolicy
 from lib.errors import AuthenticationError
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 
 def _client(engine, server) -> ModelClient:
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0)
         s.commit()
     sleeps: list[float] = []
 
@@ -39,7 +40,8 @@ def test_embedding_503_is_retried_and_recorded_once(sqlite_engine, fake_server):
     client = _client(sqlite_engine, fake_server)
     try:
         fake_server.script(Fault(status=503, path="/v1/embeddings"))
-        vectors = asyncio.run(embed("fake/emb", ["abc", "de"], client=client, source="batch", batch_job_id=7))
+        vectors = asyncio.run(embed("fake/emb", ["abc", "de"], client=client, source="batch", batch_job_id=7,
+                                    actor=ADMIN))
         assert len(vectors) == 2 and fake_server.count("/v1/embeddings") == 2
         assert client.sleeps == [0.01]  # the policy's backoff, through the injected sleep
         runs = _runs(sqlite_engine)
@@ -57,7 +59,7 @@ def test_embedding_failure_is_recorded_then_raised(sqlite_engine, fake_server):
     try:
         fake_server.script(Fault(status=401, body='{"error": {"message": "bad key"}}', path="/v1/embeddings"))
         with pytest.raises(AuthenticationError):
-            asyncio.run(embed("fake/emb", ["abc"], client=client))
+            asyncio.run(embed("fake/emb", ["abc"], client=client, actor=ADMIN))
         (run,) = _runs(sqlite_engine)
         assert run.status == "error" and run.error_kind == "auth" and run.attempts == 1
     finally:
@@ -67,7 +69,7 @@ def test_embedding_failure_is_recorded_then_raised(sqlite_engine, fake_server):
 def test_echo_embeddings_go_through_the_client(sqlite_engine):
     client = ModelClient(sqlite_engine)
     try:
-        (v,) = asyncio.run(embed("echo/echo", ["abz!"], client=client))
+        (v,) = asyncio.run(embed("echo/echo", ["abz!"], client=client, actor=ADMIN))
         assert v[0] == 1.0 and v[1] == 1.0 and v[25] == 1.0 and v[26] == 1.0
         assert [r.endpoint for r in _runs(sqlite_engine)] == ["echo"]
     finally:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from lib.client import endpoints
 from lib.client.model_client import ModelClient
 from lib.errors import ConflictError, NotFoundError, ValidationError
+from tests.actors import ADMIN
 
 
 def test_split_model_ref():
@@ -22,20 +23,20 @@ def test_split_model_ref():
 
 def test_add_list_update_delete(engine):
     with Session(engine) as s:
-        e = endpoints.add_endpoint(session=s, name="vllm", kind="openai", base_url="http://gpu:8000",
+        e = endpoints.add_endpoint(actor=ADMIN, session=s, name="vllm", kind="openai", base_url="http://gpu:8000",
                                    api_key_env="VLLM_KEY", rpm=60, max_concurrency=4)
         s.commit()
         assert e.id and [x.name for x in endpoints.list_endpoints(session=s)] == ["vllm"]
         with pytest.raises(ConflictError):
-            endpoints.add_endpoint(session=s, name="vllm", kind="openai")
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="vllm", kind="openai")
         for bad in (dict(name="a/b", kind="openai"), dict(name="x", kind="cohere"),
                     dict(name="x", kind="openai", base_url="ftp://h"), dict(name="x", kind="openai", rpm=0),
                     dict(name="x", kind="openai", api_key_env="sk-live-abc def")):
             with pytest.raises(ValidationError):
-                endpoints.add_endpoint(session=s, **bad)
-        endpoints.update_endpoint(session=s, name="vllm", base_url="http://gpu:8000/v1", rpm=120)
+                endpoints.add_endpoint(actor=ADMIN, session=s, **bad)
+        endpoints.update_endpoint(actor=ADMIN, session=s, name="vllm", base_url="http://gpu:8000/v1", rpm=120)
         assert endpoints.get_endpoint(session=s, name="vllm").rpm == 120
-        endpoints.delete_endpoint(session=s, name="vllm")
+        endpoints.delete_endpoint(actor=ADMIN, session=s, name="vllm")
         s.commit()
         with pytest.raises(NotFoundError):
             endpoints.get_endpoint(session=s, name="vllm")
@@ -43,13 +44,14 @@ def test_add_list_update_delete(engine):
 
 def test_host_change_requires_naming_the_key_again(engine):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
                                api_key_env="GW_KEY")
         with pytest.raises(ValidationError, match="name the key again"):
-            endpoints.update_endpoint(session=s, name="gw", base_url="https://evil.example.net/v1")
+            endpoints.update_endpoint(actor=ADMIN, session=s, name="gw", base_url="https://evil.example.net/v1")
         assert endpoints.get_endpoint(session=s, name="gw").base_url == "https://gw.example.com/v1"
-        endpoints.update_endpoint(session=s, name="gw", base_url="https://gw.example.com/openai/v1")  # same host
-        e = endpoints.update_endpoint(session=s, name="gw", base_url="https://new.example.net/v1",
+        endpoints.update_endpoint(actor=ADMIN, session=s, name="gw",
+                                  base_url="https://gw.example.com/openai/v1")  # same host
+        e = endpoints.update_endpoint(actor=ADMIN, session=s, name="gw", base_url="https://new.example.net/v1",
                                       api_key_env="NEW_KEY")
         assert e.api_key_env == "NEW_KEY" and endpoints.host_of(e.base_url) == "new.example.net"
 
@@ -59,9 +61,9 @@ def test_ensure_defaults(engine, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with Session(engine) as s:
-        assert endpoints.ensure_defaults(s) == ["echo", "openai"]
+        assert endpoints.ensure_defaults(s, actor=ADMIN) == ["echo", "openai"]
         s.commit()
-        assert endpoints.ensure_defaults(s) == []
+        assert endpoints.ensure_defaults(s, actor=ADMIN) == []
         oa = endpoints.get_endpoint(session=s, name="openai")
         assert oa.base_url == "http://127.0.0.1:9/v1" and oa.api_key_env == "OPENAI_API_KEY"
         assert endpoints.get_endpoint(session=s, name="echo").kind == "echo"
@@ -77,10 +79,10 @@ def test_builtin_echo_without_row(engine):
 def test_health_lists_models_and_reports_failures(sqlite_engine, fake_server, monkeypatch):
     monkeypatch.delenv("FAKE_KEY", raising=False)
     with Session(sqlite_engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
-        endpoints.add_endpoint(session=s, name="keyed", kind="openai", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="keyed", kind="openai", base_url=fake_server.url,
                                api_key_env="FAKE_KEY")
-        endpoints.add_endpoint(session=s, name="down", kind="openai", base_url="http://127.0.0.1:9")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="down", kind="openai", base_url="http://127.0.0.1:9")
         s.commit()
     c = ModelClient(sqlite_engine)
     try:
@@ -97,20 +99,22 @@ def test_health_lists_models_and_reports_failures(sqlite_engine, fake_server, mo
 
 def test_key_destination_guard_covers_kind_change_and_scheme_downgrade(engine):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="oa", kind="openai", api_key_env="OPENAI_API_KEY")  # default host
-        endpoints.add_endpoint(session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="oa", kind="openai",
+                               api_key_env="OPENAI_API_KEY")  # default host
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="gw", kind="openai", base_url="https://gw.example.com/v1",
                                api_key_env="GW_KEY")
         # no base URL: switching the kind sends the OpenAI key to api.anthropic.com
         with pytest.raises(ValidationError, match="name the key again"):
-            endpoints.update_endpoint(session=s, name="oa", kind="anthropic")
+            endpoints.update_endpoint(actor=ADMIN, session=s, name="oa", kind="anthropic")
         # same host, but http: the key would travel in clear text
         with pytest.raises(ValidationError, match="name the key again"):
-            endpoints.update_endpoint(session=s, name="gw", base_url="http://gw.example.com/v1")
+            endpoints.update_endpoint(actor=ADMIN, session=s, name="gw", base_url="http://gw.example.com/v1")
         with pytest.raises(ValidationError, match="name the key again"):
-            endpoints.update_endpoint(session=s, name="gw", base_url="https://gw.example.com:8443/v1")
+            endpoints.update_endpoint(actor=ADMIN, session=s, name="gw", base_url="https://gw.example.com:8443/v1")
         assert endpoints.get_endpoint(session=s, name="oa").kind == "openai"
-        endpoints.update_endpoint(session=s, name="gw", base_url="https://GW.example.com:443/openai")  # same place
-        endpoints.update_endpoint(session=s, name="oa", base_url="https://api.openai.com/v1")  # default
+        endpoints.update_endpoint(actor=ADMIN, session=s, name="gw",
+                                  base_url="https://GW.example.com:443/openai")  # same place
+        endpoints.update_endpoint(actor=ADMIN, session=s, name="oa", base_url="https://api.openai.com/v1")  # default
 
 
 def test_base_url_with_credentials_is_refused_without_echoing_them(engine):
@@ -118,11 +122,12 @@ def test_base_url_with_credentials_is_refused_without_echoing_them(engine):
         for url in ("https://user:sk-live-SECRET@api.example.com/v1", "https://sk-live-SECRET@api.example.com",
                     "ftp://u:sk-live-SECRET@h"):
             with pytest.raises(ValidationError) as info:
-                endpoints.add_endpoint(session=s, name="x", kind="openai", base_url=url)
+                endpoints.add_endpoint(actor=ADMIN, session=s, name="x", kind="openai", base_url=url)
             assert "SECRET" not in str(info.value)
-        endpoints.add_endpoint(session=s, name="ok", kind="openai", base_url="https://api.example.com/v1")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="ok", kind="openai", base_url="https://api.example.com/v1")
         with pytest.raises(ValidationError, match="credentials") as info:
-            endpoints.update_endpoint(session=s, name="ok", base_url="https://k:sk-live-SECRET@api.example.com/v1")
+            endpoints.update_endpoint(actor=ADMIN, session=s, name="ok",
+                                      base_url="https://k:sk-live-SECRET@api.example.com/v1")
         assert "SECRET" not in str(info.value)
         assert endpoints.get_endpoint(session=s, name="ok").base_url == "https://api.example.com/v1"
 
@@ -133,7 +138,7 @@ def test_health_never_echoes_a_key_the_server_sent_back(sqlite_engine, fake_serv
     key = "sk-live-0123456789abcdef"
     monkeypatch.setenv("FAKE_KEY", key)
     with Session(sqlite_engine) as s:
-        endpoints.add_endpoint(session=s, name="keyed", kind="openai", base_url=fake_server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="keyed", kind="openai", base_url=fake_server.url,
                                api_key_env="FAKE_KEY")
         s.commit()
     c = ModelClient(sqlite_engine)

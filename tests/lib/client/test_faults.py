@@ -12,6 +12,7 @@ from lib.client import endpoints
 from lib.client.model_client import ModelClient
 from lib.client.retry import RetryPolicy
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.fakeserver import Fault, free_port
 
 MSG = [{"role": "system", "content": "sys"}, {"role": "user", "content": "alpha beta gamma delta"}]
@@ -21,7 +22,8 @@ FAST = RetryPolicy(max_attempts=4, base_delay_s=0.2, multiplier=2.0, jitter=0.0,
 
 def make_client(engine, server, *, kind="openai", name="fake", policy=FAST, sleep=None, **kw) -> ModelClient:
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name=name, kind=kind, base_url=server.url if server else kw.pop("base_url"),
+        endpoints.add_endpoint(actor=ADMIN, session=s, name=name, kind=kind,
+                               base_url=server.url if server else kw.pop("base_url"),
                                **kw)
         s.commit()
     return ModelClient(engine, policy=policy, sleep=sleep)
@@ -55,7 +57,7 @@ def client(sqlite_engine, fake_server):
 def gen(client, **kw):
     kw.setdefault("model", "fake/gpt-4o-mini")
     kw.setdefault("messages", MSG)
-    return client.generate_sync(**kw)
+    return client.generate_sync(actor=ADMIN, **kw)
 
 
 def test_ok_roundtrip_records_run(client, fake_server, sqlite_engine):
@@ -143,7 +145,7 @@ def test_slow_drip_hits_deadline(client, fake_server):
 def test_stream_hang_hits_deadline(client, fake_server):
     fake_server.script(Fault(hang_s=8))
     t0 = time.monotonic()
-    s = client.stream_sync(model="fake/m", messages=MSG, deadline_s=1.0)
+    s = client.stream_sync(actor=ADMIN, model="fake/m", messages=MSG, deadline_s=1.0)
     assert list(s) == []
     assert s.result.status == "error" and s.result.error_kind == "timeout"
     assert time.monotonic() - t0 < 8.0  # the deadline, not the end of the server's hang
@@ -151,7 +153,7 @@ def test_stream_hang_hits_deadline(client, fake_server):
 
 def test_sse_cut_before_done_is_incomplete_with_partial_text(client, fake_server, sqlite_engine):
     fake_server.script(Fault(cut_after=2))
-    s = client.stream_sync(model="fake/m", messages=MSG)
+    s = client.stream_sync(actor=ADMIN, model="fake/m", messages=MSG)
     chunks = list(s)
     assert "".join(chunks) == "echo: alpha "
     assert s.result.status == "incomplete" and s.result.text == "echo: alpha " and s.result.attempts == 1
@@ -162,7 +164,7 @@ def test_sse_cut_before_done_is_incomplete_with_partial_text(client, fake_server
 
 
 def test_sse_ok_stream_has_usage_and_ttft(client, fake_server):
-    s = client.stream_sync(model="fake/m", messages=MSG)
+    s = client.stream_sync(actor=ADMIN, model="fake/m", messages=MSG)
     assert "".join(s) == "echo: alpha beta gamma delta"
     r = s.result
     assert r.status == "ok" and r.prompt_tokens == 11 and r.ttft_ms is not None and r.finish_reason == "stop"
@@ -171,7 +173,7 @@ def test_sse_ok_stream_has_usage_and_ttft(client, fake_server):
 
 def test_error_event_after_200(client, fake_server):
     fake_server.script(Fault(error_event=True))
-    s = client.stream_sync(model="fake/m", messages=MSG)
+    s = client.stream_sync(actor=ADMIN, model="fake/m", messages=MSG)
     text = "".join(s)
     assert s.result.status == "error" and s.result.error_kind == "protocol"
     assert "overloaded mid-stream" in s.result.error_message and s.result.text == text
@@ -195,7 +197,7 @@ def test_connection_refused(sqlite_engine, slept):
     c = make_client(sqlite_engine, None, base_url=f"http://127.0.0.1:{port}",
                     policy=RetryPolicy(max_attempts=3, base_delay_s=0.05, jitter=0.0), sleep=sleep)
     try:
-        r = c.generate_sync(model="fake/m", messages=MSG)
+        r = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG)
         assert r.status == "error" and r.error_kind == "connection" and r.attempts == 3
         assert len(slept) == 2 and slept[0] < slept[1]  # two backoffs between three attempts
     finally:
@@ -206,7 +208,7 @@ def test_missing_key_is_auth_error_without_request(sqlite_engine, fake_server, m
     monkeypatch.delenv("WB_TEST_ABSENT_KEY", raising=False)
     c = make_client(sqlite_engine, fake_server, api_key_env="WB_TEST_ABSENT_KEY")
     try:
-        r = c.generate_sync(model="fake/m", messages=MSG)
+        r = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG)
         assert r.status == "error" and r.error_kind == "auth" and "WB_TEST_ABSENT_KEY" in r.error_message
         assert fake_server.count() == 0
     finally:
@@ -224,7 +226,8 @@ def aclient(sqlite_engine, fake_server, monkeypatch):
 
 
 def test_anthropic_generate_and_headers(aclient, fake_server):
-    r = aclient.generate_sync(model="ant/claude-fake", messages=MSG, params={"stop": "X", "temperature": 0.1})
+    r = aclient.generate_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG, params={"stop": "X",
+                              "temperature": 0.1})
     assert r.status == "ok" and r.text == "echo: alpha beta gamma delta" and r.prompt_tokens == 12
     req = fake_server.requests[0]
     assert req.path == "/v1/messages" and req.headers["x-api-key"] == "ant-test-key"
@@ -234,27 +237,27 @@ def test_anthropic_generate_and_headers(aclient, fake_server):
 
 
 def test_anthropic_stream_ok_cut_and_error_event(aclient, fake_server):
-    s = aclient.stream_sync(model="ant/claude-fake", messages=MSG)
+    s = aclient.stream_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG)
     assert "".join(s) == "echo: alpha beta gamma delta"
     assert s.result.status == "ok" and s.result.completion_tokens == 5 and s.result.finish_reason == "end_turn"
     fake_server.script(Fault(cut_after=1))
-    s = aclient.stream_sync(model="ant/claude-fake", messages=MSG)
+    s = aclient.stream_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG)
     assert "".join(s) == "echo: " and s.result.status == "incomplete" and s.result.text == "echo: "
     fake_server.script(Fault(error_event=True))
-    s = aclient.stream_sync(model="ant/claude-fake", messages=MSG)
+    s = aclient.stream_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG)
     list(s)
     assert s.result.status == "error" and "Overloaded" in s.result.error_message
 
 
 def test_anthropic_retries_529_then_ok(aclient, fake_server):
     fake_server.script(Fault(status=529), Fault(status=429, headers={"retry-after": "0"}))
-    r = aclient.generate_sync(model="ant/claude-fake", messages=MSG)
+    r = aclient.generate_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG)
     assert r.status == "ok" and r.attempts == 3 and fake_server.count() == 3
 
 
 def test_anthropic_stream_429_before_text_is_retried(aclient, fake_server):
     fake_server.script(Fault(status=429, headers={"retry-after-ms": "100"}))
-    s = aclient.stream_sync(model="ant/claude-fake", messages=MSG)
+    s = aclient.stream_sync(actor=ADMIN, model="ant/claude-fake", messages=MSG)
     assert "".join(s) == "echo: alpha beta gamma delta"
     assert s.result.status == "ok" and s.result.attempts == 2 and fake_server.count() == 2
 
@@ -267,7 +270,8 @@ def test_rate_limited_server_200_calls(sqlite_engine, fake_server):
                     policy=RetryPolicy(max_attempts=6, base_delay_s=0.5, jitter=0.2))
 
     async def main():
-        return await asyncio.gather(*[c.generate(model="fake/m", messages=[{"role": "user", "content": str(i)}],
+        return await asyncio.gather(*[c.generate(actor=ADMIN, model="fake/m", messages=[{"role": "user",
+                                                 "content": str(i)}],
                                                  record=False) for i in range(200)])
     try:
         results = asyncio.run(asyncio.wait_for(main(), 60))
@@ -286,7 +290,7 @@ def test_retry_waiting_for_a_slot_is_bounded_by_the_deadline(sqlite_engine, fake
 
     async def timed(**kw):
         t0 = time.monotonic()
-        r = await c.generate(model="fake/gpt-4o-mini", messages=MSG, **kw)
+        r = await c.generate(actor=ADMIN, model="fake/gpt-4o-mini", messages=MSG, **kw)
         return r, time.monotonic() - t0
 
     async def both():

@@ -19,6 +19,7 @@ from lib.client.retry import RetryPolicy
 from lib.errors import ValidationError
 from lib.models import Run
 from lib.settings import get_settings
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 MSG = [{"role": "user", "content": "hello there"}]
@@ -39,7 +40,8 @@ class Sleeps:
 def client(engine, fake_server, monkeypatch):
     monkeypatch.setenv("HOSTILE_API_KEY", KEY)
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url, timeout_s=5.0,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url,
+                               timeout_s=5.0,
                                api_key_env="HOSTILE_API_KEY")
         s.commit()
     sleeps = Sleeps()
@@ -52,7 +54,7 @@ def client(engine, fake_server, monkeypatch):
 def gen(client, **kw):
     kw.setdefault("model", "fake/gpt-4o-mini")
     kw.setdefault("messages", MSG)
-    return client.generate_sync(**kw)
+    return client.generate_sync(actor=ADMIN, **kw)
 
 
 def runs(engine) -> list[Run]:
@@ -126,7 +128,7 @@ def test_streamed_text_is_capped_and_keeps_the_first_part(engine, client, fake_s
     monkeypatch.setenv("WORKBENCH_MAX_RESPONSE_BYTES", "2000")
     get_settings.cache_clear()
     fake_server.script(Fault(text="word " * 2000))
-    with client.stream_sync(model="fake/gpt-4o-mini", messages=MSG) as st:
+    with client.stream_sync(actor=ADMIN, model="fake/gpt-4o-mini", messages=MSG) as st:
         text = st.text()
     r = st.result
     assert r is not None and r.status == "incomplete" and "too large" in r.error_message
@@ -171,7 +173,8 @@ def test_a_message_over_the_size_limit_is_refused_before_any_call(client, fake_s
 
 def test_a_stream_cut_by_the_deadline_is_incomplete_with_its_text(engine, fake_server, monkeypatch):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="slow", kind="openai", base_url=fake_server.url, timeout_s=1.0)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="slow", kind="openai", base_url=fake_server.url,
+                               timeout_s=1.0)
         s.commit()
     c = ModelClient(engine)
     try:
@@ -179,7 +182,7 @@ def test_a_stream_cut_by_the_deadline_is_incomplete_with_its_text(engine, fake_s
 
         async def consume():
             parts, result = [], None
-            async for ev in c.stream(model="slow/m", messages=MSG):
+            async for ev in c.stream(actor=ADMIN, model="slow/m", messages=MSG):
                 if ev.type == "delta":
                     parts.append(ev.text)
                 else:

@@ -19,6 +19,7 @@ from lib.client.model_client import ModelClient, reset_clients
 from lib.credentials import key_variable_problem
 from lib.errors import ValidationError
 from lib.models import Endpoint
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 runner = CliRunner()
@@ -56,7 +57,7 @@ def test_a_row_written_before_the_allowlist_sends_no_key(sqlite_engine, fake_ser
         s.commit()
     c = ModelClient(sqlite_engine)
     try:
-        res = c.generate_sync(model="old/m", messages=[{"role": "user", "content": "hi"}])
+        res = c.generate_sync(actor=ADMIN, model="old/m", messages=[{"role": "user", "content": "hi"}])
         h = c.health("old")
     finally:
         c.close()
@@ -84,20 +85,21 @@ def test_allowlist_and_keys_table(tmp_path, monkeypatch):
 
 def test_creation_with_a_key_bound_elsewhere_needs_the_key_named_again(engine):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="oa", kind="openai", base_url="https://api.openai.com/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="oa", kind="openai", base_url="https://api.openai.com/v1",
                                api_key_env="OPENAI_API_KEY")
-        endpoints.add_endpoint(session=s, name="oa2", kind="openai", base_url="https://api.openai.com/v2",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="oa2", kind="openai", base_url="https://api.openai.com/v2",
                                api_key_env="OPENAI_API_KEY")  # same origin: fine
         with pytest.raises(ValidationError, match="bound to https://api.openai.com:443"):
-            endpoints.add_endpoint(session=s, name="leak", kind="openai", base_url="http://127.0.0.1:9/v1",
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="leak", kind="openai", base_url="http://127.0.0.1:9/v1",
                                    api_key_env="OPENAI_API_KEY")
         # deleting the endpoints does not free the key for any host
-        endpoints.delete_endpoint(session=s, name="oa")
-        endpoints.delete_endpoint(session=s, name="oa2")
+        endpoints.delete_endpoint(actor=ADMIN, session=s, name="oa")
+        endpoints.delete_endpoint(actor=ADMIN, session=s, name="oa2")
         with pytest.raises(ValidationError, match="name the key again"):
-            endpoints.add_endpoint(session=s, name="leak", kind="openai", base_url="http://127.0.0.1:9/v1",
+            endpoints.add_endpoint(actor=ADMIN, session=s, name="leak", kind="openai", base_url="http://127.0.0.1:9/v1",
                                    api_key_env="OPENAI_API_KEY")
-        e = endpoints.add_endpoint(session=s, name="proxy", kind="openai", base_url="http://127.0.0.1:9/v1",
+        e = endpoints.add_endpoint(actor=ADMIN, session=s, name="proxy", kind="openai",
+                                   base_url="http://127.0.0.1:9/v1",
                                    api_key_env="OPENAI_API_KEY", rebind_key=True)
         s.commit()
         assert e.id is not None
@@ -115,8 +117,8 @@ def test_cli_rebind_key_flag(engine):
 
 def test_health_is_no_oracle_for_internal_services(sqlite_engine, fake_server):
     with Session(sqlite_engine) as s:
-        endpoints.add_endpoint(session=s, name="probe", kind="openai", base_url=fake_server.url)
-        endpoints.add_endpoint(session=s, name="closed", kind="openai", base_url="http://127.0.0.1:9/v1")
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="probe", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="closed", kind="openai", base_url="http://127.0.0.1:9/v1")
         s.commit()
     c = ModelClient(sqlite_engine)
     try:
@@ -136,4 +138,4 @@ def test_malformed_openai_base_url_names_the_variable(engine, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", "ftp//nope")
     with Session(engine) as s, pytest.raises(ValidationError, match="OPENAI_BASE_URL"):
-        endpoints.ensure_defaults(s)
+        endpoints.ensure_defaults(s, actor=ADMIN)

@@ -14,6 +14,7 @@ from lib.errors import MissingVariablesError, NotFoundError, ValidationError
 from lib.models import ResponseCache, Run
 from lib.prompts.registry import create_prompt
 from lib.runs import queries as runs
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -33,10 +34,10 @@ def _runs(engine) -> list[Run]:
 
 def test_echo_generate_with_version_records_everything(client, engine):
     with Session(engine, expire_on_commit=False) as s:
-        v = create_prompt(session=s, name="greet", messages=[{"role": "system", "content": "Be {{tone}}."},
+        v = create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "system", "content": "Be {{tone}}."},
                                                              {"role": "user", "content": "Hi {{name}}"}],
                           model="echo/echo", params={"temperature": 0.3})
-    r = client.generate_sync(version=v, variables={"tone": "kind", "name": "{{x}}"}, source="playground")
+    r = client.generate_sync(actor=ADMIN, version=v, variables={"tone": "kind", "name": "{{x}}"}, source="playground")
     assert r.status == "ok" and r.text == "[system] Be kind.\n[user] Hi {{x}}"
     assert r.cost_usd == 0.0 and r.prompt_tokens > 0 and r.latency_ms is not None and r.attempts == 1
     (run,) = _runs(engine)
@@ -47,31 +48,32 @@ def test_echo_generate_with_version_records_everything(client, engine):
 
 def test_missing_variables_raise_before_any_call(client, engine):
     with Session(engine, expire_on_commit=False) as s:
-        v = create_prompt(session=s, name="two", messages=[{"role": "user", "content": "{{a}} {{b}}"}],
+        v = create_prompt(actor=ADMIN, session=s, name="two", messages=[{"role": "user", "content": "{{a}} {{b}}"}],
                           model="echo/echo")
     with pytest.raises(MissingVariablesError) as ei:
-        client.generate_sync(version=v, variables={})
+        client.generate_sync(actor=ADMIN, version=v, variables={})
     assert ei.value.missing == ["a", "b"] and _runs(engine) == []
 
 
 def test_bad_input_raises(client):
     with pytest.raises(ValidationError):
-        client.generate_sync(model="echo", messages=MSG)
+        client.generate_sync(actor=ADMIN, model="echo", messages=MSG)
     with pytest.raises(NotFoundError):
-        client.generate_sync(model="nope/x", messages=MSG)
+        client.generate_sync(actor=ADMIN, model="nope/x", messages=MSG)
     with pytest.raises(ValidationError):
-        client.generate_sync(model="echo/echo", messages=[{"role": "robot", "content": "x"}])
+        client.generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "robot", "content": "x"}])
 
 
 def test_record_false_returns_unsaved_run(client, engine):
-    r = client.generate_sync(model="echo/echo", messages=MSG, record=False, batch_job_id=7)
+    r = client.generate_sync(actor=ADMIN, model="echo/echo", messages=MSG, record=False, batch_job_id=7)
     assert r.run_id is None and r.run.id is None and r.run.batch_job_id == 7 and r.run.output == r.text
     assert _runs(engine) == []
 
 
 def test_many_concurrent_calls_batch_their_inserts(client, engine):
     async def main():
-        return await asyncio.gather(*[client.generate(model="echo/echo", messages=[{"role": "user", "content": str(i)}])
+        return await asyncio.gather(*[client.generate(actor=ADMIN, model="echo/echo", messages=[{"role": "user",
+                                                      "content": str(i)}])
                                       for i in range(300)])
     results = asyncio.run(main())
     ids = {r.run_id for r in results}
@@ -90,7 +92,7 @@ def test_many_concurrent_calls_batch_their_inserts(client, engine):
 def test_async_stream_from_another_loop(client, engine):
     async def main():
         out = []
-        async for ev in client.stream(model="echo/echo", messages=[{"role": "user", "content": "z" * 60}]):
+        async for ev in client.stream(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "z" * 60}]):
             out.append(ev)
         return out
     events = asyncio.run(main())
@@ -101,14 +103,15 @@ def test_async_stream_from_another_loop(client, engine):
 
 def test_stream_sync_concurrently_from_threads(engine):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="slow", kind="echo", options={"latency_ms": 300})
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="slow", kind="echo", options={"latency_ms": 300})
         s.commit()
     c = ModelClient(engine)
     results, errors = {}, []
 
     def work(i):
         try:
-            st = c.stream_sync(model="slow/echo", messages=[{"role": "user", "content": f"column {i} " * 5}],
+            st = c.stream_sync(actor=ADMIN, model="slow/echo", messages=[{"role": "user",
+                               "content": f"column {i} " * 5}],
                                source="compare", compare_id="cmp1")
             results[i] = ("".join(st), st.result)
         except Exception as exc:  # noqa: BLE001
@@ -134,10 +137,10 @@ def test_stream_sync_concurrently_from_threads(engine):
 
 def test_abandoned_stream_is_recorded_incomplete(engine):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="slow", kind="echo", options={"latency_ms": 1000})
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="slow", kind="echo", options={"latency_ms": 1000})
         s.commit()
     c = ModelClient(engine)
-    st = c.stream_sync(model="slow/echo", messages=[{"role": "user", "content": "a" * 200}])
+    st = c.stream_sync(actor=ADMIN, model="slow/echo", messages=[{"role": "user", "content": "a" * 200}])
     it = iter(st)
     first = next(it)
     st.close()
@@ -149,20 +152,20 @@ def test_abandoned_stream_is_recorded_incomplete(engine):
 
 def test_response_cache_hits_and_errors_not_cached(engine, fake_server):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
         s.commit()
     c = ModelClient(engine)
     try:
         fake_server.script(Fault(status=400))
-        r0 = c.generate_sync(model="fake/m", messages=MSG, cache=True)
+        r0 = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG, cache=True)
         assert r0.status == "error"
-        r1 = c.generate_sync(model="fake/m", messages=MSG, cache=True)
-        r2 = c.generate_sync(model="fake/m", messages=MSG, cache=True)
-        r3 = c.generate_sync(model="fake/m", messages=MSG, cache=True, params={"temperature": 1})
+        r1 = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG, cache=True)
+        r2 = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG, cache=True)
+        r3 = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG, cache=True, params={"temperature": 1})
         assert r1.status == r2.status == "ok" and not r1.cached and r2.cached and r2.text == r1.text
         assert not r3.cached and r2.cost_usd == 0.0
         assert fake_server.count() == 3  # error, first ok, different params
-        s2 = c.stream_sync(model="fake/m", messages=MSG, cache=True)
+        s2 = c.stream_sync(actor=ADMIN, model="fake/m", messages=MSG, cache=True)
         assert "".join(s2) == r1.text and s2.result.cached
         stats = c.client_stats()["fake"]
         assert stats["requests"] == 5 and stats["cache_hit_rate"] == pytest.approx(2 / 5)
@@ -175,17 +178,17 @@ def test_response_cache_hits_and_errors_not_cached(engine, fake_server):
 
 def test_cost_from_override_and_unknown_price(engine, fake_server):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="local", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="local", kind="openai", base_url=fake_server.url)
         s.commit()
     c = ModelClient(engine)
     try:
-        r = c.generate_sync(model="local/gpt-4o-mini", messages=MSG)
+        r = c.generate_sync(actor=ADMIN, model="local/gpt-4o-mini", messages=MSG)
         assert r.status == "ok" and r.cost_usd is None  # a local server has no known price
         with Session(engine) as s:
-            pricing.set_override(session=s, provider="local", model="gpt-4o-mini", input_per_mtok=1.0,
+            pricing.set_override(actor=ADMIN, session=s, provider="local", model="gpt-4o-mini", input_per_mtok=1.0,
                                  output_per_mtok=2.0)
             s.commit()
-        r = c.generate_sync(model="local/gpt-4o-mini", messages=MSG)
+        r = c.generate_sync(actor=ADMIN, model="local/gpt-4o-mini", messages=MSG)
         assert r.cost_usd == pytest.approx((11 * 1.0 + r.completion_tokens * 2.0) / 1e6)
         assert _runs(engine)[-1].cost_usd == pytest.approx(r.cost_usd)
     finally:
@@ -194,12 +197,12 @@ def test_cost_from_override_and_unknown_price(engine, fake_server):
 
 def test_usage_estimated_when_provider_omits_it(engine, fake_server):
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
         s.commit()
     c = ModelClient(engine)
     try:
         fake_server.script(Fault(usage=False))
-        r = c.generate_sync(model="fake/m", messages=MSG)
+        r = c.generate_sync(actor=ADMIN, model="fake/m", messages=MSG)
         assert r.usage_estimated and r.prompt_tokens > 0 and r.completion_tokens > 0
         assert "~" in r.summary()
     finally:
@@ -207,8 +210,9 @@ def test_usage_estimated_when_provider_omits_it(engine, fake_server):
 
 
 def test_runs_list_search_and_rate(client, engine):
-    client.generate_sync(model="echo/echo", messages=[{"role": "user", "content": "find the Needle here"}])
-    client.generate_sync(model="echo/echo", messages=[{"role": "user", "content": "other"}], source="batch")
+    client.generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "find the Needle here"}])
+    client.generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "other"}],
+                         source="batch")
     with Session(engine) as s:
         rows, total = runs.list_runs(session=s, search="needle")
         assert total == 1 and "Needle" in rows[0].output
@@ -217,13 +221,13 @@ def test_runs_list_search_and_rate(client, engine):
         rows, total = runs.list_runs(session=s, page=1, page_size=1)
         assert total == 2 and len(rows) == 1 and rows[0].messages[0]["content"] == "other"
         rid = rows[0].id
-        runs.rate_run(rid, -1, "bad answer", session=s)
+        runs.rate_run(rid, -1, "bad answer", actor=ADMIN, session=s)
         s.commit()
         assert runs.get_run(session=s, run_id=rid).rating == -1
         rows, total = runs.list_runs(session=s, rated=True)
         assert total == 1 and rows[0].note == "bad answer"
         with pytest.raises(ValidationError):
-            runs.rate_run(rid, 5, session=s)
+            runs.rate_run(rid, 5, actor=ADMIN, session=s)
         with pytest.raises(NotFoundError):
             runs.get_run(session=s, run_id=999999)
 
@@ -232,7 +236,7 @@ def test_get_client_is_shared_per_engine(engine):
     try:
         a, b = get_client(engine), get_client()
         assert a is b
-        assert a.generate_sync(model="echo/echo", messages=MSG).status == "ok"
+        assert a.generate_sync(actor=ADMIN, model="echo/echo", messages=MSG).status == "ok"
     finally:
         reset_clients()
 
@@ -240,13 +244,13 @@ def test_get_client_is_shared_per_engine(engine):
 def test_output_with_nul_is_still_recorded(client, engine, fake_server):
     # PostgreSQL text columns refuse NUL: generate() raised DataError from the run log and a
     # batch's writer gave up (the job then hung); the row is now written with U+FFFD
-    r = client.generate_sync(model="echo/echo", messages=[{"role": "user", "content": "a\x00b"}])
+    r = client.generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "a\x00b"}])
     assert r.status == "ok" and r.run_id and "\x00" not in r.text and "a\ufffdb" in r.text
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
         s.commit()
     fake_server.script(Fault(status=400, body='{"error": {"message": "bad \\u0000 input"}}'))
-    r = client.generate_sync(model="fake/m", messages=MSG)
+    r = client.generate_sync(actor=ADMIN, model="fake/m", messages=MSG)
     assert r.status == "error" and r.run_id and "bad \ufffd input" in r.error_message
     assert _runs(engine)[0].output == "[user] a\ufffdb"
 
@@ -258,11 +262,11 @@ def test_overlong_finish_reason_does_not_lose_the_run(client, engine, fake_serve
     import json
 
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url)
         s.commit()
     body = {"id": "c1", "object": "chat.completion", "model": "m",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "f" * 80}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
     fake_server.script(Fault(body=json.dumps(body), headers={"content-type": "application/json"}))
-    r = client.generate_sync(model="fake/m", messages=MSG)
+    r = client.generate_sync(actor=ADMIN, model="fake/m", messages=MSG)
     assert r.status == "ok" and r.text == "hi" and r.run_id and _runs(engine)[-1].finish_reason == "f" * 50

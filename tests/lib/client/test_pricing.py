@@ -8,6 +8,7 @@ from sqlmodel import Session
 from lib.client import pricing
 from lib.client.providers.base import EndpointConfig
 from lib.errors import ValidationError
+from tests.actors import ADMIN
 
 OPENAI = EndpointConfig(name="openai", kind="openai", base_url="https://api.openai.com/v1")
 LOCAL = EndpointConfig(name="local", kind="openai", base_url="http://127.0.0.1:8000")
@@ -42,31 +43,32 @@ def test_cached_tokens_priced_separately():
 
 def test_overrides_win_and_list(engine):
     with Session(engine) as s:
-        pricing.set_override(session=s, model="gpt-4o-mini", input_per_mtok=9.0, output_per_mtok=9.0)
-        pricing.set_override(session=s, provider="local", model="llama3", input_per_mtok=0.0, output_per_mtok=0.0)
+        pricing.set_override(actor=ADMIN, session=s, model="gpt-4o-mini", input_per_mtok=9.0, output_per_mtok=9.0)
+        pricing.set_override(actor=ADMIN, session=s, provider="local", model="llama3", input_per_mtok=0.0,
+                             output_per_mtok=0.0)
         s.commit()
         assert pricing.price_for(OPENAI, "gpt-4o-mini", engine).input_per_mtok == 9.0
         assert pricing.price_for(LOCAL, "llama3", engine).output_per_mtok == 0.0
         assert pricing.cost_usd(pricing.price_for(LOCAL, "llama3", engine), 5, 5) == 0.0
-        pricing.set_override(session=s, model="gpt-4o-mini", input_per_mtok=1.0, output_per_mtok=2.0)
+        pricing.set_override(actor=ADMIN, session=s, model="gpt-4o-mini", input_per_mtok=1.0, output_per_mtok=2.0)
         s.commit()
         assert pricing.price_for(OPENAI, "gpt-4o-mini", engine).input_per_mtok == 1.0
         rows = pricing.list_prices(session=s)
         assert {(r["provider"], r["model"]) for r in rows} == {("", "gpt-4o-mini"), ("local", "llama3")}
         bundled = pricing.list_prices(session=s, include_bundled=True, search="gpt-4o")
         assert any(not r["override"] and r["model"].startswith("gpt-4o") for r in bundled)
-        assert pricing.delete_override(session=s, model="gpt-4o-mini")
+        assert pricing.delete_override(actor=ADMIN, session=s, model="gpt-4o-mini")
         s.commit()
         assert pricing.price_for(OPENAI, "gpt-4o-mini", engine).input_per_mtok == pytest.approx(0.15)
         with pytest.raises(ValidationError):
-            pricing.set_override(session=s, model="m", input_per_mtok=-1, output_per_mtok=1)
+            pricing.set_override(actor=ADMIN, session=s, model="m", input_per_mtok=-1, output_per_mtok=1)
 
 
 def test_override_keeps_source_and_effective_date(engine):
     from datetime import date
 
     with Session(engine) as s:
-        pricing.set_override(session=s, model="my-model", provider="gateway", input_per_mtok=1.5,
+        pricing.set_override(actor=ADMIN, session=s, model="my-model", provider="gateway", input_per_mtok=1.5,
                              output_per_mtok=3.0, source="invoice 2026-11", effective_date=date(2026, 11, 1))
         s.commit()
         rows = pricing.list_prices(session=s)

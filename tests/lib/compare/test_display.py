@@ -9,12 +9,16 @@ from lib.compare import ColumnSpec, comparison_display, record_vote
 from lib.compare.live import create_comparison
 from lib.db import session_scope
 from lib.models import Comparison, Run
+from tests.actors import ADMIN
 
 
 def _comparison(s, blind: bool) -> Comparison:
-    v1 = prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}])
-    v2, _ = prompts.save_version(session=s, name="greet", messages=[{"role": "user", "content": "Hey {{who}}"}])
-    row = create_comparison(session=s, columns=[ColumnSpec(v1.id, "echo/echo"), ColumnSpec(v2.id, "x/priced")],
+    v1 = prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                               "content": "Hi {{who}}"}])
+    v2, _ = prompts.save_version(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                                 "content": "Hey {{who}}"}])
+    row = create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(v1.id, "echo/echo"), ColumnSpec(v2.id,
+                            "x/priced")],
                             variables={"who": "Ada"}, blind=blind, rng=random.Random(1))
     runs = [Run(source="compare", endpoint="echo", model="echo", output="a", latency_ms=10, compare_id=row.id),
             Run(source="compare", endpoint="x", model="priced", output="b", latency_ms=900, cost_usd=0.01,
@@ -33,7 +37,7 @@ def test_blind_shows_shuffled_names_only_until_the_vote(engine):
         d = comparison_display(session=s, compare_id=row.id)
         assert d.hidden and d.titles == ["Answer A", "Answer B"] and d.marks == {}
         assert [r.id for r in d.runs] == [row.run_ids[i] for i in row.order]  # display order is the shuffle
-        record_vote(session=s, compare_id=row.id, run_ids=row.run_ids, winner_run_id=row.run_ids[0])
+        record_vote(actor=ADMIN, session=s, compare_id=row.id, run_ids=row.run_ids, winner_run_id=row.run_ids[0])
         s.commit()
         after = comparison_display(session=s, compare_id=row.id)
         assert not after.hidden and all(t.startswith(("Answer A: greet:", "Answer B: greet:")) for t in after.titles)

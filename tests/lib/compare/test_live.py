@@ -18,6 +18,7 @@ from lib.compare.live import ColumnSpec
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
 from lib.models import ArenaVote, Comparison, Run
+from tests.actors import ADMIN
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +30,11 @@ def _fresh_clients():
 
 def _setup(engine, latency_ms: int = 0) -> list[int]:
     with session_scope(engine) as s:
-        endpoints.add_endpoint(session=s, name="slow", kind="echo", models=["echo"], max_concurrency=8,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="slow", kind="echo", models=["echo"], max_concurrency=8,
                                options={"latency_ms": latency_ms})
-        v1 = prompts.create_prompt(session=s, name="greet", messages=[{"role": "user", "content": "Hi {{who}}"}])
-        v2, _ = prompts.save_version(session=s, name="greet",
+        v1 = prompts.create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "user",
+                                   "content": "Hi {{who}}"}])
+        v2, _ = prompts.save_version(actor=ADMIN, session=s, name="greet",
                                      messages=[{"role": "user", "content": "Hello there, {{who}}!"}])
         return [v1.id, v2.id]
 
@@ -45,9 +47,10 @@ def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
     ids = _setup(engine, latency_ms=1000)
     cols = [ColumnSpec(ids[0], "slow/echo"), ColumnSpec(ids[1], "slow/echo"),
             ColumnSpec(ids[1], "slow/echo", {"max_tokens": 3})]
-    get_client(engine).generate_sync(model="echo/echo", messages=[{"role": "user", "content": "warm"}], record=False)
+    get_client(engine).generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "warm"}],
+                                     record=False)
     t0 = time.monotonic()
-    job = compare.start(engine=engine, columns=cols, variables={"who": "Ada"})
+    job = compare.start(actor=ADMIN, engine=engine, columns=cols, variables={"who": "Ada"})
     partial_seen = False
     deadline = time.monotonic() + 20
     while not job.done and time.monotonic() < deadline:  # poll like the page does
@@ -75,7 +78,7 @@ def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
 def test_a_failing_column_does_not_stop_the_others(engine):
     ids = _setup(engine)
     cols = [ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[0], "nowhere/model")]
-    job = compare.start(engine=engine, columns=cols, variables={"who": "Bo"})
+    job = compare.start(actor=ADMIN, engine=engine, columns=cols, variables={"who": "Bo"})
     _wait(job)
     ok, bad = job.snapshot()
     assert ok.result.status == "ok" and ok.text == "[user] Hi Bo"
@@ -87,7 +90,8 @@ def test_a_failing_column_does_not_stop_the_others(engine):
 
 def test_a_started_job_is_found_by_its_id_so_pages_keep_only_the_id(engine):
     ids = _setup(engine)
-    job = compare.start(engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[0], "echo/echo")],
+    job = compare.start(actor=ADMIN, engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[0],
+                        "echo/echo")],
                         variables={"who": "Cy"})
     assert compare.running_job(job.compare_id) is job
     assert compare.running_job("no-such-id") is None and compare.running_job(None) is None
@@ -97,7 +101,8 @@ def test_a_started_job_is_found_by_its_id_so_pages_keep_only_the_id(engine):
 
 def test_missing_variables_show_as_a_column_error(engine):
     ids = _setup(engine)
-    job = compare.start(engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[1], "echo/echo")],
+    job = compare.start(actor=ADMIN, engine=engine, columns=[ColumnSpec(ids[0], "echo/echo"), ColumnSpec(ids[1],
+                        "echo/echo")],
                         variables={})
     _wait(job)
     assert all("missing value for variable: who" in s.error for s in job.snapshot())
@@ -106,7 +111,7 @@ def test_missing_variables_show_as_a_column_error(engine):
 def test_runs_of_falls_back_to_compare_id(engine):
     ids = _setup(engine)
     with session_scope(engine) as s:
-        row = compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+        row = compare.create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
                                                             ColumnSpec(ids[1], "echo/echo")], variables={})
         s.add(Run(source="compare", version_id=ids[1], endpoint="echo", model="echo", output="two",
                   compare_id=row.id))
@@ -119,15 +124,15 @@ def test_validation_and_blind_order(engine):
     ids = _setup(engine)
     with session_scope(engine) as s:
         with pytest.raises(ValidationError, match="2 to 6 columns"):
-            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo")], variables={})
+            compare.create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(ids[0], "echo/echo")], variables={})
         with pytest.raises(ValidationError, match="column 2: pick a model"):
-            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+            compare.create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
                                                           ColumnSpec(ids[0], "echo")], variables={})
         with pytest.raises(NotFoundError):
-            compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
+            compare.create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(ids[0], "echo/echo"),
                                                           ColumnSpec(99999, "echo/echo")], variables={})
         cols = [ColumnSpec(ids[i % 2], "echo/echo") for i in range(4)]
-        row = compare.create_comparison(session=s, columns=cols, variables={"who": "x"}, blind=True,
+        row = compare.create_comparison(actor=ADMIN, session=s, columns=cols, variables={"who": "x"}, blind=True,
                                         rng=random.Random(3))
         assert sorted(row.order) == [0, 1, 2, 3] and row.order != [0, 1, 2, 3]
         assert s.get(Comparison, row.id).blind is True
@@ -146,10 +151,11 @@ def _run(s, model: str, latency=None, cost=None) -> int:
 def test_votes_feed_the_arena_leaderboard(engine):
     with session_scope(engine) as s:
         a, b, c = _run(s, "x/good"), _run(s, "x/ok"), _run(s, "x/bad")
-        votes = compare_votes.record_vote(session=s, compare_id="cmp1", run_ids=[a, b, c], winner_run_id=a)
+        votes = compare_votes.record_vote(actor=ADMIN, session=s, compare_id="cmp1", run_ids=[a, b, c], winner_run_id=a)
         assert [(v.run_a_id, v.run_b_id, v.winner) for v in votes] == [(a, b, "a"), (a, c, "a")]
-        compare_votes.record_vote(session=s, compare_id="cmp2", run_ids=[b, c], winner_run_id=b, blind=False)
-        compare_votes.record_vote(session=s, compare_id="cmp3", run_ids=[a, b], winner_run_id=None)
+        compare_votes.record_vote(actor=ADMIN, session=s, compare_id="cmp2", run_ids=[b, c], winner_run_id=b,
+                                  blind=False)
+        compare_votes.record_vote(actor=ADMIN, session=s, compare_id="cmp3", run_ids=[a, b], winner_run_id=None)
         assert len(compare_votes.votes_of(session=s, compare_id="cmp1")) == 2
         assert compare_votes.votes_of(session=s, compare_id="cmp9") == []
         assert s.exec(select(ArenaVote).where(ArenaVote.winner == "tie")).one().blind
@@ -158,9 +164,9 @@ def test_votes_feed_the_arena_leaderboard(engine):
         assert list(board["player"]) == ["x/good", "x/ok", "x/bad"]
         assert list(board["votes"]) == [3, 3, 2]
         with pytest.raises(ValidationError):
-            compare_votes.record_vote(session=s, compare_id="x", run_ids=[a], winner_run_id=a)
+            compare_votes.record_vote(actor=ADMIN, session=s, compare_id="x", run_ids=[a], winner_run_id=a)
         with pytest.raises(ValidationError, match="not one of"):
-            compare_votes.record_vote(session=s, compare_id="x", run_ids=[a, b], winner_run_id=c)
+            compare_votes.record_vote(actor=ADMIN, session=s, compare_id="x", run_ids=[a, b], winner_run_id=c)
 
 
 def test_mark_best():
@@ -185,11 +191,13 @@ def test_three_columns_on_the_fake_server_are_sent_at_once(sqlite_engine, fake_s
 
     monkeypatch.setenv("FAKE_KEY", "sk-test-not-real")
     with session_scope(sqlite_engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=fake_server.url + "/v1",
                                api_key_env="FAKE_KEY", models=["m1", "m2", "m3"], max_concurrency=8)
-        v = prompts.create_prompt(session=s, name="ask", messages=[{"role": "user", "content": "Q: {{q}}"}])
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="ask", messages=[{"role": "user",
+                                  "content": "Q: {{q}}"}])
         vid = v.id
-    assert get_client(sqlite_engine).generate_sync(model="fake/m1", messages=[{"role": "user", "content": "hi"}],
+    assert get_client(sqlite_engine).generate_sync(actor=ADMIN, model="fake/m1",
+                                                   messages=[{"role": "user", "content": "hi"}],
                                                    record=False).status == "ok"
     fake_server.reset()
     arrived: set[str] = set()  # models (columns) whose request reached the server; retries add nothing
@@ -206,7 +214,7 @@ def test_three_columns_on_the_fake_server_are_sent_at_once(sqlite_engine, fake_s
 
     fake_server.add_route("POST", "/v1/chat/completions", barrier)
     cols = [ColumnSpec(vid, f"fake/m{i}") for i in (1, 2, 3)]
-    job = compare.start(engine=sqlite_engine, columns=cols, variables={"q": "why?"})
+    job = compare.start(actor=ADMIN, engine=sqlite_engine, columns=cols, variables={"q": "why?"})
     _wait(job, 60)
     snap = job.snapshot()
     assert [s.result.status for s in snap] == ["ok"] * 3, [s.error or s.result.error_message for s in snap]
@@ -217,7 +225,8 @@ def test_three_columns_on_the_fake_server_are_sent_at_once(sqlite_engine, fake_s
 def test_runs_of_matches_unsaved_columns_by_version_model_and_params(engine):
     ids = _setup(engine)
     with session_scope(engine) as s:
-        row = compare.create_comparison(session=s, columns=[ColumnSpec(ids[0], "echo/echo", {"max_tokens": 9}),
+        row = compare.create_comparison(actor=ADMIN, session=s, columns=[ColumnSpec(ids[0], "echo/echo",
+                                        {"max_tokens": 9}),
                                                             ColumnSpec(ids[0], "echo/echo", {"max_tokens": 3})],
                                         variables={})
         for mt in (3, 9):  # saved in the other order

@@ -11,6 +11,7 @@ from lib.errors import ValidationError
 from lib.models import PromptVersion
 from lib.prompts import templating
 from tests import data_files as files
+from tests.actors import ADMIN
 
 
 def version(*contents: str, fmt: str = "mustache") -> PromptVersion:
@@ -55,7 +56,8 @@ def test_validate_rejects_unknown_columns():
 
 def test_preview_renders_first_rows_and_shows_errors(sqlite_engine):
     with session_scope(sqlite_engine) as s:
-        ds = datasets.import_dataset(session=s, data=b"question,ctx\nwhat?,{{x}}\n,c2\nthird,c3\n", filename="p.csv")
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=b"question,ctx\nwhat?,{{x}}\n,c2\nthird,c3\n",
+                                     filename="p.csv")
         rows = datasets.get_rows(session=s, dataset_id=ds.id)
     v = version("Answer: {{question}}", "Context: {{ctx}} {{lang}}")
     m = mapping.auto_map(ds.columns, templating.variables(v))

@@ -12,6 +12,7 @@ from lib.client.model_client import reset_clients
 from lib.datasets import get_dataset, get_rows, import_promptfoo
 from lib.db import session_scope
 from lib.prompts import list_versions
+from tests.actors import ADMIN
 
 runner = CliRunner()
 
@@ -125,7 +126,7 @@ def test_prompt_files_chat_json_and_csv_tests(engine, tmp_path):
           - file://../more.yaml
     """)
     with session_scope(engine) as s:
-        rep = import_promptfoo(session=s, path=cfg, name="Summaries")
+        rep = import_promptfoo(session=s, actor=ADMIN, path=cfg, name="Summaries")
         s.commit()
         assert rep.runnable and rep.prompt == "summaries" and rep.versions == [1, 2, 3] and rep.rows == 4
         assert any("vertex:gemini-2.0-flash-exp" in u for u in rep.unsupported)
@@ -154,7 +155,7 @@ def test_nunjucks_prompt_becomes_jinja2_and_rubric_gets_the_judge(engine, tmp_pa
           - vars: {formal: "yes", name: ann}
     """)
     with session_scope(engine) as s:
-        rep = import_promptfoo(session=s, path=cfg)
+        rep = import_promptfoo(session=s, actor=ADMIN, path=cfg)
         assert rep.runnable and rep.judge_model == "echo/echo" and not rep.needs_judge
         v = list_versions(session=s, name=rep.prompt)[0]
         assert v.template_format == "jinja2"

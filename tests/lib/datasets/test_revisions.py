@@ -21,6 +21,7 @@ from lib.datasets import (
 )
 from lib.db import session_scope
 from lib.errors import NotFoundError, ValidationError
+from tests.actors import ADMIN
 from tests.lib.batch_helpers import setup_job
 
 runner = CliRunner()
@@ -32,12 +33,13 @@ def cli(*args):
 
 def test_edit_is_a_new_revision_and_the_old_one_stays(engine):
     with session_scope(engine) as s:
-        r1 = import_dataset(session=s, data=b"q,__expected\nhello,contains:h\nbye,\n", filename="greet.csv")
+        r1 = import_dataset(actor=ADMIN, session=s, data=b"q,__expected\nhello,contains:h\nbye,\n",
+                            filename="greet.csv")
         s.commit()
         rows = [{"data": dict(r.data), "asserts": list(r.asserts)} for r in get_rows(session=s, dataset_id=r1.id)]
         rows[1]["data"]["q"] = "good bye"
         rows.append({"data": {"q": "hi there"}, "asserts": [{"type": "icontains", "value": "hi"}]})
-        r2 = save_revision(session=s, ref="greet", rows=rows)
+        r2 = save_revision(actor=ADMIN, session=s, ref="greet", rows=rows)
         s.commit()
         assert (r2.name, r2.revision, r2.parent_id, r2.row_count) == ("greet", 2, r1.id, 3)
         assert [r.data["q"] for r in get_rows(session=s, dataset_id=r1.id)] == ["hello", "bye"]
@@ -47,21 +49,22 @@ def test_edit_is_a_new_revision_and_the_old_one_stays(engine):
         assert get_dataset(session=s, ref="greet@1").id == r1.id and get_dataset(session=s, ref="greet@r2").id == r2.id
         with pytest.raises(NotFoundError):
             get_dataset(session=s, ref="greet@9")
-        assert save_revision(session=s, ref="greet", rows=rows).id == r2.id  # unchanged: no new revision
+        assert save_revision(actor=ADMIN, session=s, ref="greet", rows=rows).id == r2.id  # unchanged: no new revision
         assert [d.revision for d in revisions(session=s, name="greet")] == [2, 1]
         assert [d.id for d in list_datasets(session=s)] == [r2.id]
         assert {d.id for d in list_datasets(session=s, all_revisions=True)} == {r1.id, r2.id}
         # re-importing the first file's bytes is the latest revision's name, but different content: a new name
-        again = import_dataset(session=s, data=b"q,__expected\nhello,contains:h\nbye,\n", filename="greet.csv")
+        again = import_dataset(actor=ADMIN, session=s, data=b"q,__expected\nhello,contains:h\nbye,\n",
+                               filename="greet.csv")
         assert again.name == "greet-2"
         with pytest.raises(ValidationError, match="at least one row"):
-            save_revision(session=s, ref="greet", rows=[])
+            save_revision(actor=ADMIN, session=s, ref="greet", rows=[])
 
 
 def test_add_rows_with_the_answer_as_expected(engine):
     with session_scope(engine) as s:
-        import_dataset(session=s, data=b"q\none\n", filename="cases.csv")
-        r2 = add_rows(session=s, ref="cases", rows=[{"data": {"q": "two"},
+        import_dataset(actor=ADMIN, session=s, data=b"q\none\n", filename="cases.csv")
+        r2 = add_rows(actor=ADMIN, session=s, ref="cases", rows=[{"data": {"q": "two"},
                                                      "asserts": [{"type": "equals", "value": "echo: two"}]}])
         s.commit()
         rows = get_rows(session=s, dataset_id=r2.id)
@@ -74,15 +77,15 @@ def test_jobs_stay_pinned_and_used_datasets_cannot_be_deleted(engine):
     assert run_job_foreground(job, engine) == "done"
     with session_scope(engine) as s:
         first = get_job(session=s, job_id=job).dataset_id
-        add_rows(session=s, ref="qa", rows=[{"data": {"question": "new?", "answer": "x"}}])
+        add_rows(actor=ADMIN, session=s, ref="qa", rows=[{"data": {"question": "new?", "answer": "x"}}])
         s.commit()
         assert get_job(session=s, job_id=job).dataset_id == first  # the job keeps revision 1
         with pytest.raises(ValidationError, match=f"used by batch job\\(s\\) {job}"):
-            delete_dataset(session=s, ref="qa")
-        import_dataset(session=s, data=b"a\n1\n", filename="spare.csv")
-        add_rows(session=s, ref="spare", rows=[{"data": {"a": "2"}}])
+            delete_dataset(actor=ADMIN, session=s, ref="qa")
+        import_dataset(actor=ADMIN, session=s, data=b"a\n1\n", filename="spare.csv")
+        add_rows(actor=ADMIN, session=s, ref="spare", rows=[{"data": {"a": "2"}}])
         s.commit()
-        assert len(delete_dataset(session=s, ref="spare")) == 2
+        assert len(delete_dataset(actor=ADMIN, session=s, ref="spare")) == 2
         s.commit()
         with pytest.raises(NotFoundError):
             get_dataset(session=s, ref="spare")
@@ -93,7 +96,7 @@ def test_cli_list_shows_revisions_and_delete(engine, tmp_path):
     f.write_text("q\na\n", encoding="utf-8")
     assert cli("datasets", "import", f).exit_code == 0
     with session_scope(engine) as s:
-        add_rows(session=s, ref="tickets", rows=[{"data": {"q": "b"}}])
+        add_rows(actor=ADMIN, session=s, ref="tickets", rows=[{"data": {"q": "b"}}])
         s.commit()
     r = cli("datasets", "list")
     assert r.exit_code == 0 and "tickets@2" in r.stdout and "tickets@1" in r.stdout

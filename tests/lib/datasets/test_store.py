@@ -12,11 +12,12 @@ from lib.db import session_scope
 from lib.errors import DatasetError, NotFoundError
 from lib.models import Dataset, DatasetRow
 from tests import data_files as files
+from tests.actors import ADMIN
 
 
 def test_import_stores_rows_text_and_asserts(engine):
     with session_scope(engine) as s:
-        ds = datasets.import_dataset(session=s, data=files.promptfoo_csv(), filename="promptfoo.csv")
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=files.promptfoo_csv(), filename="promptfoo.csv")
         ds_id = ds.id
     with session_scope(engine) as s:
         ds = datasets.get_dataset(session=s, ref="promptfoo")
@@ -35,9 +36,9 @@ def test_import_stores_rows_text_and_asserts(engine):
 def test_same_bytes_same_name_returns_existing(engine):
     data = files.excel_csv_utf8()
     with session_scope(engine) as s:
-        a = datasets.import_dataset(session=s, data=data, filename="cases.csv").id
+        a = datasets.import_dataset(actor=ADMIN, session=s, data=data, filename="cases.csv").id
     with session_scope(engine) as s:
-        b = datasets.import_dataset(session=s, data=data, filename="cases.csv").id
+        b = datasets.import_dataset(actor=ADMIN, session=s, data=data, filename="cases.csv").id
         assert a == b
         assert s.exec(select(DatasetRow).where(DatasetRow.dataset_id == a)).all().__len__() == 3
         assert len(datasets.list_datasets(session=s)) == 1
@@ -45,9 +46,9 @@ def test_same_bytes_same_name_returns_existing(engine):
 
 def test_name_clash_with_other_content_gets_suffix(engine):
     with session_scope(engine) as s:
-        first = datasets.import_dataset(session=s, data=files.tsv(), filename="cases.tsv")
-        second = datasets.import_dataset(session=s, data=files.pipe(), filename="x.csv", name="cases")
-        third = datasets.import_dataset(session=s, data=files.latin1(), filename="cases.csv")
+        first = datasets.import_dataset(actor=ADMIN, session=s, data=files.tsv(), filename="cases.tsv")
+        second = datasets.import_dataset(actor=ADMIN, session=s, data=files.pipe(), filename="x.csv", name="cases")
+        third = datasets.import_dataset(actor=ADMIN, session=s, data=files.latin1(), filename="cases.csv")
         assert (first.name, second.name, third.name) == ("cases", "cases-2", "cases-3")
         assert any("already named 'cases'" in w for w in second.warnings)
         # the original is untouched
@@ -57,7 +58,8 @@ def test_name_clash_with_other_content_gets_suffix(engine):
 
 def test_lookup_by_id_and_unknown(engine):
     with session_scope(engine) as s:
-        ds = datasets.import_dataset(session=s, data=files.json_array(), filename="arr.json", name="My data!")
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=files.json_array(), filename="arr.json",
+                                     name="My data!")
         assert ds.name == "My-data"
         assert datasets.get_dataset(session=s, ref=ds.id).name == "My-data"
         assert datasets.get_dataset(session=s, ref=str(ds.id)).name == "My-data"
@@ -69,15 +71,15 @@ def test_lookup_by_id_and_unknown(engine):
 
 def test_bad_file_stores_nothing(engine):
     with session_scope(engine) as s, pytest.raises(DatasetError, match="row 2"):
-        datasets.import_dataset(session=s, data=files.ragged_rows(), filename="ragged.csv")
+        datasets.import_dataset(actor=ADMIN, session=s, data=files.ragged_rows(), filename="ragged.csv")
     with session_scope(engine) as s:
         assert s.exec(select(Dataset)).all() == []
 
 
 def test_delete_dataset(engine):
     with session_scope(engine) as s:
-        ds = datasets.import_dataset(session=s, data=files.pipe(), filename="p.csv")
-        datasets.delete_dataset(session=s, ref="p")
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=files.pipe(), filename="p.csv")
+        datasets.delete_dataset(actor=ADMIN, session=s, ref="p")
         assert s.exec(select(DatasetRow).where(DatasetRow.dataset_id == ds.id)).all() == []
         with pytest.raises(NotFoundError):
             datasets.get_dataset(session=s, ref="p")
@@ -86,7 +88,7 @@ def test_delete_dataset(engine):
 def test_iter_rows_streams_in_order_across_batches(engine):
     data = files.big_csv(2_345)
     with session_scope(engine) as s:
-        ds_id = datasets.import_dataset(session=s, data=data, filename="mid.csv").id
+        ds_id = datasets.import_dataset(actor=ADMIN, session=s, data=data, filename="mid.csv").id
     with session_scope(engine) as s:
         idx = [r.idx for r in datasets.iter_rows(session=s, dataset_id=ds_id, batch_size=500)]
         assert idx == list(range(1, 2_346))
@@ -97,7 +99,7 @@ def test_import_100k_rows(engine):
     data = files.big_csv(100_000)
     t0 = time.perf_counter()
     with session_scope(engine) as s:
-        ds_id = datasets.import_dataset(session=s, data=data, filename="big.csv").id
+        ds_id = datasets.import_dataset(actor=ADMIN, session=s, data=data, filename="big.csv").id
     elapsed = time.perf_counter() - t0
     with session_scope(engine) as s:
         assert datasets.count_rows(session=s, dataset_id=ds_id) == 100_000
@@ -111,4 +113,4 @@ def test_import_100k_rows(engine):
 
 def test_row_cap_is_enforced(engine):
     with session_scope(engine) as s, pytest.raises(DatasetError, match="row 11.*row cap"):
-        datasets.import_dataset(session=s, data=files.big_csv(11), filename="b.csv", max_rows=10)
+        datasets.import_dataset(actor=ADMIN, session=s, data=files.big_csv(11), filename="b.csv", max_rows=10)

@@ -11,6 +11,7 @@ from lib.client import endpoints
 from lib.client.model_client import ModelClient
 from lib.evals import evaluators as ev
 from lib.models import Run
+from tests.actors import ADMIN
 from tests.fakeserver import Fault
 
 # ---------------------------------------------------------------- parsing
@@ -156,7 +157,7 @@ def test_parse_judge(reply, passed, score):
 
 def _client(engine, server) -> ModelClient:
     with Session(engine) as s:
-        endpoints.add_endpoint(session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0)
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url, timeout_s=5.0)
         s.commit()
     return ModelClient(engine)
 
@@ -166,16 +167,16 @@ async def test_judge_through_client_records_run(sqlite_engine, fake_server):
     try:
         fake_server.script(Fault(text='{"reason": "polite and short", "score": 0.75, "pass": true}'),
                            Fault(text="no verdict here"), Fault(status=400, body='{"error": {"message": "bad"}}'))
-        r = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "Thank you!", client=client,
+        r = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "Thank you!", actor=ADMIN, client=client,
                               source="batch", batch_job_id=7)
         assert (r.passed, r.score, r.reason) == (True, 0.75, "polite and short")
         body = fake_server.requests[0].body
         assert body["model"] == "gpt-4o-mini" and body["temperature"] == 0
         user = body["messages"][1]["content"]
         assert "RUBRIC:\nIs it polite?" in user and "Thank you!" in user
-        r2 = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "x", client=client)
+        r2 = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "x", actor=ADMIN, client=client)
         assert r2.passed is None and "could not read" in r2.reason
-        r3 = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "x", client=client)
+        r3 = await ev.evaluate("judge:fake/gpt-4o-mini:Is it polite?", "x", actor=ADMIN, client=client)
         assert r3.passed is None and "judge call failed" in r3.reason
     finally:
         client.close()
@@ -189,8 +190,8 @@ async def test_judge_default_model_for_promptfoo_rubric(sqlite_engine, fake_serv
     try:
         fake_server.script(Fault(text="FAIL"))
         spec = ev.parse_expected("llm-rubric: mentions Paris")
-        assert (await ev.evaluate(spec, "Berlin", client=client)).passed is None  # no model at all
-        r = await ev.evaluate(spec, "Berlin", client=client, judge_model="fake/gpt-4o-mini")
+        assert (await ev.evaluate(spec, "Berlin", actor=ADMIN, client=client)).passed is None  # no model at all
+        r = await ev.evaluate(spec, "Berlin", actor=ADMIN, client=client, judge_model="fake/gpt-4o-mini")
         assert r.passed is False and r.score == 0.0
     finally:
         client.close()
@@ -200,23 +201,23 @@ async def test_similar_embed_via_endpoint(sqlite_engine, fake_server):
     client = _client(sqlite_engine, fake_server)
     try:
         # the fake server embeds a text as [len, 1, 0]: same length -> cosine 1.0
-        r = await ev.evaluate("similar-embed:fake/emb:0.99:abcd", "wxyz", client=client)
+        r = await ev.evaluate("similar-embed:fake/emb:0.99:abcd", "wxyz", client=client, actor=ADMIN)
         assert r.passed is True and r.score == pytest.approx(1.0)
-        r = await ev.evaluate("similar-embed:fake/emb:0.99:a", "a much longer answer", client=client)
+        r = await ev.evaluate("similar-embed:fake/emb:0.99:a", "a much longer answer", client=client, actor=ADMIN)
         assert r.passed is False and r.score < 0.99
         assert fake_server.count("/v1/embeddings") == 2
         assert fake_server.requests[0].body == {"model": "emb", "input": ["wxyz", "abcd"]}
         fake_server.script(Fault(status=401, body='{"error": {"message": "bad key"}}', path="/v1/embeddings"))
-        r = await ev.evaluate("similar-embed:fake/emb:0.5:a", "a", client=client)
+        r = await ev.evaluate("similar-embed:fake/emb:0.5:a", "a", client=client, actor=ADMIN)
         assert r.passed is None and "failed" in r.reason
     finally:
         client.close()
 
 
 async def test_similar_embed_on_echo_is_offline(sqlite_engine):
-    r = await ev.evaluate("similar-embed:echo/echo:0.9:listen", "silent")  # anagrams: same letter bag
+    r = await ev.evaluate("similar-embed:echo/echo:0.9:listen", "silent", actor=ADMIN)  # anagrams: same letter bag
     assert r.passed is True and r.score == pytest.approx(1.0)
-    r = await ev.evaluate("similar-embed:echo/echo:0.9:zzz", "aaa")
+    r = await ev.evaluate("similar-embed:echo/echo:0.9:zzz", "aaa", actor=ADMIN)
     assert r.passed is False and r.score == 0.0
 
 

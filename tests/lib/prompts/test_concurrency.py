@@ -11,23 +11,26 @@ from sqlmodel import Session, select
 
 from lib import prompts
 from lib.models import PromptVersion
+from tests.actors import ADMIN
 
 SCRIPT = r"""
 import sys, time
 from lib import db, prompts
+from tests.actors import ADMIN
 tag, n, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 while time.time() < start:
     time.sleep(0.001)
 with db.session_scope() as s:
     for i in range(n):
-        prompts.save_version(session=s, name="shared", messages=[{"role": "user", "content": f"{tag} {i}"}])
+        prompts.save_version(actor=ADMIN, session=s, name="shared", messages=[{"role": "user",
+                             "content": f"{tag} {i}"}])
 print("ok")
 """
 
 
 def test_two_processes_save_versions_at_once(engine):
     with Session(engine) as s:
-        prompts.create_prompt(session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
+        prompts.create_prompt(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     start = time.time() + 2
     procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, tag, "15", str(start)], env=env,
@@ -44,14 +47,15 @@ def test_two_processes_save_versions_at_once(engine):
 MOVER = r"""
 import random, sys, time
 from lib import db, prompts
+from tests.actors import person
 seed, n, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 rng = random.Random(seed)
 while time.time() < start:
     time.sleep(0.001)
 with db.session_scope() as s:
     for i in range(n):
-        prompts.set_label(session=s, name="shared", label="production", version=rng.randint(1, 4),
-                          author=f"p{seed}")
+        prompts.set_label(actor=person(f"p{seed}@x.io"), session=s, name="shared", label="production",
+                          version=rng.randint(1, 4))
 print("ok")
 """
 
@@ -63,9 +67,9 @@ def test_four_processes_move_one_label(engine):
     from lib.models import LabelEvent
 
     with Session(engine) as s:
-        prompts.create_prompt(session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
+        prompts.create_prompt(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
         for i in range(2, 5):
-            prompts.save_version(session=s, name="shared", messages=[{"role": "user", "content": f"v{i}"}])
+            prompts.save_version(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": f"v{i}"}])
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     start = time.time() + 2
     procs = [subprocess.Popen([sys.executable, "-c", MOVER, str(seed), "25", str(start)], env=env,
@@ -85,5 +89,5 @@ def test_four_processes_move_one_label(engine):
     assert wrong == 0, f"{wrong} of {len(events)} events have a from_version the label did not hold"
     assert current == held
     with Session(engine, expire_on_commit=False) as s:
-        prompts.rollback(session=s, name="shared", label="production")
+        prompts.rollback(actor=ADMIN, session=s, name="shared", label="production")
         assert prompts.resolve(session=s, ref="shared@production").number == events[-1].from_version

@@ -11,6 +11,7 @@ from sqlmodel import Session, func, select
 from lib import prompts
 from lib.errors import MissingVariablesError, ValidationError
 from lib.models import PromptVersion
+from tests.actors import ADMIN
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -31,7 +32,7 @@ def _versions(s) -> int:
 def test_version_holds_tools_tool_choice_and_response_format(s):
     rf = {"type": "json_schema", "json_schema": {"name": "reply", "strict": True,
                                                  "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}
-    v = prompts.create_prompt(session=s, name="w", messages=MSGS, model="echo/echo",
+    v = prompts.create_prompt(actor=ADMIN, session=s, name="w", messages=MSGS, model="echo/echo",
                               params={"tools": [WEATHER], "tool_choice": "required", "response_format": rf,
                                       "reasoning_effort": "low"})
     assert v.params["tools"] == [WEATHER] and prompts.response_schema(v.params)["type"] == "object"
@@ -49,10 +50,10 @@ def test_version_holds_tools_tool_choice_and_response_format(s):
     ({"thinking_budget": 10}, "thinking_budget"),
 ])
 def test_bad_tool_or_schema_json_names_the_field_and_saves_nothing(s, params, field):
-    prompts.create_prompt(session=s, name="w", messages=MSGS)
+    prompts.create_prompt(actor=ADMIN, session=s, name="w", messages=MSGS)
     before = _versions(s)
     with pytest.raises(ValidationError) as ei:
-        prompts.save_version(session=s, name="w", messages=MSGS, params=params)
+        prompts.save_version(actor=ADMIN, session=s, name="w", messages=MSGS, params=params)
     assert str(ei.value).startswith(field)
     assert _versions(s) == before
 
@@ -73,7 +74,7 @@ def test_tool_messages_and_parts_are_kept_and_only_text_is_templated(s):
             {"role": "assistant", "content": None, "tool_calls": [
                 {"id": "c1", "type": "function", "function": {"name": "look", "arguments": {"q": "{{thing}}"}}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "a {{thing}}"}]
-    v = prompts.create_prompt(session=s, name="parts", messages=msgs)
+    v = prompts.create_prompt(actor=ADMIN, session=s, name="parts", messages=msgs)
     assert v.messages[1]["tool_calls"][0]["function"]["arguments"] == '{"q": "{{thing}}"}'
     out = prompts.render(v, {"thing": "cat"})
     assert out[0]["content"] == [{"type": "text", "text": "Describe cat"},
@@ -96,7 +97,7 @@ def test_tool_messages_and_parts_are_kept_and_only_text_is_templated(s):
 ])
 def test_bad_messages_are_refused(s, msg, needle):
     with pytest.raises(ValidationError) as ei:
-        prompts.create_prompt(session=s, name="bad", messages=[{"role": "system", "content": "S"}, msg])
+        prompts.create_prompt(actor=ADMIN, session=s, name="bad", messages=[{"role": "system", "content": "S"}, msg])
     assert needle in str(ei.value) and "message 2" in str(ei.value)
 
 
@@ -122,6 +123,6 @@ def test_placeholder_fed_a_non_list_is_one_clear_error(value, needle):
 
 
 def test_langfuse_sdk_placeholder_shape_is_accepted(s):
-    v = prompts.create_prompt(session=s, name="lf", messages=[
+    v = prompts.create_prompt(actor=ADMIN, session=s, name="lf", messages=[
         {"type": "placeholder", "name": "chat_history"}, {"type": "chatmessage", "role": "user", "content": "{{q}}"}])
     assert v.messages == [{"role": "placeholder", "name": "chat_history"}, {"role": "user", "content": "{{q}}"}]

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from lib import prompts
 from lib.datasets import import_dataset
 from lib.errors import ValidationError
+from tests.actors import ADMIN
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 PDF = b"%PDF-1.4\n%..." + b"0" * 20
@@ -62,10 +63,10 @@ def test_thread_saved_as_version_and_as_dataset_row(engine):
     thread = [{"role": "user", "content": "Weather in Paris?"}, prompts.assistant_turn("", [CALL]),
               {"role": "tool", "tool_call_id": "c1", "content": "18C"}, prompts.assistant_turn("It is 18C.")]
     with Session(engine, expire_on_commit=False) as s:
-        v = prompts.create_prompt(session=s, name="thread", messages=prompts.thread_messages(thread))
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="thread", messages=prompts.thread_messages(thread))
         assert [m["role"] for m in v.messages] == ["user", "assistant", "tool", "assistant"]
         row = prompts.thread_row(thread, {"city": "Paris"})
-        ds = import_dataset(session=s, data=prompts.rows_jsonl([row]), filename="thread.jsonl")
+        ds = import_dataset(actor=ADMIN, session=s, data=prompts.rows_jsonl([row]), filename="thread.jsonl")
         s.commit()
         assert set(ds.columns) == {"city", "history", "expected"}
     history = json.loads(row["history"])

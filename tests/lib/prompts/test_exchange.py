@@ -10,20 +10,21 @@ from lib.errors import ConflictError, TemplateError, ValidationError
 from lib.models import Prompt
 from lib.prompts import exchange as prompt_io
 from lib.prompts.diffing import diff_versions
+from tests.actors import ADMIN, person
 
 
 @pytest.fixture
 def s(engine):
     with Session(engine, expire_on_commit=False) as session:
-        prompts.create_prompt(session=session, name="p", description="d", tags=["a", "b"], author="ann",
+        prompts.create_prompt(actor=person("ann@x.io"), session=session, name="p", description="d", tags=["a", "b"],
                               messages=[{"role": "system", "content": "S {{x}}"}, {"role": "user", "content": "U"}],
                               model="echo/echo", params={"temperature": 0.1}, commit_message="one")
-        prompts.save_version(session=session, name="p", messages=[{"role": "user", "content": "U2 {{y}}"}],
-                             template_format="jinja2", params={"temperature": 0.5, "seed": 1}, commit_message="two",
-                             author="bob")
-        prompts.set_label(session=session, name="p", label="production", version=1)
-        prompts.set_label(session=session, name="p", label="production", version=2)
-        prompts.set_label(session=session, name="p", label="staging", version=1)
+        prompts.save_version(actor=person("bob@x.io"), session=session, name="p",
+                             messages=[{"role": "user", "content": "U2 {{y}}"}],
+                             template_format="jinja2", params={"temperature": 0.5, "seed": 1}, commit_message="two")
+        prompts.set_label(actor=ADMIN, session=session, name="p", label="production", version=1)
+        prompts.set_label(actor=ADMIN, session=session, name="p", label="production", version=2)
+        prompts.set_label(actor=ADMIN, session=session, name="p", label="staging", version=1)
         yield session
 
 
@@ -33,7 +34,7 @@ def _strip_times(d):
 
 def test_round_trip_is_lossless(s):
     exported = prompt_io.export_prompt(session=s, name="p")
-    prompt_io.import_prompt(session=s, data=prompt_io.dumps(exported), name="p2")
+    prompt_io.import_prompt(actor=ADMIN, session=s, data=prompt_io.dumps(exported), name="p2")
     again = prompt_io.export_prompt(session=s, name="p2")
     again["prompt"]["name"] = "p"
     assert _strip_times(again) == _strip_times(exported)
@@ -44,19 +45,19 @@ def test_round_trip_is_lossless(s):
 def test_import_errors_change_nothing(s):
     exported = prompt_io.export_prompt(session=s, name="p")
     with pytest.raises(ConflictError, match="already exists"):
-        prompt_io.import_prompt(session=s, data=exported)
+        prompt_io.import_prompt(actor=ADMIN, session=s, data=exported)
     with pytest.raises(ValidationError, match="not valid JSON"):
-        prompt_io.import_prompt(session=s, data="{nope", name="q")
+        prompt_io.import_prompt(actor=ADMIN, session=s, data="{nope", name="q")
     with pytest.raises(ValidationError, match="not a prompt export"):
-        prompt_io.import_prompt(session=s, data={"x": 1}, name="q")
+        prompt_io.import_prompt(actor=ADMIN, session=s, data={"x": 1}, name="q")
     bad = json.loads(json.dumps(exported))
     bad["labels"]["production"] = 9
     with pytest.raises(ValidationError, match="version 9"):
-        prompt_io.import_prompt(session=s, data=bad, name="q")
+        prompt_io.import_prompt(actor=ADMIN, session=s, data=bad, name="q")
     bad = json.loads(json.dumps(exported))
     bad["versions"][1]["messages"] = [{"role": "user", "content": "{% if %}"}]
     with pytest.raises(TemplateError):
-        prompt_io.import_prompt(session=s, data=bad, name="q")
+        prompt_io.import_prompt(actor=ADMIN, session=s, data=bad, name="q")
     assert s.exec(select(func.count()).select_from(Prompt)).one() == 1
 
 
@@ -85,12 +86,14 @@ def test_wrongly_shaped_export_is_a_clear_error(s, mutate, text):
     data = json.loads(json.dumps(prompt_io.export_prompt(session=s, name="p")))
     mutate(data)
     with pytest.raises(ValidationError, match=text):
-        prompt_io.import_prompt(session=s, data=data, name="q")
+        prompt_io.import_prompt(actor=ADMIN, session=s, data=data, name="q")
     assert s.exec(select(func.count()).select_from(Prompt)).one() == 1
 
 
 def test_params_must_be_an_object(s):
     with pytest.raises(ValidationError, match="parameters must be a JSON object"):
-        prompts.save_version(session=s, name="p", messages=[{"role": "user", "content": "x"}], params=["t"])
+        prompts.save_version(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "x"}],
+                             params=["t"])
     with pytest.raises(ValidationError, match="parameters must be a JSON object"):
-        prompts.create_prompt(session=s, name="q", messages=[{"role": "user", "content": "x"}], params="hot")
+        prompts.create_prompt(actor=ADMIN, session=s, name="q", messages=[{"role": "user", "content": "x"}],
+                              params="hot")

@@ -7,6 +7,7 @@ import pytest
 from lib.db import session_scope
 from lib.errors import NotFoundError
 from lib.prompts import presets, templating
+from tests.actors import ADMIN
 
 
 def test_every_task_has_a_preset_with_recommended_params():
@@ -45,7 +46,7 @@ def test_unknown_preset_names_the_known_ones():
 
 def test_create_from_preset_saves_version_1(engine):
     with session_scope(engine) as s:
-        v = presets.create_from_preset(session=s, key="code_review", name="review-bot", model="echo/echo")
+        v = presets.create_from_preset(actor=ADMIN, session=s, key="code_review", name="review-bot", model="echo/echo")
         assert v.number == 1
         assert v.params == {"temperature": 0.1, "max_tokens": 1500}
         assert v.variables == ["code"]

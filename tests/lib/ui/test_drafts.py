@@ -20,6 +20,7 @@ from lib.ui.drafts import (
     parse_tags,
     workspace_summary,
 )
+from tests.actors import ADMIN
 
 
 def test_md_escape_makes_markup_inert():
@@ -31,7 +32,7 @@ def test_md_escape_makes_markup_inert():
 
 def test_drafts_round_trip_and_dirty_tracking(sqlite_engine):
     with db.session_scope(sqlite_engine) as s:
-        v = prompts.create_prompt(session=s, name="d", model="echo/echo", params={"temperature": 0.2},
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="d", model="echo/echo", params={"temperature": 0.2},
                                   messages=[{"role": "system", "content": "S"}, {"role": "user", "content": "{{x}}"}])
     d = draft_from_version(v)
     assert draft_messages(d) == v.messages and d["base_version"] == 1 and not is_dirty(d, v)
@@ -60,9 +61,9 @@ def test_parse_params_and_tags():
 def test_workspace_summary_counts_and_bounds(engine):
     now = utcnow()
     with db.session_scope(engine) as s:
-        prompts.create_prompt(session=s, name="p1", messages=[{"role": "user", "content": "x"}])
-        prompts.create_prompt(session=s, name="p2", messages=[{"role": "user", "content": "y"}])
-        prompts.set_archived(session=s, name="p2", archived=True)
+        prompts.create_prompt(actor=ADMIN, session=s, name="p1", messages=[{"role": "user", "content": "x"}])
+        prompts.create_prompt(actor=ADMIN, session=s, name="p2", messages=[{"role": "user", "content": "y"}])
+        prompts.set_archived(actor=ADMIN, session=s, name="p2", archived=True)
         for i in range(25):
             s.add(Run(source="cli", endpoint="echo", model="echo", status="ok", prompt_name="p1", version_number=1,
                       created_at=now - timedelta(hours=30 if i < 5 else 1, seconds=i)))
@@ -82,7 +83,7 @@ def test_a_version_with_parts_tool_messages_and_a_placeholder_round_trips_throug
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": "c1", "content": "found"}]
     with db.session_scope(sqlite_engine) as s:
-        v = prompts.create_prompt(session=s, name="modern", messages=msgs)
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="modern", messages=msgs)
     d = draft_from_version(v)
     assert [m["role"] for m in d["messages"]] == ["placeholder", "user", "assistant", "tool"]
     assert d["messages"][0]["content"] == "history" and d["messages"][1]["parts"]

@@ -10,6 +10,7 @@ import pytest
 from lib.db import session_scope
 from lib.prompts import create_prompt, resolve, save_version
 from lib.ui import count, latency_text, money, percent, rate_per_s, score, spend, text_or_dash, tokens, version_label
+from tests.actors import ADMIN
 
 
 @pytest.mark.parametrize("missing", [None, float("nan"), pd.NA, math.nan])
@@ -49,8 +50,8 @@ def test_percent_latency_tokens():
 
 def test_version_label_is_a_reference_that_resolves(engine):
     with session_scope(engine) as s:
-        v = create_prompt(session=s, name="support", messages=[{"role": "user", "content": "hi"}])
-        save_version(session=s, name="support", messages=[{"role": "user", "content": "hi 2"}])
+        v = create_prompt(actor=ADMIN, session=s, name="support", messages=[{"role": "user", "content": "hi"}])
+        save_version(actor=ADMIN, session=s, name="support", messages=[{"role": "user", "content": "hi 2"}])
         label = version_label("support", 1)
         assert label == "support:1"
         assert resolve(session=s, ref=label).id == v.id
