@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from lib.errors import NotFoundError, ValidationError
 from lib.evals import EvalResult, summarise
+from lib.identity import BATCH_WRITE, Identity, require
 from lib.models import BatchItem, BatchJob, DatasetRow, Run, Score, utcnow
 
 from .reports import PAGE_MAX, column_label, scores_of, version_labels
@@ -138,8 +139,12 @@ def _recompute(session: Session, it: BatchItem) -> None:
     session.add(it)
 
 
-def grade(*, session: Session, item_id: int, passed: bool, reason: str = "", who: str = "") -> dict[str, Any]:
-    """Store a human grade (pass or fail) on the item's run; it overrides the evaluators in every verdict."""
+def grade(*, session: Session, actor: Identity, item_id: int, passed: bool, reason: str = "",
+          who: str = "") -> dict[str, Any]:
+    """Store a human grade (pass or fail) on the item's run (editors; `who` defaults to the actor's name);
+    it overrides the evaluators in every verdict."""
+    require(actor, BATCH_WRITE)
+    who = who or actor.label
     it = session.get(BatchItem, int(item_id))
     if it is None:
         raise NotFoundError(f"unknown batch item {item_id}")
@@ -159,8 +164,9 @@ def grade(*, session: Session, item_id: int, passed: bool, reason: str = "", who
     return cell(session=session, item_id=it.id)
 
 
-def clear_grade(*, session: Session, item_id: int) -> dict[str, Any]:
-    """Remove the human grade; the evaluators' verdict counts again."""
+def clear_grade(*, session: Session, actor: Identity, item_id: int) -> dict[str, Any]:
+    """Remove the human grade (editors); the evaluators' verdict counts again."""
+    require(actor, BATCH_WRITE)
     it = session.get(BatchItem, int(item_id))
     if it is None:
         raise NotFoundError(f"unknown batch item {item_id}")

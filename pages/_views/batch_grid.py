@@ -12,6 +12,7 @@ from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.ui import UNKNOWN, latency_text, md_escape, money, percent, score, text_or_dash, tokens
 from pages._views import run_widgets as w
+from pages._views.auth import actor
 
 PAGE_SIZE = 25
 ALL = "(all evaluators)"
@@ -122,7 +123,7 @@ def _detail(engine: Any, item_id: int) -> None:
             _save(engine, item_id, False, reason)
         if d["human"] and b[2].button("Clear the grade", key=f"batch_grade_clear_{item_id}"):
             with session_scope(engine) as s:
-                clear_grade(session=s, item_id=item_id)
+                clear_grade(session=s, actor=actor(), item_id=item_id)
                 s.commit()
             st.rerun()
     except WorkbenchError as exc:
@@ -131,6 +132,6 @@ def _detail(engine: Any, item_id: int) -> None:
 
 def _save(engine: Any, item_id: int, passed: bool, reason: str) -> None:
     with session_scope(engine) as s:
-        grade_item(session=s, item_id=item_id, passed=passed, reason=reason)
+        grade_item(session=s, actor=actor(), item_id=item_id, passed=passed, reason=reason)
         s.commit()
     st.rerun()

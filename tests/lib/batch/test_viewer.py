@@ -14,6 +14,7 @@ from lib.batch import (
 from lib.compare import check_gate
 from lib.db import session_scope
 from lib.errors import ValidationError
+from tests.actors import ADMIN
 from tests.lib.batch_helpers import setup_job
 
 
@@ -59,7 +60,7 @@ def test_cell_details_and_a_human_grade_counts_everywhere(engine):
         assert all(e["reason"] for e in d["evaluators"])
         before = {r["version"]: r["passed"] for r in pass_rates(session=s, job_id=job)}
         assert before == {"qa:1": 4, "qa:2": 0}
-        d = grade_item(session=s, item_id=item, passed=True, reason="fine for us", who="ann")
+        d = grade_item(session=s, actor=ADMIN, item_id=item, passed=True, reason="fine for us", who="ann")
         s.commit()
         assert d["passed"] is True and d["human"]["reason"] == "ann: fine for us" and d["score"] == 1.0
         after = {r["version"]: r["passed"] for r in pass_rates(session=s, job_id=job)}
@@ -68,9 +69,9 @@ def test_cell_details_and_a_human_grade_counts_everywhere(engine):
         gate = check_gate(session=s, job_id=job, fail_under=0.6)
         assert gate.passed_items == 5 and gate.pass_rate == 5 / 8
         # a second grade replaces the first; clearing restores the evaluators' verdict
-        d = grade_item(session=s, item_id=item, passed=False, reason="no")
-        assert d["passed"] is False and d["human"]["reason"] == "no"
-        d = clear_grade(session=s, item_id=item)
+        d = grade_item(session=s, actor=ADMIN, item_id=item, passed=False, reason="no")
+        assert d["passed"] is False and d["human"]["reason"] == f"{ADMIN.label}: no"
+        d = clear_grade(session=s, actor=ADMIN, item_id=item)
         s.commit()
         assert d["passed"] is False and d["human"] is None and d["score"] == 0.5
 
@@ -83,7 +84,7 @@ def test_only_answered_items_can_be_graded(engine):
         cell = rows[0]["cells"]["qa:1 · nowhere/x"]
         assert cell["outcome"] == "error" and "nowhere" in cell["short"]
         try:
-            grade_item(session=s, item_id=cell["item_id"], passed=True)
+            grade_item(session=s, actor=ADMIN, item_id=cell["item_id"], passed=True)
         except ValidationError as exc:
             assert "only an answered item can be graded" in str(exc)
         else:
