@@ -15,7 +15,7 @@ import streamlit as st
 from lib import batch, datasets, prompts
 from lib.batch import preflight as preflight_preflight
 from lib.batch import start_background_worker
-from lib.datasets import auto_map, has_errors, lint, preview
+from lib.datasets import auto_map, has_errors, lint, preview, suggest_columns
 from lib.db import get_engine, session_scope
 from lib.errors import WorkbenchError
 from lib.evals import parse_spec
@@ -111,13 +111,17 @@ for v in versions:
             variables.append(name)
 columns = list(dataset["columns"])
 auto = auto_map(columns, variables)
+suggested = suggest_columns(columns, variables)  # close names ("customer_company" for {{company}})
 chosen_map: dict[str, str | None] = {}
 if variables:
     cols = st.columns(min(3, len(variables)))
     for i, var in enumerate(variables):
         opts = ["(none)"] + columns
-        default = opts.index(auto[var]) if auto.get(var) in opts else 0
+        want = auto.get(var) or suggested.get(var)
+        default = opts.index(want) if want in opts else 0
         pick = cols[i % len(cols)].selectbox(f"{{{{{var}}}}} ←", opts, index=default, key=f"batch_map_{var}")
+        if var in suggested and pick == suggested[var]:
+            cols[i % len(cols)].caption(md_escape(f"suggested: {suggested[var]} (a close name; check it)"))
         chosen_map[var] = None if pick == "(none)" else pick
 elif versions:
     st.caption("These versions have no variables: every row sends the same messages.")

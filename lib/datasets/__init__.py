@@ -8,7 +8,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 from __future__ import annotations
 
 from .export import MIME, to_bytes, write
-from .mapping import auto_map, has_errors, lint, preview, row_values
+from .mapping import auto_map, has_errors, lint, preview, row_values, suggest_columns
 from .promptfoo import ImportReport, import_promptfoo
 from .reader import read_file
 from .store import (
@@ -29,6 +29,7 @@ __all__ = [
     "MIME",
     "add_rows",
     "auto_map",
+    "suggest_columns",
     "delete_dataset",
     "get_dataset",
     "get_rows",

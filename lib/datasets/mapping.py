@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genai_prices import data
+from rapidfuzz import fuzz, process
 
 from lib.errors import ValidationError, WorkbenchError
 from lib.prompts import as_text, count_messages, render, walk
@@ -49,6 +50,26 @@ def auto_map(columns: list[str], variables: list[str]) -> dict[str, str | None]:
             out[var] = by_norm[norm(var.split(".", 1)[0])]
         else:
             out[var] = None
+    return out
+
+
+SUGGEST_CUTOFF = 80.0  # rapidfuzz WRatio score (0-100) a column needs to be offered for a variable
+
+
+def suggest_columns(columns: list[str], variables: list[str]) -> dict[str, str]:
+    """For each variable auto_map leaves unmapped, the closest free column by name ('customer_company' for
+    {{company}}), when it is close enough; a suggestion only, the person confirms it."""
+    mapped = auto_map(columns, variables)
+    free = [c for c in columns if c not in set(mapped.values())]
+    out: dict[str, str] = {}
+    for var in variables:
+        if mapped.get(var) is not None or not free:
+            continue
+        best = process.extractOne(norm(var), {c: norm(c) for c in free}, scorer=fuzz.WRatio,
+                                  score_cutoff=SUGGEST_CUTOFF)
+        if best is not None:
+            out[var] = best[2]
+            free.remove(best[2])
     return out
 
 

@@ -62,9 +62,12 @@ def load_versions(session: Any, version_ids: list[int]) -> list[Any]:
 
 def show_lint(issues: list, scanned: int, total: int) -> None:
     """Lint issues as errors / warnings; an all-clear line otherwise."""
-    for i in issues:
-        text = md_escape(i.message)
-        (st.error if i.level == "error" else st.warning if i.level == "warning" else st.info)(text)
+    # one box per level, one line per message (eight stacked alerts read as noise)
+    for level, box in (("error", st.error), ("warning", st.warning), ("info", st.info)):
+        lines = [f"- {md_escape(i.message)}" for i in issues if (i.level if i.level in ("error", "warning")
+                                                                   else "info") == level]
+        if lines:
+            box(f"**{len(lines)} {level}{'s' if len(lines) != 1 else ''}**\n" + "\n".join(lines))
     if not issues:
         st.caption(f"Lint: no problem found in {scanned} of {total} rows.")
     elif scanned < total:

@@ -189,3 +189,19 @@ def test_results_show_tool_calls(page, fake_server):
     results = next(d.value for d in at.dataframe if "tool calls" in d.value.columns)
     assert list(results["tool calls"]) == ['-> get_weather({"city": "Paris"})']
     assert list(results["verdict"]) == ["pass"]
+
+
+def test_mapping_suggests_a_close_column_and_lint_is_one_box_per_level(page):
+    with session_scope(page) as s:
+        prompts.create_prompt(session=s, name="co", messages=[{"role": "user", "content": "{{company}}: {{a}} {{b}}"}])
+        datasets.import_dataset(session=s, data=b"customer_company,x\nAcme,1\n,2\n", filename="co.csv")
+    at = _at()
+    at.radio(key="batch_source").set_value("Stored dataset").run()
+    at.multiselect(key="batch_versions").set_value(["co:1"])
+    at.multiselect(key="batch_models").set_value(["echo/echo"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="batch_map_company").value == "customer_company"
+    assert any("suggested: customer_company" in c.value.replace("\\", "") for c in at.caption)
+    lint_boxes = [e.value for e in at.error if e.value.startswith("**")]  # the others are per-row previews
+    assert len(lint_boxes) == 1 and lint_boxes[0].startswith("**3 errors**"), lint_boxes  # one box, not three
+    assert len(at.warning) == 1 and at.warning[0].value.startswith("**1 warning**")
