@@ -126,7 +126,7 @@ def main() -> None:
                  f"{md_escape(type(exc).__name__)}. Check DATABASE_URL and the server, then reload.")
         st.stop()
     background_worker(url)
-    if auth.auth_configured() and not st.user.is_logged_in:
+    if auth.auth_configured() and not auth.signed_in():
         # anonymous with [auth]: the sign-in screen is the only page; nothing else is registered or run
         st.navigation([st.Page(auth.sign_in_page, title="Sign in", icon=":material/login:")], position="hidden").run()
         return

@@ -31,6 +31,11 @@ def auth_configured() -> bool:
         return False
 
 
+def signed_in() -> bool:
+    """Whether this browser session carries a signed-in identity (False when there is none at all)."""
+    return bool(st.user.get("is_logged_in", False))
+
+
 _PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 
 
@@ -113,7 +118,7 @@ def gate() -> Identity:
     """Stop at the sign-in screen unless signed in (with `[auth]`); the session's identity otherwise."""
     if not auth_configured():
         return local_user()
-    if not st.user.is_logged_in:
+    if not signed_in():
         sign_in_screen()
         if st.session_state.get("auth_error"):
             st.error(st.session_state.pop("auth_error"))
@@ -141,7 +146,7 @@ def actor() -> Identity:
     """The identity of this session: the signed-in person, or the local operator without `[auth]`."""
     if not auth_configured():
         return local_user()
-    if not st.user.is_logged_in:
+    if not signed_in():
         st.stop()  # app.py shows the sign-in screen before any page runs; never act anonymously
     email = str(st.user.get("email") or "")
     ident: Identity | None = st.session_state.get(_KEY)

@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from pages._views.auth import auth_configured
+from pages._views.auth import auth_configured, signed_in
 
 _state = threading.local()
 _KEY = "_boot_deeplink"
@@ -31,7 +31,7 @@ def require_app(page_file: str) -> None:
     """Hand over to app.py when this page was started by legacy discovery instead of st.navigation."""
     if getattr(_state, "active", False):
         return
-    if auth_configured() and not st.user.is_logged_in:
+    if auth_configured() and not signed_in():
         st.stop()  # outside app.py's navigation (legacy discovery): an anonymous visitor sees nothing
     ctx = get_script_run_ctx()
     main = Path(getattr(ctx, "main_script_path", "") or "")
