@@ -193,8 +193,9 @@ def test_results_show_tool_calls(page, fake_server):
 
 def test_mapping_suggests_a_close_column_and_lint_is_one_box_per_level(page):
     with session_scope(page) as s:
-        prompts.create_prompt(session=s, name="co", messages=[{"role": "user", "content": "{{company}}: {{a}} {{b}}"}])
-        datasets.import_dataset(session=s, data=b"customer_company,x\nAcme,1\n,2\n", filename="co.csv")
+        prompts.create_prompt(actor=ADMIN, session=s, name="co", messages=[{"role": "user",
+                              "content": "{{company}}: {{a}} {{b}}"}])
+        datasets.import_dataset(actor=ADMIN, session=s, data=b"customer_company,x\nAcme,1\n,2\n", filename="co.csv")
     at = _at()
     at.radio(key="batch_source").set_value("Stored dataset").run()
     at.multiselect(key="batch_versions").set_value(["co:1"])
