@@ -73,7 +73,7 @@ def test_prompts_journey(page, streamlit_app, shot):
     expect(page.get_by_role("heading", name="Prompt Workbench")).to_be_visible()
     expect(page.get_by_text("Recent runs")).to_be_visible()
     shot("home")
-    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Settings", exact=True).click()
     expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
     shot("settings")
     assert page.dialogs == []
