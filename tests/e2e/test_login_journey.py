@@ -136,7 +136,7 @@ def test_team_journey(browser, team_app):
         expect(page.get_by_text("Saved support v3.")).to_be_visible()
         page.get_by_role("tab", name="Labels").click()
         expect(page.get_by_role("button", name="Promote")).to_be_disabled()
-        expect(page.get_by_text("production is protected: only admins can move it.")).to_be_visible()
+        expect(page.get_by_text("production is protected: only admins can move it.").first).to_be_visible()
         _open(page, app, "settings")
         expect(page.get_by_text("Endpoints, keys and prices are managed by admins.")).to_be_visible()
         main = page.locator("[data-testid=stMain]")  # (the sidebar lists endpoint names to everyone)

@@ -50,7 +50,7 @@ def _reload(page) -> None:
 
 def _pick_multi(page, label: str, option: str) -> None:
     page.locator("[data-testid=stMultiSelect]").filter(has_text=label).click()
-    page.get_by_role("option", name=option).click()
+    page.get_by_role("option", name=option, exact=True).click()  # exact: other journeys add similar names
     page.keyboard.press("Escape")
     wait_idle(page)
 
