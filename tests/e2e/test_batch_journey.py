@@ -16,6 +16,7 @@ CSV = "question,__expected\nwhat is the capital of France?,contains:France\n=HYP
 def _pick(page, label: str, option: str) -> None:
     box = page.locator("[data-testid=stMultiSelect]").filter(has_text=label)
     box.click()
+    box.locator("input").fill(option)  # the list is virtualised: with other journeys' prompts it may be off-screen
     page.get_by_role("option", name=option, exact=True).click()  # exact: other journeys add similar names
     page.keyboard.press("Escape")
     wait_idle(page)

@@ -49,7 +49,9 @@ def _reload(page) -> None:
 
 
 def _pick_multi(page, label: str, option: str) -> None:
-    page.locator("[data-testid=stMultiSelect]").filter(has_text=label).click()
+    box = page.locator("[data-testid=stMultiSelect]").filter(has_text=label)
+    box.click()
+    box.locator("input").fill(option)  # the list is virtualised: with other journeys' prompts it may be off-screen
     page.get_by_role("option", name=option, exact=True).click()  # exact: other journeys add similar names
     page.keyboard.press("Escape")
     wait_idle(page)
