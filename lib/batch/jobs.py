@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from lib import audit
-from lib.client import load_config, provider_class, split_model_ref
+from lib.client import load_config, price_for, provider_class, split_model_ref
 from lib.datasets import auto_map
 from lib.errors import NotFoundError, ValidationError
 from lib.identity import BATCH_WRITE, RUN, Identity, require
@@ -52,6 +52,22 @@ def _positive(name: str, value: Any, allow_none: bool = True) -> None:
         return
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
         raise ValidationError(f"{name} must be a positive number, got {value!r}")
+
+
+def _require_prices(session: Session, models: list[str], budget_usd: float | None) -> None:
+    """Refuse a money budget on models with no known price: their spend would be unknown, so the
+    budget could never stop the job (before: an unpriced live job ignored its budget entirely)."""
+    if budget_usd is None:
+        return
+    unpriced = []
+    for ref in models:
+        ep_name, model = split_model_ref(ref)
+        price = price_for(load_config(session=session, name=ep_name), model, session.get_bind())
+        if price is None or price.input_per_mtok is None or price.output_per_mtok is None:
+            unpriced.append(ref)
+    if unpriced:
+        raise ValidationError(f"a budget of ${budget_usd} cannot be kept: no price is known for "
+                              f"{', '.join(unpriced)}; set a price override in Settings or run without a budget")
 
 
 def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: list[int], models: list[str],
@@ -91,6 +107,7 @@ def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: l
     _positive("rpm", rpm)
     _positive("tpm", tpm)
     _positive("budget", budget_usd)
+    _require_prices(session, models, budget_usd)
     rows = session.execute(select(DatasetRow.id, DatasetRow.idx).where(DatasetRow.dataset_id == dataset_id)
                         .order_by(DatasetRow.idx)).all()
     if not rows:
@@ -236,6 +253,7 @@ def resume(*, session: Session, actor: Identity, job_id: int, budget_usd: float 
     job = get_job(session=session, job_id=job_id)
     if budget_usd is not None:
         _positive("budget", budget_usd)
+        _require_prices(session, list(job.models or []), budget_usd)
         job.budget_usd = budget_usd
     if job.budget_usd is not None and (job.spent_usd or 0) >= job.budget_usd:
         raise ValidationError(f"job {job.id} has spent ${job.spent_usd:.4f} of its ${job.budget_usd:.4f} "
