@@ -25,7 +25,7 @@ from lib.client import list_endpoints
 from lib.credentials import has_secret
 from lib.identity import AUDIT_READ, Identity
 from lib.settings import get_settings
-from lib.ui import latency_text, md_escape, percent, spend
+from lib.ui import check_text, latency_text, md_escape, percent, spend
 from pages._views import auth, boot
 
 ROOT = Path(__file__).resolve().parent
@@ -61,21 +61,20 @@ def _sidebar(engine) -> None:
     sb = st.sidebar
     sb.caption("Database")
     sb.code(db.redact_url(engine.url.render_as_string(hide_password=False)), language=None, wrap_lines=True)
-    checks = st.session_state.get("settings_health", {})
     with db.session_scope(engine) as session:
-        rows = [(e.name, e.kind, e.api_key_env) for e in list_endpoints(session=session)]
+        rows = [(e.name, e.kind, e.api_key_env, e.last_check_ok, e.last_check_kind, e.last_check_at)
+                for e in list_endpoints(session=session)]
     lines = []
-    for name, kind, key_env in rows:
+    for name, kind, key_env, ok, check_kind, at in rows:
         if kind == "echo":
             key = "offline"
         elif not key_env:
             key = "no key"
         else:
             key = "key set" if has_secret(key_env) else f"key {key_env} missing"
-        check = checks.get(name)
-        last = "" if check is None else (" · ok" if check.get("ok") else " · failed") + f" {check.get('at', '')}"
-        failed = check is not None and not check.get("ok")  # a failed test is never shown as a green check
-        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") and not failed \
+        last = "" if ok is None else " · " + check_text(ok, check_kind, at)  # kept in the database
+        # a failed last test is never shown as a green check
+        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") and ok is not False \
             else ":material/error:"
         lines.append(f"{icon} **{md_escape(name)}** {md_escape(key + last)}")
     sb.caption("Endpoints")

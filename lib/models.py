@@ -89,6 +89,14 @@ class Endpoint(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: str = Field(default="", max_length=200)  # identity label of the last change
+    # the last Test: ok or not, an error kind, a short message of our own words (never a key or a remote
+    # body), when, and how long it took; NULL = never tested
+    last_check_ok: bool | None = None
+    last_check_kind: str = Field(default="", max_length=30)
+    last_check_message: str = Field(default="", max_length=300)
+    last_check_at: datetime | None = None
+    last_check_latency_ms: float | None = None
+    last_check_models: list = _json([], nullable=True)  # what it listed (capped), for the model pickers
 
 
 class KeyBinding(SQLModel, table=True):

@@ -8,11 +8,20 @@ import pandas as pd
 import streamlit as st
 
 from lib import bootstrap, db
-from lib.client import KINDS, add_endpoint, delete_endpoint, get_endpoint, health, list_endpoints, update_endpoint
+from lib.client import (
+    KINDS,
+    add_endpoint,
+    delete_endpoint,
+    get_endpoint,
+    health,
+    list_endpoints,
+    record_check,
+    update_endpoint,
+)
 from lib.credentials import has_secret
 from lib.errors import WorkbenchError
 from lib.identity import ENDPOINT_WRITE, PRICE_WRITE, PROMPT_WRITE
-from lib.ui import md_escape
+from lib.ui import check_text, md_escape, when_utc
 from pages._views.auth import actor, render_people
 from pages._views.boot import require_app
 from pages._views.flash import flash, show_flashes
@@ -88,15 +97,19 @@ def _delete_endpoint(name: str) -> None:
 
 
 def _test_endpoint(name: str) -> None:
-    at = datetime.now(UTC).strftime("%H:%M:%S UTC")
+    """Test the endpoint and keep the result on its row (a reload, another page or person sees it)."""
     try:
         result = health(name, db.get_engine(), timeout_s=10.0)
     except WorkbenchError as exc:
-        result = {"ok": False, "error": str(exc)}
-    result = dict(result or {})
-    result.setdefault("ok", not result.get("error"))
-    result["at"] = at
-    ss["settings_health"][name] = result
+        result = {"ok": False, "error": str(exc), "error_kind": exc.kind}
+    result = dict(result or {}, at=datetime.now(UTC))
+    try:
+        with db.session_scope() as session:
+            record_check(actor=actor(), session=session, name=name, result=result)
+    except WorkbenchError as exc:
+        _note("error", str(exc))
+        return
+    ss["settings_health"][name] = True  # open its panel on this screen
 
 
 def _endpoint_panel(e) -> None:
@@ -127,16 +140,15 @@ def _endpoint_panel(e) -> None:
     b3.checkbox("I am sure", key=p + "confirm")
     b4.button("Delete", key=p + "delete", on_click=_delete_endpoint, args=(e.name,), icon=":material/delete:",
               width="stretch")
-    check = ss["settings_health"].get(e.name)
-    if check:
-        if check.get("ok"):
-            models = check.get("models") or []
-            latency = check.get("latency_ms")
-            st.success(md_escape(f"Reachable at {check['at']}" + (f" in {latency:.0f} ms" if latency else "")
-                                 + (f"; {len(models)} models: {', '.join(map(str, models[:20]))}" if models else "")))
-        else:
-            why = check.get("error") or check.get("message") or "unreachable"
-            st.error(md_escape(f"Test failed at {check['at']}: {why}"))
+    if e.last_check_ok:
+        models = e.last_check_models or []
+        latency = e.last_check_latency_ms
+        st.success(md_escape(f"Reachable at {when_utc(e.last_check_at)}"
+                             + (f" in {latency:.0f} ms" if latency else "")
+                             + (f"; {len(models)} models: {', '.join(map(str, models[:20]))}" if models else "")))
+    elif e.last_check_ok is not None:
+        st.error(md_escape(f"Test failed at {when_utc(e.last_check_at)} ({e.last_check_kind}): "
+                           f"{e.last_check_message or 'unreachable'}"))
 
 
 st.title("Settings")
@@ -160,9 +172,8 @@ if me.can(ENDPOINT_WRITE):
     st.dataframe(pd.DataFrame([{"name": e.name, "kind": e.kind, "base URL": e.base_url, "key": _key_state(e),
                                 "models": ", ".join(e.models or []), "rpm": e.rpm, "concurrency": e.max_concurrency,
                                 "timeout s": e.timeout_s,
-                                "last test": (("ok " if ss["settings_health"][e.name].get("ok") else "failed ")
-                                              + ss["settings_health"][e.name]["at"])
-                                if e.name in ss["settings_health"] else ""} for e in rows]),
+                                "last test": check_text(e.last_check_ok, e.last_check_kind, e.last_check_at)}
+                               for e in rows]),
                  hide_index=True, width="stretch")
     for e in rows:
         with st.expander(f"{md_escape(e.name)} ({e.kind})", expanded=e.name in ss["settings_health"]):

@@ -16,6 +16,7 @@ from .endpoints import (
     get_endpoint,
     list_endpoints,
     load_config,
+    record_check,
     split_model_ref,
     update_endpoint,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "load_config",
     "price_for",
     "provider_class",
+    "record_check",
     "set_override",
     "split_model_ref",
     "update_endpoint",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -214,6 +215,32 @@ def delete_endpoint(*, session: Session, actor: Identity, name: str) -> None:
     session.delete(row)
     session.flush()
     _invalidate(name)
+
+
+CHECK_MESSAGE_CHARS = 300
+CHECK_MODELS_KEPT = 200
+
+
+def record_check(*, session: Session, actor: Identity, name: str, result: dict[str, Any]) -> Endpoint:
+    """Keep the result of a Test (`health()`'s dict) on the endpoint: ok, kind, short message, time (admins).
+
+    The message is health()'s own wording (it never quotes a remote body and is scrubbed of keys); it is
+    capped, and the endpoint's settings and `updated_at` are left as they are.
+    """
+    require(actor, ENDPOINT_WRITE)
+    row = get_endpoint(session=session, name=name)
+    ok = bool(result.get("ok")) and not result.get("error")
+    row.last_check_ok = ok
+    row.last_check_kind = "ok" if ok else (str(result.get("error_kind") or "error")[:30])
+    row.last_check_message = "" if ok else str(result.get("error") or "failed")[:CHECK_MESSAGE_CHARS]
+    at = result.get("at")
+    row.last_check_at = at if isinstance(at, datetime) else utcnow()
+    latency = result.get("latency_ms")
+    row.last_check_latency_ms = float(latency) if isinstance(latency, int | float) else None
+    row.last_check_models = [str(m)[:300] for m in (result.get("models") or [])][:CHECK_MODELS_KEPT] if ok else []
+    session.add(row)
+    session.flush()
+    return row
 
 
 def load_config(*, session: Session, name: str) -> EndpointConfig:

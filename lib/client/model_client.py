@@ -336,15 +336,30 @@ class ModelClient:
 
         try:
             models = self.run(check(), timeout_s + 5)
-            out.update(ok=True, models=models, error=None)
+            out.update(ok=True, models=models, error=None, error_kind="")
         except (ProviderError, TimeoutError) as exc:
-            out.update(ok=False, models=[], error=scrub(_health_error(exc, cfg, timeout_s), cfg))
+            out.update(ok=False, models=[], error=scrub(_health_error(exc, cfg, timeout_s), cfg),
+                       error_kind=_health_kind(exc))
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return out
 
     def client_stats(self) -> dict[str, dict[str, Any]]:
         """Per-endpoint requests, success rate, mean/p95 latency, cache hit rate."""
         return self.stats.snapshot()
+
+def _health_kind(exc: Exception) -> str:
+    """A short kind for a failed check: timeout, unreachable, key refused, http, or the error's own kind."""
+    if isinstance(exc, (TimeoutError, ProviderTimeoutError)):
+        return "timeout"
+    if isinstance(exc, ProviderConnectionError):
+        return "unreachable"
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return "key refused"
+    if status is not None:
+        return "http"
+    return str(getattr(exc, "kind", "error"))[:30]
+
 
 def _health_error(exc: Exception, cfg: EndpointConfig, timeout_s: float) -> str:
     """Reachable or unreachable for the configured URL only: never a remote body (Test is no port oracle)."""

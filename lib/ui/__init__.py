@@ -24,6 +24,7 @@ from .drafts import (
 )
 from .formatting import (
     UNKNOWN,
+    check_text,
     count,
     latency_text,
     money,
@@ -34,6 +35,7 @@ from .formatting import (
     text_or_dash,
     tokens,
     version_label,
+    when_utc,
 )
 from .params_form import (
     JSON_FIELDS,
@@ -65,6 +67,7 @@ __all__ = [
     "batch_rate",
     "blank_draft",
     "build_params",
+    "check_text",
     "count",
     "deltas",
     "draft_from_version",
@@ -97,5 +100,6 @@ __all__ = [
     "throughput",
     "tokens",
     "version_label",
+    "when_utc",
     "workspace_summary",
 ]

@@ -103,3 +103,19 @@ def version_label(name: str | None, number: int | None) -> str:
 def text_or_dash(v: Any) -> str:
     """A cell value for a table: '' for None/NaN (never the string 'None')."""
     return "" if _missing(v) else str(v)
+
+
+def when_utc(ts: Any) -> str:
+    """A stored time as '2026-12-01 14:05 UTC' ('' for none)."""
+    return "" if _missing(ts) else ts.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_text(ok: bool | None, kind: str | None, at: Any) -> str:
+    """An endpoint's last Test in a few words: 'never tested', 'ok 2026-12-01 14:05 UTC',
+    'failed (timeout) 2026-12-01 14:05 UTC'."""
+    if ok is None:
+        return "never tested"
+    when = when_utc(at)
+    if ok:
+        return f"ok {when}".strip()
+    return ((f"failed ({kind}) " if kind else "failed ") + when).strip()

@@ -90,9 +90,8 @@ def ref_label(ref: str, refs: dict[str, int]) -> str:
 def model_options(session: Any, extra: list[str | None] = ()) -> list[str]:
     """'endpoint/model' choices from every endpoint's model list, plus any extra ones (e.g. a version default)."""
     out: list[str] = []
-    checked = st.session_state.get("settings_health", {})  # models found by the Settings page's Test button
     for e in list_endpoints(session=session):
-        found = (checked.get(e.name) or {}).get("models") or []
+        found = e.last_check_models or []  # models the Settings page's last Test found (kept in the database)
         for m in list(dict.fromkeys([*(e.models or []), *found]))[:MODELS_PER_ENDPOINT]:
             out.append(f"{e.name}/{m}")
     if "echo/echo" not in out:

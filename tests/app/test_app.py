@@ -11,6 +11,7 @@ from lib import db
 from lib.bootstrap.examples import EXAMPLES
 from lib.client import endpoints
 from lib.models import Run
+from lib.ui import md_escape
 from tests.actors import ADMIN
 from tests.app.conftest import APP, TIMEOUT, new_app, texts
 
@@ -75,11 +76,19 @@ def test_sidebar_flags_a_missing_key(engine_for_app, monkeypatch):
 
 def test_sidebar_never_shows_a_green_check_for_a_failed_test(engine_for_app):
     """#15 item 11: the echo endpoint's key state is fine, but its last test failed: the sidebar says so."""
+    from datetime import UTC, datetime
+
     at = new_app()
-    at.session_state["settings_health"] = {"echo": {"ok": False, "at": "12:00:00", "error": "unreachable"}}
-    at.run()
     line = next(x.strip() for x in "\n".join(m.value for m in at.sidebar.markdown).splitlines() if "echo" in x)
-    assert line.startswith(":material/error:") and "failed" in line, line
+    assert line.startswith(":material/check_circle:") and "failed" not in line, line  # never tested: key state
+    with db.session_scope(engine_for_app) as s:  # the last test, as the Settings page keeps it
+        endpoints.record_check(actor=ADMIN, session=s, name="echo", result={
+            "ok": False, "error": "unreachable: cannot connect to echo", "error_kind": "unreachable",
+            "at": datetime(2026, 12, 1, 12, 0, tzinfo=UTC)})
+    at = new_app()  # a reload: the result comes from the database, not the session
+    line = next(x.strip() for x in "\n".join(m.value for m in at.sidebar.markdown).splitlines() if "echo" in x)
+    assert line.startswith(":material/error:") and md_escape("failed (unreachable) 2026-12-01 12:00 UTC") in line, \
+        line
 
 
 def test_unreachable_database_is_a_message_not_a_traceback(monkeypatch):

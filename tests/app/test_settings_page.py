@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lib import db
 from lib.client import endpoints
+from lib.ui import md_escape
 from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
 from tests.fakeserver import fake_server, free_port  # noqa: F401  (fixture)
@@ -114,6 +115,19 @@ def test_test_button_on_echo_fake_server_and_a_dead_port(engine_for_app, fake_se
     assert any(e.startswith("Test failed at") for e in values(at.error))
     table = at.dataframe[0].value.set_index("name")
     assert table.loc["echo", "last test"].startswith("ok") and table.loc["dead", "last test"].startswith("failed")
+
+    # #15 item 11: the results are kept in the database: a reload (a new session) shows them with their time
+    dead = _endpoint(engine_for_app, "dead")
+    assert dead.last_check_ok is False and dead.last_check_kind == "unreachable" and dead.last_check_at
+    assert "cannot connect" in dead.last_check_message
+    again = _open()
+    table = again.dataframe[0].value.set_index("name")
+    assert table.loc["dead", "last test"] == "failed (unreachable) " + dead.last_check_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert table.loc["fake", "last test"].startswith("ok 20")
+    assert any(e.startswith("Test failed at") and "(unreachable)" in e for e in values(again.error))
+    side = "\n".join(m.value for m in again.sidebar.markdown)
+    line = next(x.strip() for x in side.splitlines() if "**dead**" in x)
+    assert line.startswith(":material/error:") and md_escape("failed (unreachable)") in line, line
 
 
 def test_price_override_add_and_remove(engine_for_app):

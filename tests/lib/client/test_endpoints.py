@@ -151,3 +151,43 @@ def test_health_never_echoes_a_key_the_server_sent_back(sqlite_engine, fake_serv
         assert not h["ok"] and "refused the key" in h["error"] and key not in h["error"]
     finally:
         c.close()
+
+
+def test_the_last_test_is_kept_on_the_endpoint_without_a_key_or_body(engine, fake_server, monkeypatch):
+    """#15 item 11: a Test's result (ok / kind, our own short message, time) is stored; admins only."""
+    from lib.errors import PermissionDeniedError
+    from tests.actors import EDITOR
+    from tests.fakeserver import Fault
+
+    key = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("FAKE_KEY", key)
+    with Session(engine) as s:
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="keyed", kind="openai", base_url=fake_server.url,
+                               api_key_env="FAKE_KEY")
+        s.commit()
+        assert endpoints.get_endpoint(session=s, name="keyed").last_check_ok is None  # never tested
+    c = ModelClient(engine)
+    try:
+        fake_server.script(Fault(status=401, body=json.dumps({"error": {"message": f"bad key {key} REMOTE-BODY"}})))
+        failed = c.health("keyed")
+        ok = c.health("keyed")
+    finally:
+        c.close()
+    with Session(engine) as s:
+        with pytest.raises(PermissionDeniedError):
+            endpoints.record_check(actor=EDITOR, session=s, name="keyed", result=failed)
+        row = endpoints.record_check(actor=ADMIN, session=s, name="keyed", result=failed)
+        updated_at = row.updated_at
+        s.commit()
+    with Session(engine) as s:
+        row = endpoints.get_endpoint(session=s, name="keyed")
+        assert row.last_check_ok is False and row.last_check_kind == "key refused" and row.last_check_at
+        assert "refused the key (HTTP 401)" in row.last_check_message
+        assert key not in row.last_check_message and "REMOTE-BODY" not in row.last_check_message
+        assert row.updated_at == updated_at and row.last_check_models == []
+        endpoints.record_check(actor=ADMIN, session=s, name="keyed", result=ok)
+        s.commit()
+    with Session(engine) as s:
+        row = endpoints.get_endpoint(session=s, name="keyed")
+        assert row.last_check_ok is True and row.last_check_kind == "ok" and row.last_check_message == ""
+        assert "org/model-x" in row.last_check_models and row.last_check_latency_ms is not None
