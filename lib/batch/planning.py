@@ -49,6 +49,15 @@ def _history(session: Session, endpoint: str, model: str) -> tuple[float | None,
     return (float(ct) if ct is not None else None), (float(lat) if lat is not None else None)
 
 
+def output_tokens_per_call(session: Session, endpoint: str, model: str, max_tokens: int | None) -> float:
+    """Output tokens to expect from one call: max_tokens when set (an upper bound), else the mean of
+    the model's recent runs, else DEFAULT_OUTPUT_TOKENS."""
+    if max_tokens:
+        return float(max_tokens)
+    hist_ct, _lat = _history(session, endpoint, model)
+    return hist_ct if hist_ct is not None else float(DEFAULT_OUTPUT_TOKENS)
+
+
 def preflight(*, session: Session, dataset_id: int, version_ids: list[int], models: list[str],
               mapping: dict | None = None, repeats: int = 1, concurrency: int = 8, rpm: int | None = None,
               tpm: int | None = None, params: dict | None = None, sample: int = SAMPLE) -> dict[str, Any]:

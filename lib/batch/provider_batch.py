@@ -10,6 +10,11 @@ Score and BatchItem rows a live run writes (`batch_store.persist`), so results, 
 charts do not care how the job ran.  A failed, expired or cancelled batch puts its items back
 to pending with the reason on the job.  Costs use the list price (an upper bound: providers
 usually bill batches at a discount).  The key is read at call time, never stored.
+
+Budget: before a submission each request's cost is estimated (prompt tokens counted, output
+tokens from max_tokens or recent runs); only the requests that fit in what is left of the budget
+(minus the estimates of batches still open) are sent, the rest stay pending.  Spend is counted
+when results are merged; once nothing fits and no batch is open, the job pauses on its budget.
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ from sqlalchemy.engine import Engine
 
 from lib.client import cost_usd, get_client, load_config, price_for, provider_class, split_model_ref
 from lib.db import session_scope
-from lib.errors import ProviderError, ValidationError, WorkbenchError
+from lib.errors import BudgetExceededError, ProviderError, ValidationError, WorkbenchError
 from lib.evals import coerce, evaluate, specs_for_row, summarise
 from lib.identity import WORKER
 from lib.models import BatchItem, BatchJob, utcnow
-from lib.prompts import merge_params, render
+from lib.prompts import count_messages, merge_params, render
 from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
+from .planning import output_tokens_per_call
 from .runner import row_values
 
 ENDPOINT_PATH = "/v1/chat/completions"
@@ -66,10 +72,31 @@ def _load(engine: Engine, job_id: int):
     return job, versions, names
 
 
+def _is_open(info: dict) -> bool:
+    return "batch_id" in info and info.get("status") not in ("merged", "failed", "expired", "cancelled")
+
+
+def _estimates(engine: Engine, cfg, model: str, bodies: list[dict]) -> list[float | None]:
+    """Estimated cost of each request (None when the price is unknown)."""
+    price = price_for(cfg, model, engine)
+    out, cache = [], {}
+    with session_scope(engine) as s:
+        for body in bodies:
+            max_tok = body.get("max_tokens") or body.get("max_completion_tokens")
+            if max_tok not in cache:
+                cache[max_tok] = output_tokens_per_call(s, cfg.name, model, max_tok)
+            out.append(cost_usd(price, count_messages(body["messages"]), int(cache[max_tok])))
+    return out
+
+
 async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
-    """Upload and create one provider batch per model of the job's pending items; returns job.provider_batch."""
+    """Upload and create one provider batch per model of the job's pending items, within the job's
+    budget (see the module docstring); returns job.provider_batch."""
     job, versions, _names = _load(engine, job_id)
     state = dict(job.provider_batch or {})
+    left = None if job.budget_usd is None else (job.budget_usd - (job.spent_usd or 0.0) - sum(
+        i.get("estimate_usd") or 0.0 for i in state.values() if _is_open(i)))
+    held: list[float | None] = []  # estimate of the first request the budget held back, per model
     for ref in job.models:
         if state.get(ref, {}).get("status") not in (None, "merged", "failed", "expired", "cancelled"):
             continue  # a batch for this model is still open
@@ -92,7 +119,7 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
         if not items:
             continue
         rows = store.load_rows(engine, list({i[1] for i in items}))
-        lines, errors = [], []
+        requests, errors = [], []
         for item_id, row_id, vid in items:
             version = versions[vid]
             try:
@@ -100,11 +127,24 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             except WorkbenchError as exc:
                 errors.append(store.Finished(item_id, "error", error=str(exc)))
                 continue
-            body = {"model": model, "messages": messages, **merge_params(version, ref, job.params)}
-            lines.append(json.dumps({"custom_id": f"item-{item_id}", "method": "POST", "url": ENDPOINT_PATH,
-                                     "body": body}, ensure_ascii=False))
+            requests.append((item_id, {"model": model, "messages": messages,
+                                       **merge_params(version, ref, job.params)}))
         if errors:
             store.persist(engine, job_id, owner, errors)
+        estimate = 0.0
+        if left is not None and requests:  # send only what fits in the budget; the rest stays pending
+            fits = 0
+            for est in _estimates(engine, cfg, model, [b for _i, b in requests]):
+                if est is None or estimate + est > left + 1e-12:
+                    held.append(est)
+                    break
+                estimate += est
+                fits += 1
+            store.release(engine, owner, [i for i, _b in requests[fits:]])
+            requests = requests[:fits]
+            left -= estimate
+        lines = [json.dumps({"custom_id": f"item-{item_id}", "method": "POST", "url": ENDPOINT_PATH, "body": body},
+                            ensure_ascii=False) for item_id, body in requests]
         if not lines:
             continue
         payload = "\n".join(lines).encode()
@@ -119,8 +159,13 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             conn.execute(update(BatchItem).where(BatchItem.lease_owner == owner, BatchItem.job_id == job_id)
                          .values(lease_owner=f"provider:{b['id']}", lease_expires=utcnow() + LEASE))
         state[ref] = {"batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating"),
-                      "items": len(lines)}
+                      "items": len(lines), **({"estimate_usd": round(estimate, 6)} if left is not None else {})}
     _save_state(engine, job_id, state)
+    if held and not any(_is_open(i) for i in state.values()):  # nothing open will free budget estimates
+        known = [e for e in held if e is not None]
+        nxt = f"${min(known):.4f}" if known else "unknown (no price)"
+        raise BudgetExceededError(f"budget reached: spent ${job.spent_usd or 0.0:.4f} of ${job.budget_usd:.4f}; "
+                                  f"the next request is estimated at {nxt}; resume with a higher budget")
     return state
 
 

@@ -24,7 +24,7 @@ def make_csv(n: int, extra: str = "") -> bytes:
 
 def setup_job(engine, n: int = 10, *, versions: int = 1, models=("echo/echo",), evaluators=None,
               concurrency: int = 4, budget_usd=None, extra: str = "", repeats: int = 1, mode: str = "live",
-              name: str = "qa") -> int:
+              name: str = "qa", params: dict | None = None) -> int:
     """Dataset of n rows, `versions` versions of prompt `name`, one job; returns the job id."""
     with session_scope(engine) as s:
         ds = datasets.import_dataset(actor=ADMIN, session=s, data=make_csv(n, extra), filename=f"{name}.csv", name=name)
@@ -38,7 +38,7 @@ def setup_job(engine, n: int = 10, *, versions: int = 1, models=("echo/echo",), 
             vids.append(v2.id)
         job = batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=vids, models=list(models),
                            evaluators=evaluators or [], concurrency=concurrency, budget_usd=budget_usd,
-                           repeats=repeats, mode=mode)
+                           repeats=repeats, mode=mode, params=params)
         return job.id
 
 
