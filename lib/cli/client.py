@@ -17,7 +17,7 @@ from lib.client import (
 from lib.credentials import has_secret
 from lib.errors import ValidationError
 from lib.identity import cli_operator
-from lib.prompts import resolve
+from lib.prompts import check_params, resolve
 
 from .common import JsonOpt, emit, handle_errors, parse_pairs, parse_params
 
@@ -131,6 +131,16 @@ def _register_endpoints(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
+def _check_run_params(params: dict, saved: dict) -> None:
+    """Refuse bad `--param` values (types, ranges, tools / response_format JSON) before any call."""
+    checked = dict(params)
+    if "tool_choice" in checked and "tools" not in checked:  # a choice names one of the version's tools
+        checked["tools"] = saved.get("tools")
+    errors, _ = check_params(checked)
+    if errors:
+        raise ValidationError("--param " + "; ".join(errors))
+
+
 def _register_run(app: typer.Typer) -> None:
     @app.command("run")
     @handle_errors
@@ -146,8 +156,10 @@ def _register_run(app: typer.Typer) -> None:
         _defaults()
         with _session() as s:
             version = resolve(session=s, ref=ref)
+        params = parse_params(param)
+        _check_run_params(params, version.params or {})
         client = get_client()
-        kw = dict(version=version, model=model, variables=parse_pairs(var), params=parse_params(param),
+        kw = dict(version=version, model=model, variables=parse_pairs(var), params=params,
                   source="cli", cache=cache, deadline_s=timeout)
         if stream and not as_json:
             st = client.stream_sync(actor=cli_operator(), **kw)

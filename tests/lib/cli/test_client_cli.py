@@ -123,3 +123,21 @@ def test_too_deep_json_and_a_directory_as_a_file_exit_2_with_one_line(sqlite_eng
     r = cli("prompts", "import", str(tmp_path))
     assert r.exit_code == 2, r.output
     assert "is a directory" in r.stderr and str(tmp_path) in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_tools_or_schema_param_exits_2_naming_the_field_and_makes_no_call(sqlite_engine, fake_server):
+    """#13 must-hold: bad tool or schema JSON is a clear message naming the field and no call. `run --param`
+    sent a tool with an invalid name (and a schema that is not a JSON Schema) to the provider."""
+    assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
+    assert cli("prompts", "create", "p", "--message", "user:hi", "--model", "fake/m").exit_code == 0
+    bad_tool = '[{"type": "function", "function": {"name": "a b"}}]'
+    r = cli("run", "p", "--param", f"tools={bad_tool}")
+    assert r.exit_code == 2, r.output
+    assert "tools[0].function.name" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    bad_schema = '{"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nope"}}}'
+    r = cli("run", "p", "--param", f"response_format={bad_schema}")
+    assert r.exit_code == 2, r.output
+    assert "response_format" in r.stderr
+    r = cli("run", "p", "--param", "temperature=hot")
+    assert r.exit_code == 2 and "temperature" in r.stderr
+    assert fake_server.count() == 0
