@@ -7,10 +7,8 @@ Scores, item states by id and lease owner, job spend).  A call's concurrency slo
 once its result is written, so a kill loses at most `concurrency` calls and a resume repeats
 nothing that finished.  Database work runs on one helper thread so the loop never blocks.
 
-Leases: the runner knows which items it holds.  When its lease may have run out (the heartbeat
-could not renew in time, e.g. the process was stopped) it renews before starting another call;
-when a renewal or a write shows that another worker took items over, it stops claiming and
-starts nothing more (the store writes nothing for the lost items).
+Leases (`lib.batch.leases`): the runner knows which items it holds, renews before starting a
+call once the lease may have run out, and stops claiming when another worker took items over.
 
 `lib.worker` runs JobRunners in threads and processes.
 """
@@ -19,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -32,46 +29,19 @@ from sqlalchemy.engine import Engine
 from lib.client import get_client
 from lib.datasets import row_values  # also imported from here by provider_batch and preflight
 from lib.errors import WorkbenchError
-from lib.evals import ASYNC_TYPES, EvalResult, check, coerce, evaluate, specs_for_row, summarise
+from lib.evals import coerce
 from lib.identity import WORKER
-from lib.prompts import count_messages, merge_params, render, response_schema
-from lib.runs import RunResult, run_row, spec_for_version
+from lib.prompts import count_messages, merge_params, render
 from lib.settings import get_settings
 
 from . import store
+from .answers import run_dict, score_answer
 from .jobs import ACTIVE
+from .leases import Leases, lease_seconds
 from .owners import new_owner
 
 log = logging.getLogger(__name__)
 Caller = Callable[..., Awaitable[Any]]
-
-
-def lease_seconds() -> float:
-    """Lease length (env WORKBENCH_BATCH_LEASE_S, default 60 s); renewed every third of it."""
-    try:
-        return max(0.5, float(os.environ.get("WORKBENCH_BATCH_LEASE_S", "60")))
-    except ValueError:
-        return 60.0
-
-
-def run_dict(res: Any, *, job_id: int, version: Any, prompt_name: str | None, values: dict,
-             item_model: str = "", messages: list[dict] | None = None, params: dict | None = None,
-             actor: str = "") -> dict:
-    """The Run row of a batch item's result: the client's row, or (a stand-in caller's result without
-    one) the same row from the one builder, `lib.runs.run_row`; `actor` is who started the job."""
-    row = getattr(res, "row", None)  # the client's plain dict of the Run's columns (cheap)
-    if row is not None:
-        d = dict(row)
-        d.pop("id", None)
-        return d
-    endpoint, _, model = item_model.partition("/")
-    spec = spec_for_version(version, prompt_name=prompt_name, endpoint=getattr(res, "endpoint", "") or endpoint,
-                            model=getattr(res, "model", "") or model, messages=messages or [], params=params or {},
-                            variables=values, source="batch", batch_job_id=job_id)
-    spec.actor = actor or WORKER.label
-    if not isinstance(res, RunResult):
-        res = RunResult.model_validate(res, from_attributes=True)
-    return run_row(spec, res.model_copy(update={"attempts": res.attempts or 1}))
 
 
 class JobRunner:
@@ -102,8 +72,8 @@ class JobRunner:
         self._bucket_at = 0.0
         self._avg_cost = 0.0
         self._n_cost = 0
-        self._held: set[int] = set()  # claimed by this runner and not yet written or released
-        self._lease_until = 0.0  # monotonic time until which every held lease is known valid
+        self.leases = Leases(engine, job_id, self.owner, self.lease_s, db=self._db,
+                             on_lost=lambda: self._stop("yielded", ""))
         self._streaks: dict[str, tuple[str, int]] = {}  # endpoint -> (error kind, consecutive failures)
 
     async def _db(self, fn: Callable, *args: Any, **kw: Any) -> Any:
@@ -157,8 +127,10 @@ class JobRunner:
         if res.status != "ok":
             state = "incomplete" if res.status == "incomplete" else "error"
             return store.Finished(item.id, state, run=run, error=res.error_message or res.error_kind, cost_usd=cost)
-        scores, passed, score = await self._score(res.text or "", data, asserts,
-                                                  tool_calls=getattr(res, "tool_calls", None), params=params)
+        scores, passed, score = await score_answer(
+            self.specs, res.text or "", row=data, asserts=asserts, job_id=self.job_id, client=self.client,
+            judge_model=self.job.judge_model, on_behalf_of=self.job.created_by or None,
+            tool_calls=getattr(res, "tool_calls", None), params=params)
         return store.Finished(item.id, "done", run=run, scores=scores, passed=passed, score=score, cost_usd=cost)
 
     def _breaker(self, endpoint: str, res: Any) -> None:
@@ -174,36 +146,6 @@ class JobRunner:
         if limit and n >= limit:
             self._stop("paused", f"endpoint {endpoint!r} failed {n} times in a row ({kind}: "
                                  f"{(res.error_message or '')[:200]}); check it, then resume the job")
-
-    async def _score(self, text: str, data: dict, asserts: list, *, tool_calls: list[dict] | None = None,
-                     params: dict | None = None) -> tuple[list[dict], bool | None, float | None]:
-        """Every evaluator on one answer; tool evaluators see its tool calls, schema ones the version's schema."""
-        if not self.specs and not asserts:
-            return [], None, None
-        specs = list(self.specs)
-        try:
-            specs += specs_for_row(asserts)
-        except Exception as exc:  # noqa: BLE001 - a malformed stored assert must not stop the job
-            log.warning("batch %s: bad row asserts: %s", self.job_id, exc)
-        out, results, seen = [], [], set()
-        for spec in specs:
-            if spec.label in seen:
-                continue
-            seen.add(spec.label)
-            try:
-                if spec.type in ASYNC_TYPES:
-                    r = await evaluate(spec, text, row=data, client=self.client, source="batch",
-                                       batch_job_id=self.job_id, judge_model=self.job.judge_model, actor=WORKER,
-                                       on_behalf_of=self.job.created_by or None)
-                else:
-                    r = check(spec, text, row=data, tool_calls=tool_calls, tools=(params or {}).get("tools"),
-                              schema=response_schema(params))
-            except Exception as exc:  # noqa: BLE001 - an evaluator never crashes an item
-                r = EvalResult(None, None, f"{spec.type} failed: {type(exc).__name__}: {exc}"[:500])
-            results.append(r)
-            out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
-        passed, score = summarise(results)
-        return out, passed, score
 
     async def _one(self, item: store.Claimed) -> None:
         try:
@@ -250,12 +192,12 @@ class JobRunner:
                     try:
                         written = await self._db(store.persist, self.engine, self.job_id, self.owner, pending)
                         lost |= set(written.lost)
-                        self._lost(lost)
+                        self.leases.lose(lost)
                         break
                     except Exception as exc:
                         if attempt == 0:  # one row that cannot be written must not fail its neighbours
                             pending = await self._persist_each(pending, lost)
-                            self._lost(lost)
+                            self.leases.lose(lost)
                             if not pending:
                                 break
                         if attempt == 4:  # give up without raising: this batch's slots must still be freed
@@ -263,8 +205,8 @@ class JobRunner:
                             break
                         log.warning("batch %s: write failed, retrying", self.job_id, exc_info=True)
                         await asyncio.sleep(0.2 * (attempt + 1))
+                self.leases.done(fin.item_id for fin in batch)
                 for fin in batch:
-                    self._held.discard(fin.item_id)
                     if fin.cost_usd is not None and fin.item_id not in lost:
                         self._n_cost += 1
                         self._avg_cost += (fin.cost_usd - self._avg_cost) / self._n_cost
@@ -310,29 +252,6 @@ class JobRunner:
         except Exception:  # noqa: BLE001 - their leases then expire and another run reclaims them
             log.warning("batch %s: could not hand back unsaved items", self.job_id, exc_info=True)
 
-    def _lost(self, ids: set[int]) -> None:
-        """Another worker took over some of our items: write nothing more for them and stop claiming."""
-        if ids:
-            log.warning("batch %s: lease lost on %d items; this worker stops claiming", self.job_id, len(ids))
-            self._held -= ids
-            self._stop("yielded", "")
-
-    async def _renew(self) -> None:
-        started = time.monotonic()
-        before = set(self._held)
-        still = await self._db(store.renew, self.engine, self.job_id, self.owner, self.lease_s)
-        self._lost((before & self._held) - still)
-        if self.stop_reason is None:
-            self._lease_until = started + self.lease_s
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            try:
-                await self._renew()
-            except Exception:  # noqa: BLE001 - one failed renew (a locked database) must not end the heartbeat
-                log.warning("batch %s: lease renewal failed, retrying", self.job_id, exc_info=True)
-
     def _over_budget(self, in_flight: int) -> bool:
         budget = self.job.budget_usd
         if budget is None:
@@ -361,75 +280,15 @@ class JobRunner:
         self._sem = asyncio.Semaphore(max(1, int(self.job.concurrency or 1)))
         await self._db(store.set_job, self.engine, self.job_id, status="running", only_if=ACTIVE)
         writer = asyncio.create_task(self._writer())
-        beat = asyncio.create_task(self._heartbeat())
+        beat = asyncio.create_task(self.leases.heartbeat())
         queue: deque[store.Claimed] = deque()
         tasks: set[asyncio.Task] = set()
-        chunk = max(1, int(self.job.concurrency or 1))  # claim ahead no more than one round of calls
-        interval = 60.0 / self.job.rpm if self.job.rpm else 0.0
-        next_at, checked, outcome = 0.0, 0.0, "yielded"
         try:
-            while self.stop_reason is None:
-                now = time.monotonic()
-                if self.stop_event is not None and self.stop_event.is_set():
-                    self._stop("yielded", "")
-                    break
-                if now - checked > 0.25:
-                    checked = now
-                    await self._check_job()
-                    if self.stop_reason:
-                        break
-                if self._over_budget(self._outstanding):
-                    if tasks:
-                        await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
-                        continue
-                    await self._drain_writer()
-                    self._stop("paused", f"budget reached: spent ${self.spent:.4f} of ${self.job.budget_usd:.4f}")
-                    break
-                if not queue:
-                    claimed_at = time.monotonic()
-                    claimed = await self._db(store.claim, self.engine, self.job_id, self.owner, chunk, self.lease_s)
-                    if claimed:
-                        self._held |= {c.id for c in claimed}
-                        if not (self._held - {c.id for c in claimed}):
-                            self._lease_until = claimed_at + self.lease_s
-                    if not claimed:
-                        if tasks:
-                            await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
-                            continue
-                        await self._drain_writer()
-                        pending, running = await self._db(store.open_counts, self.engine, self.job_id)
-                        if pending == 0 and running == 0:
-                            outcome = "done"
-                            break
-                        if not self.wait_for_others:
-                            break
-                        await asyncio.sleep(min(0.5, self.lease_s / 4))
-                        continue
-                    need = [c.row_id for c in claimed if c.row_id not in self.rows]
-                    if need:
-                        if len(self.rows) > 50_000:
-                            self.rows.clear()
-                        self.rows.update(await self._db(store.load_rows, self.engine, need))
-                    queue.extend(claimed)
-                await self._sem.acquire()
-                if self.stop_reason is None and time.monotonic() > self._lease_until:
-                    await self._renew()  # the lease may have run out (a stalled process): check before paying
-                if self.stop_reason is not None:
-                    self._sem.release()
-                    break
-                if interval:
-                    delay = next_at - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    next_at = max(next_at, time.monotonic()) + interval
-                self._outstanding += 1
-                t = asyncio.create_task(self._one(queue.popleft()))
-                tasks.add(t)
-                t.add_done_callback(tasks.discard)
+            outcome = await self._dispatch(queue, tasks)
         finally:
             if queue:
                 await self._db(store.release, self.engine, self.owner, [c.id for c in queue])
-                self._held -= {c.id for c in queue}
+                self.leases.done(c.id for c in queue)
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self._closing = True
@@ -439,6 +298,77 @@ class JobRunner:
             if self._own_pool:
                 self._pool.shutdown(wait=False)
         return await self._finish(outcome)
+
+    async def _dispatch(self, queue: deque[store.Claimed], tasks: set[asyncio.Task]) -> str:
+        """Start calls until the job stops or runs out of items; returns 'done' or 'yielded'."""
+        interval = 60.0 / self.job.rpm if self.job.rpm else 0.0
+        next_at, checked = 0.0, 0.0
+        while self.stop_reason is None:
+            now = time.monotonic()
+            if self.stop_event is not None and self.stop_event.is_set():
+                self._stop("yielded", "")
+                break
+            if now - checked > 0.25:
+                checked = now
+                await self._check_job()
+                if self.stop_reason:
+                    break
+            if self._over_budget(self._outstanding):
+                if tasks:
+                    await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                await self._drain_writer()
+                self._stop("paused", f"budget reached: spent ${self.spent:.4f} of ${self.job.budget_usd:.4f}")
+                break
+            if not queue:
+                got = await self._refill(queue, tasks)
+                if got == "wait":
+                    continue
+                if got != "claimed":
+                    return got
+            await self._sem.acquire()
+            if self.stop_reason is None and self.leases.may_have_expired():
+                await self.leases.renew()  # the lease may have run out (a stalled process): check before paying
+            if self.stop_reason is not None:
+                self._sem.release()
+                break
+            if interval:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                next_at = max(next_at, time.monotonic()) + interval
+            self._outstanding += 1
+            t = asyncio.create_task(self._one(queue.popleft()))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+        return "yielded"
+
+    async def _refill(self, queue: deque[store.Claimed], tasks: set[asyncio.Task]) -> str:
+        """Claim the next items into `queue` (at most one round of calls ahead): 'claimed', 'wait' (try
+        again), 'done' (nothing left anywhere) or 'yielded' (other workers hold the rest)."""
+        claimed_at = time.monotonic()
+        chunk = max(1, int(self.job.concurrency or 1))
+        claimed = await self._db(store.claim, self.engine, self.job_id, self.owner, chunk, self.lease_s)
+        if claimed:
+            self.leases.claimed({c.id for c in claimed}, claimed_at)
+            need = [c.row_id for c in claimed if c.row_id not in self.rows]
+            if need:
+                if len(self.rows) > 50_000:
+                    self.rows.clear()
+                self.rows.update(await self._db(store.load_rows, self.engine, need))
+            queue.extend(claimed)
+            return "claimed"
+        if tasks:
+            await asyncio.wait(tasks, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+            return "wait"
+        await self._drain_writer()
+        pending, running = await self._db(store.open_counts, self.engine, self.job_id)
+        if pending == 0 and running == 0:
+            return "done"
+        if not self.wait_for_others:
+            return "yielded"
+        await asyncio.sleep(min(0.5, self.lease_s / 4))
+        return "wait"
 
     async def _drain_writer(self) -> None:
         for _ in range(200):

@@ -23,8 +23,9 @@ from lib.db import get_engine, session_scope
 
 from . import provider_batch
 from .jobs import get_job, runnable_jobs
+from .leases import lease_seconds
 from .provider_batch import poll_seconds as provider_poll_seconds
-from .runner import Caller, JobRunner, lease_seconds, new_owner, run_on_client_loop
+from .runner import Caller, JobRunner, new_owner, run_on_client_loop
 
 __all__ = ["JobRunner", "lease_seconds", "run_job_foreground", "run_worker", "start_background_worker",
            "stop_background_worker", "work"]

@@ -4,8 +4,8 @@
 lookup, a limiter lookup, the run writer, the retry policy, the clock, the sleep, the RNG
 and the stats); it holds no other state.  Streamed and non-streamed calls run the same
 loop (`events`): a non-streamed call is an attempt that returns the whole answer, a
-streamed one an attempt that yields deltas first.  `pump` is the one bridge from the
-client's loop to a caller elsewhere (another loop or a sync thread).
+streamed one an attempt that yields deltas first (the attempts and the bridges to other
+loops and threads are in `streaming`).
 """
 
 from __future__ import annotations
@@ -13,50 +13,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import random
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from lib.credentials import get_secret
 from lib.errors import IncompleteStreamError, ProtocolError, ProviderError, ProviderTimeoutError, RateLimitError
 from lib.prompts import count_messages, count_text
 from lib.runs import CallSpec, RunLogWriter, RunResult, run_row, storable_text
-from lib.settings import get_settings
 
 from . import cache as response_cache
 from . import pricing
 from .limits import EndpointLimiter
 from .providers.base import ChatRequest, ChatResponse, EndpointConfig, Provider
 from .retry import RetryPolicy, next_delay
+from .streaming import Attempt, Call, SyncStream, complete_attempt, deadline_error, stream_attempt
 from .types import ClientStats, StreamEvent
 
-__all__ = ["END", "Executor", "SyncStream", "pump", "scrub"]
+__all__ = ["Executor", "scrub"]
 
 log = logging.getLogger(__name__)
-END = object()
-
-
-class _Call:
-    """The mutable state of one call while it runs (attempts, streamed parts, answer or last error)."""
-
-    __slots__ = ("attempts", "err", "ok", "parts", "resp", "t_start", "ttft", "value")
-
-    def __init__(self, t_start: float) -> None:
-        self.attempts = 0
-        self.t_start = t_start
-        self.parts: list[str] = []
-        self.ttft: float | None = None
-        self.resp: ChatResponse | None = None
-        self.err: ProviderError | None = None
-        self.ok = False
-        self.value: Any = None
-
-
-# One attempt: an async generator that yields text deltas (streamed calls only) and, on success,
-# sets `call.ok` (and `call.resp` or `call.value`); it raises a ProviderError (or TimeoutError) on failure.
-Attempt = Callable[[_Call, float], AsyncIterator[str]]
 
 
 class Executor:
@@ -88,7 +64,7 @@ class Executor:
         """A chat call: cache, then the one attempt loop, then the result: deltas (streamed calls only),
         then exactly one RunResult (recorded as a Run row unless spec.record is False)."""
         key, hit = await self._cached(spec)
-        call = _Call(self.clock())
+        call = Call(self.clock())
         if hit is not None:
             call.resp, call.ok = ChatResponse(**hit), True
             if stream:
@@ -100,7 +76,7 @@ class Executor:
         req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
                                           mode=spec.mode)
         est = count_messages(spec.messages) if spec.config.tpm else 0
-        attempt = _stream_attempt(provider, req, self.clock) if stream else _complete_attempt(provider, req, self.clock)
+        attempt = stream_attempt(provider, req, self.clock) if stream else complete_attempt(provider, req, self.clock)
         finished = False
         try:
             async for text in self._attempts(spec.config, call, attempt, deadline_s=spec.deadline_s, est=est):
@@ -119,20 +95,25 @@ class Executor:
                 if spec.record:
                     self.runlog.write_nowait(result.row)  # type: ignore[arg-type]
 
+    def sync_stream(self, spec: CallSpec, loop: asyncio.AbstractEventLoop) -> SyncStream:
+        """One streamed call for a sync caller, run on `loop` (the client's)."""
+        return SyncStream(self.stream(spec), wait_s=spec.deadline_s * max(1, self.policy.max_attempts) + 120,
+                          loop=loop)
+
     async def request(self, config: EndpointConfig, fn: Callable[[Provider], Awaitable[Any]], *,
                       deadline_s: float | None = None) -> Any:
         """A provider request that is not a chat call (Batch API files and batches): the endpoint's limiter,
         the retry policy and the deadline, no Run row; returns fn's value or raises the last ProviderError."""
         provider = self.providers(config)
 
-        async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+        async def attempt(call: Call, deadline_at: float) -> AsyncIterator[str]:
             async with asyncio.timeout(max(0.0, deadline_at - self.clock())):
                 call.value = await fn(provider)
             call.ok = True
             return
             yield  # an async generator, like every attempt
 
-        call = _Call(self.clock())
+        call = Call(self.clock())
         async for _ in self._attempts(config, call, attempt, deadline_s=float(deadline_s or config.timeout_s or 60)):
             pass
         if not call.ok:
@@ -147,7 +128,7 @@ class Executor:
         (a failed call raises its ProviderError once the row is written)."""
         provider = self.providers(spec.config)
 
-        async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
+        async def attempt(call: Call, deadline_at: float) -> AsyncIterator[str]:
             async with asyncio.timeout(max(0.0, deadline_at - self.clock())):
                 call.value = await provider.embed(spec.model, inputs)  # type: ignore[attr-defined]
             call.resp = ChatResponse(prompt_tokens=sum(count_text(t) for t in inputs), completion_tokens=0,
@@ -156,7 +137,7 @@ class Executor:
             return
             yield  # an async generator, like every attempt
 
-        call = _Call(self.clock())
+        call = Call(self.clock())
         async for _ in self._attempts(spec.config, call, attempt, deadline_s=spec.deadline_s):
             pass
         result = await self._finish(spec, call, estimated=True)  # the token count is our estimate
@@ -164,7 +145,7 @@ class Executor:
             raise call.err or ProviderError(f"{spec.endpoint}: embeddings failed")
         return call.value, result
 
-    async def _attempts(self, config: EndpointConfig, call: _Call, attempt: Attempt, *, deadline_s: float,
+    async def _attempts(self, config: EndpointConfig, call: Call, attempt: Attempt, *, deadline_s: float,
                         est: int = 0) -> AsyncIterator[str]:
         """The one loop: limiter slot, attempt, retry decision, deadline; yields what the attempt yields.
         Leaves the outcome on `call` (ok with resp/value, or err)."""
@@ -185,7 +166,7 @@ class Executor:
                     async for text in it:
                         yield text
             except TimeoutError:
-                call.err = _deadline_error(config.name, deadline_s, call)
+                call.err = deadline_error(config.name, deadline_s, call)
             except ProviderError as exc:
                 call.err = exc
             except Exception as exc:  # noqa: BLE001 - a provider bug must come back as an error, not raise
@@ -202,7 +183,7 @@ class Executor:
             log.info("%s: %s on attempt %d, retrying in %.2fs", config.name, call.err.kind, call.attempts, delay)
             await self.sleep(delay)
 
-    def _retry_delay(self, limiter: EndpointLimiter, call: _Call, deadline_at: float) -> float | None:
+    def _retry_delay(self, limiter: EndpointLimiter, call: Call, deadline_at: float) -> float | None:
         """The retry decision after a failed attempt: seconds to wait, or None to stop."""
         err = call.err
         assert err is not None
@@ -243,7 +224,7 @@ class Executor:
             return False
         return True
 
-    async def _finish(self, spec: CallSpec, call: _Call, *, cached: bool = False,
+    async def _finish(self, spec: CallSpec, call: Call, *, cached: bool = False,
                       estimated: bool = False) -> RunResult:
         result = self._result(spec, call, cached, estimated)
         self.stats.record(result)
@@ -251,7 +232,7 @@ class Executor:
             result.run_id = await self.runlog.write(result.row)  # type: ignore[arg-type]
         return result
 
-    def _result(self, spec: CallSpec, call: _Call, cached: bool = False, estimated: bool = False) -> RunResult:
+    def _result(self, spec: CallSpec, call: Call, cached: bool = False, estimated: bool = False) -> RunResult:
         """The RunResult (usage, cost, scrubbed error) and its Run row, from the one row builder."""
         resp, err = call.resp, call.err
         if resp is not None:
@@ -296,63 +277,6 @@ def _tool_call_tokens(resp: ChatResponse | None) -> int:
     return sum(count_text(str((c.get("function") or {}).get("arguments", ""))) for c in calls or [])
 
 
-def _complete_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], float]) -> Attempt:
-    """A non-streamed chat attempt: the whole answer within what is left of the deadline."""
-
-    async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
-        async with asyncio.timeout(deadline_at - clock()):
-            call.resp = await provider.complete(req)
-        call.ok = True
-        return
-        yield  # an async generator, like every attempt
-
-    return attempt
-
-
-def _stream_attempt(provider: Provider, req: ChatRequest, clock: Callable[[], float]) -> Attempt:
-    """A streamed chat attempt: yields deltas; ok on the provider's final event."""
-
-    async def attempt(call: _Call, deadline_at: float) -> AsyncIterator[str]:
-        agen = provider.stream(req)
-        cap, size = get_settings().max_response_bytes, sum(len(p) for p in call.parts)
-        try:
-            while True:
-                remaining = deadline_at - clock()
-                if remaining <= 0:
-                    raise TimeoutError
-                try:
-                    ev = await asyncio.wait_for(agen.__anext__(), remaining)
-                except StopAsyncIteration:
-                    raise IncompleteStreamError(f"{provider.config.name}: stream ended without a final event",
-                                                partial_text="".join(call.parts)) from None
-                if ev.type != "delta":
-                    call.resp, call.ok = ev.response, True
-                    return
-                if call.ttft is None:
-                    call.ttft = (clock() - call.t_start) * 1000
-                size += len(ev.text.encode("utf-8", "surrogatepass"))
-                if size > cap:
-                    raise IncompleteStreamError(
-                        f"{provider.config.name}: streamed reply too large: over {cap:,} bytes "
-                        "(WORKBENCH_MAX_RESPONSE_BYTES)", partial_text="".join(call.parts))
-                call.parts.append(ev.text)
-                yield ev.text
-        finally:
-            with contextlib.suppress(Exception):  # the stream may already be broken
-                await agen.aclose()
-
-    return attempt
-
-
-def _deadline_error(endpoint: str, deadline_s: float, call: _Call) -> ProviderError:
-    """The deadline cut the attempt: a stream that had begun is incomplete with its text, else a timeout."""
-    if call.parts:
-        return IncompleteStreamError(f"{endpoint}: stream cut by the {deadline_s:g}s deadline "
-                                     f"after {len(call.parts)} chunks", partial_text="".join(call.parts))
-    return ProviderTimeoutError(f"{endpoint}: no complete answer within the {deadline_s:g}s deadline "
-                                f"(attempt {call.attempts})")
-
-
 def _no_slot(endpoint: str, deadline_s: float, last: ProviderError | None, attempts: int) -> ProviderError:
     """The deadline ran out while a retry waited for the endpoint's concurrency or rate limit."""
     why = f" after attempt {attempts} failed ({last.kind})" if last is not None else ""
@@ -391,72 +315,3 @@ def scrub(text: str, cfg: EndpointConfig) -> str:
     return text
 
 
-async def pump(agen: AsyncIterator[Any], put: Callable[[Any], None]) -> None:
-    """Drive an async iterator on the client's loop, handing each item, then any exception, then END to `put`."""
-    try:
-        async for item in agen:
-            put(item)
-    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-        put(exc)
-    finally:
-        put(END)
-
-
-class SyncStream:
-    """A stream for sync callers: iterate for text chunks; `.result` is the RunResult afterwards.
-
-    Several can run at once from different threads (the Compare page); closing one early
-    (or a Streamlit rerun interrupting the iteration) records the run as incomplete.
-    """
-
-    def __init__(self, executor: Executor, spec: CallSpec, loop: asyncio.AbstractEventLoop) -> None:
-        self._q: queue.Queue = queue.Queue()
-        self.result: RunResult | None = None
-        self._spec = spec
-        self._wait_s = spec.deadline_s * max(1, executor.policy.max_attempts) + 120
-        self._done = threading.Event()
-
-        def put(item: Any) -> None:
-            self._q.put(item)
-            if item is END:
-                self._done.set()
-
-        self._cf = asyncio.run_coroutine_threadsafe(pump(executor.stream(spec), put), loop)
-
-    def events(self) -> Iterator[StreamEvent]:
-        """Every StreamEvent (deltas, then `done`)."""
-        try:
-            while True:
-                item = self._q.get(timeout=self._wait_s)
-                if item is END:
-                    return
-                if isinstance(item, BaseException):
-                    if isinstance(item, asyncio.CancelledError):
-                        return
-                    raise item
-                if item.type == "done":
-                    self.result = item.result
-                yield item
-        finally:
-            self.close()
-
-    def __iter__(self) -> Iterator[str]:
-        for ev in self.events():
-            if ev.type == "delta" and ev.text:
-                yield ev.text
-
-    def text(self) -> str:
-        """Consume the stream and return the full text."""
-        return "".join(self)
-
-    def close(self, wait_s: float = 2.0) -> None:
-        """Stop the stream if it is still running (waits briefly so the run is recorded as incomplete)."""
-        if not self._cf.done():
-            self._cf.cancel()
-        self._done.wait(wait_s)
-
-    def __enter__(self) -> SyncStream:  # noqa: PYI034
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -36,11 +36,12 @@ from lib.runs import CallSpec, RunLogWriter, RunResult
 from lib.settings import get_settings
 
 from . import endpoints as endpoints_mod
-from .executor import END, Executor, SyncStream, pump, scrub
+from .executor import Executor, scrub
 from .limits import EndpointLimiter
 from .providers import make_provider, provider_class
 from .providers.base import EndpointConfig, Provider
 from .retry import DEFAULT_POLICY, RetryPolicy
+from .streaming import END, SyncStream, pump
 from .types import ClientStats, StreamEvent
 
 __all__ = ["ModelClient", "RunResult", "StreamEvent", "SyncStream", "get_client", "reset_clients"]
@@ -320,7 +321,7 @@ class ModelClient:
 
     def stream_sync(self, **kw: Any) -> SyncStream:
         """A sync iterator of text chunks; `.result` holds the RunResult once it is exhausted."""
-        return SyncStream(self.executor, self.prepare(**kw), self.loop)
+        return self.executor.sync_stream(self.prepare(**kw), self.loop)
 
     def health(self, name: str, timeout_s: float = 10.0) -> dict:
         """Check an endpoint: its models, the latency of the check, and whether its key is set."""
