@@ -69,6 +69,7 @@ class LabelEvent(SQLModel, table=True):
     label: str = Field(max_length=100)
     from_version: int | None = None  # version numbers, not ids: readable in exports
     to_version: int | None = None  # None = label removed
+    kind: str = Field(default="promote", max_length=20)  # promote | rollback | remove
     author: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
 

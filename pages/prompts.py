@@ -114,7 +114,7 @@ with right:
                     render_editor(prompt.name, next((v for v in versions if v.number == base.get("base_version")),
                                                     latest), models)
             with t_versions:
-                render_timeline(versions, labels)
+                render_timeline(prompt.name, versions, labels, archived=prompt.archived)
             with t_diff:
                 render_diff(prompt.name, versions)
             with t_labels:

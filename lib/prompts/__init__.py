@@ -36,7 +36,15 @@ from .conversation import (
 )
 from .diffing import VersionDiff, diff_versions
 from .exchange import dumps, export_prompt, import_prompt
-from .labels import is_protected, label_history, remove_label, require_label_move, rollback, set_label
+from .labels import (
+    is_protected,
+    label_history,
+    remove_label,
+    require_label_move,
+    rollback,
+    rollback_target,
+    set_label,
+)
 from .media import IMAGE_TOKEN_ESTIMATE, MEDIA_MAX_BYTES, Media, read_media, sniff, with_media
 from .parameters import KNOWN_PARAMS, check_params
 from .presets import create_from_preset, get_preset, list_presets
@@ -125,6 +133,7 @@ __all__ = [
     "resolve",
     "response_schema",
     "rollback",
+    "rollback_target",
     "rows_jsonl",
     "save_version",
     "set_archived",

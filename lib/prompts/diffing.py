@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .content import message_text
+from .textdiff import word_diff
 
 
 @dataclass
@@ -27,6 +28,7 @@ class VersionDiff:
     model: tuple[Any, Any] | None = None
     params: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # key -> (a, b); missing = None
     text: str = ""  # unified diff of the whole version as text
+    words: str = ""  # word diff of the whole version as text: [-removed-] and {+added+} markers
 
     @property
     def identical(self) -> bool:
@@ -94,4 +96,5 @@ def diff_versions(a: Any, b: Any) -> VersionDiff:
         if pa.get(k) != pb.get(k):
             d.params[k] = (pa.get(k), pb.get(k))
     d.text = _unified(as_text(a), as_text(b), f"v{a.number}", f"v{b.number}")
+    d.words = word_diff(as_text(a), as_text(b))[0]
     return d

@@ -98,7 +98,7 @@ def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion
             raise _Moved()
         session.expire(row)
     session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=target.number,
-                           author=actor.label[:200]))
+                           kind="rollback" if action == "label.rollback" else "promote", author=actor.label[:200]))
     audit.record(session, actor=actor, action=action, object_type="label",
                  object_id=f"{_prompt_name(session, prompt_id)}@{label}", summary=audit.change(before, target.number))
     session.flush()
@@ -137,7 +137,7 @@ def remove_label(*, session: Session, actor: Identity, name: str, label: str) ->
             raise _Moved()
         session.expunge(row)
         session.add(LabelEvent(prompt_id=prompt_id, label=label, from_version=before, to_version=None,
-                               author=actor.label[:200]))
+                               kind="remove", author=actor.label[:200]))
         audit.record(session, actor=actor, action="label.remove", object_type="label", object_id=f"{name}@{label}",
                      summary=audit.change(before, None))
         session.flush()
@@ -152,6 +152,12 @@ def label_history(*, session: Session, name: str, label: str | None = None) -> l
     if label:
         q = q.where(LabelEvent.label == label)
     return list(session.exec(q.order_by(LabelEvent.created_at.desc(), LabelEvent.id.desc())))
+
+
+def rollback_target(*, session: Session, name: str, label: str) -> int | None:
+    """The version a rollback of `label` would return to (None: nothing earlier, e.g. its first promote)."""
+    history = label_history(session=session, name=name, label=label)
+    return history[0].from_version if history else None
 
 
 def rollback(*, session: Session, actor: Identity, name: str, label: str = "production") -> Label:

@@ -3,51 +3,95 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import pandas as pd
 import streamlit as st
 
 from lib import db, prompts
 from lib.errors import WorkbenchError
-from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED
+from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED, PROMPT_WRITE
 from lib.prompts import diff_versions, dumps, export_prompt, is_protected
-from lib.ui import is_dirty, parse_tags
+from lib.ui import draft_from_version, is_dirty, md_escape, parse_tags, text_or_dash, when_utc
 from pages._views.auth import actor
 from pages._views.flash import flash
-from pages._views.prompt_editor import PAGE, sync_from_widgets
+from pages._views.prompt_editor import PAGE, replace_draft, sync_from_widgets
+from pages._views.run_widgets import show_messages
 
 STANDARD_LABELS = ["production", "staging"]
 
 
-def _when(ts) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M UTC") if ts else ""
-
-
-def render_timeline(versions: list, labels: dict[str, int]) -> None:
-    """Versions newest first with author, time, message and labels."""
+def render_timeline(name: str, versions: list, labels: dict[str, int], *, archived: bool = False) -> None:
+    """Versions newest first with author, time, message and labels; any version viewed read-only, restored
+    as the draft or opened in the Playground."""
     by_number: dict[int, list[str]] = {}
-    for name, number in labels.items():
-        by_number.setdefault(number, []).append(name)
+    for label, number in labels.items():
+        by_number.setdefault(number, []).append(label)
     rows = [{"version": v.number, "labels": ", ".join(sorted(by_number.get(v.number, []))),
-             "author": v.author, "time": _when(v.created_at), "message": v.commit_message,
+             "author": v.author, "time": when_utc(v.created_at), "message": v.commit_message,
              "model": v.model or "", "variables": ", ".join(v.variables or [])} for v in reversed(versions)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 400))
+    if not versions:
+        return
+    numbers = [v.number for v in reversed(versions)]
+    tags = {n: f"v{n}" + (f" ({', '.join(sorted(by_number[n]))})" if n in by_number else "") for n in numbers}
+    key = f"prompts_view_{name}"
+    if st.session_state.get(key) not in numbers:
+        st.session_state[key] = numbers[0]
+    pick = st.selectbox("View version", numbers, key=key, format_func=tags.get)
+    v = next(x for x in versions if x.number == pick)
+    with st.container(border=True, key="prompts_version_view"):
+        st.caption(md_escape(f"v{v.number} · read-only · {v.author or 'unknown author'} · {when_utc(v.created_at)}"))
+        if v.commit_message:
+            st.text(v.commit_message)
+        st.text(f"Format: {v.template_format} · model: {v.model or 'none'}")
+        if v.params:
+            st.code(json.dumps(v.params, indent=2, sort_keys=True, default=str), language="json")
+        show_messages(v.messages)
+    c1, c2, _ = st.columns([1, 1, 2])
+    can_write = actor().can(PROMPT_WRITE) and not archived
+    c1.button("Restore as draft", key=f"prompts_restore_v_{name}", icon=":material/restore:", on_click=_restore,
+              args=(name, v), disabled=not can_write, width="stretch",
+              help="Puts this version's content in the editor as your draft; save it to make it the newest version."
+              if can_write else "Your role cannot edit prompts." if not archived else "Restore the prompt first.")
+    if c2.button("Open in Playground", key=f"prompts_play_v_{name}", icon=":material/play_circle:",
+                 on_click=_open_in_playground, args=(name, v.number), width="stretch"):
+        st.switch_page("pages/playground.py")
+
+
+def _restore(name: str, version) -> None:
+    """The version's content becomes the draft (the editor shows it; nothing is saved yet)."""
+    draft = draft_from_version(version)
+    draft["commit_message"] = f"restore v{version.number}"
+    replace_draft(name, draft)
+    st.session_state["prompts_tab"] = "Editor"
+    flash(PAGE, "info", f"v{version.number} is now your draft: save it to make it the newest version.")
+
+
+def _open_in_playground(name: str, number: int) -> None:
+    st.session_state.update(play_source="Saved prompt", play_prompt=name, play_ref=f"{name}:{number}")
 
 
 def render_diff(name: str, versions: list) -> None:
-    """Pick two versions and show what changed (unified diff)."""
+    """Pick two versions and show what changed, by line (unified diff) or by word."""
     if len(versions) < 2:
         st.info("Only one version so far: save another version to compare.")
         return
     numbers = [v.number for v in versions]
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
     a = c1.selectbox("From version", numbers, index=len(numbers) - 2, key=f"prompts_diff_a_{name}_{len(numbers)}")
     b = c2.selectbox("To version", numbers, index=len(numbers) - 1, key=f"prompts_diff_b_{name}_{len(numbers)}")
+    by = c3.segmented_control("Show changes by", ["lines", "words"], key="prompts_diff_by", default="lines",
+                              required=True)
     va, vb = versions[numbers.index(a)], versions[numbers.index(b)]
     d = diff_versions(va, vb)
     st.text(d.summary())
     if not d.identical:
-        st.code(d.text, language="diff", wrap_lines=True)
+        if by == "words":
+            st.caption("[-removed-] {+added+}")
+            st.code(d.words, language=None, wrap_lines=True)
+        else:
+            st.code(d.text, language="diff", wrap_lines=True)
 
 
 def _chosen_label(name: str) -> str:
@@ -157,11 +201,20 @@ def render_labels(name: str, versions: list, labels: dict[str, int]) -> None:
     movable = sorted(lb for lb in labels if allowed or not is_protected(lb))
     if movable:
         r1, r2 = st.columns([2, 1], vertical_alignment="bottom")
-        r1.selectbox("Roll back label", movable, key=f"prompts_rb_{name}",
-                     help="Moves the label back to the version it pointed at before its last move.")
-        r2.button("Roll back", key=f"prompts_rollback_{name}", icon=":material/undo:", on_click=_rollback,
-                  args=(name,), width="stretch")
+        rb = r1.selectbox("Roll back label", movable, key=f"prompts_rb_{name}",
+                          help="Moves the label back to the version it pointed at before its last move.")
+        with db.session_scope() as session:
+            target = prompts.rollback_target(session=session, name=name, label=rb)
+        why = None if target is not None else f"{rb} has no earlier version: it has only been set once."
+        r2.button(f"Roll back to v{target}" if target is not None else "Roll back", key=f"prompts_rollback_{name}",
+                  icon=":material/undo:", on_click=_rollback, args=(name,), width="stretch",
+                  disabled=target is None, help=why)
+        if why:
+            st.caption(why)
     _label_history(name)
+
+
+KIND_TEXT = {"promote": "promote", "rollback": "rollback ↩", "remove": "removed"}
 
 
 def _label_history(name: str) -> None:
@@ -169,8 +222,9 @@ def _label_history(name: str) -> None:
         events = prompts.label_history(session=session, name=name)[:50]
     if events:
         st.caption("Label history (newest first)")
-        st.dataframe(pd.DataFrame([{"label": e.label, "from": e.from_version, "to": e.to_version,
-                                    "author": e.author, "time": _when(e.created_at)} for e in events]),
+        st.dataframe(pd.DataFrame([{"label": e.label, "move": KIND_TEXT.get(e.kind, e.kind),
+                                    "from": text_or_dash(e.from_version), "to": text_or_dash(e.to_version),
+                                    "author": e.author, "time": when_utc(e.created_at)} for e in events]),
                      hide_index=True, width="stretch")
 
 

@@ -305,3 +305,53 @@ def test_a_version_with_tool_messages_and_a_placeholder_opens_and_tools_json_is_
     v2 = _versions(engine_for_app, "agent")[-1]
     assert v2.number == 2 and v2.params["tools"][0]["function"]["name"] == "look"
     assert v2.messages[0] == {"role": "placeholder", "name": "history"} and v2.messages[3]["tool_call_id"] == "c1"
+
+
+def test_view_restore_open_word_diff_and_rollback_reasons(engine_for_app):
+    """#15 item 14: any version read-only, restored as the draft or opened in the Playground; a word diff;
+    Roll back disabled with the reason when there is nothing earlier; rollbacks marked in the history."""
+    _make(engine_for_app, content="Hello {{ name }}")
+    with db.session_scope(engine_for_app) as s:
+        prompts.save_version(actor=ADMIN, session=s, name="greet", commit_message="warmer",
+                             messages=[{"role": "user", "content": "Hello there {{ name }}, welcome!"}])
+    at = _open("greet")
+    # view v1 read-only: its text is shown as code, not as an editable field
+    at.selectbox(key="prompts_view_greet").select(1).run()
+    assert not at.exception
+    assert "v1 · read-only" in plain(texts(at))
+    assert any(c.value == "Hello {{ name }}" for c in at.code)
+    # restore it as the draft: the editor now holds v1's text (nothing saved yet) and says so
+    at.button(key="prompts_restore_v_greet").click().run()
+    assert "v1 is now your draft: save it to make it the newest version." in values(at.info)
+    assert [a.value for a in _msg_areas(at)] == ["Hello {{ name }}"]
+    assert at.session_state["prompts_tab"] == "Editor"
+    assert len(_versions(engine_for_app, "greet")) == 2
+    at.button(key="prompts_save_greet").click().run()
+    v = _versions(engine_for_app, "greet")
+    assert [x.number for x in v] == [1, 2, 3] and v[-1].messages[0]["content"] == "Hello {{ name }}"
+    assert v[-1].commit_message == "restore v1"
+    # the word diff marks only the words that changed
+    at.selectbox(key="prompts_diff_a_greet_3").select(2)
+    at.selectbox(key="prompts_diff_b_greet_3").select(3)
+    at.segmented_control(key="prompts_diff_by").set_value("words").run()
+    words = [c.value for c in at.code if "[-" in c.value]
+    assert words and "Hello [-there -]{{ name }}[-, welcome!-]" in words[0], words
+    # first promote: nothing earlier, so Roll back is disabled and says why
+    at.selectbox(key="prompts_lbl_greet").select("staging")
+    at.button(key="prompts_promote_greet").click().run()
+    rb = at.button(key="prompts_rollback_greet")
+    assert rb.disabled and "staging has no earlier version: it has only been set once." in texts(at)
+    at.selectbox(key="prompts_lbl_v_greet_3").select(1)
+    at.button(key="prompts_promote_greet").click().run()
+    rb = at.button(key="prompts_rollback_greet")
+    assert not rb.disabled and plain(rb.label) == "Roll back to v3"
+    rb.click().run()
+    assert "Rolled staging back to v3." in values(at.success)
+    hist = next(d.value for d in at.dataframe if "move" in d.value.columns)
+    assert list(hist["move"]) == ["rollback ↩", "promote", "promote"], hist
+    # open v2 in the Playground: it starts on that very version
+    at.selectbox(key="prompts_view_greet").select(2).run()
+    at.button(key="prompts_play_v_greet").click().run()
+    assert not at.exception
+    assert at.session_state["play_prompt"] == "greet" and at.session_state["play_ref"] == "greet:2"
+    assert "Playground" in [t.value for t in at.title]
