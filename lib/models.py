@@ -194,6 +194,9 @@ class Run(SQLModel, table=True):
     tool_calls: list | None = _json(None, nullable=True)
     reasoning: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # thinking text
     reasoning_tokens: int | None = None  # part of completion_tokens (priced with them)
+    # Anthropic thinking / redacted_thinking blocks with their signatures, verbatim: a tool turn must send
+    # them back unchanged when thinking is on (None for every other answer)
+    thinking_blocks: list | None = _json(None, nullable=True)
     parent_run_id: int | None = Field(default=None, index=True)  # the previous turn of a conversation
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import threading
@@ -356,8 +357,41 @@ def _event(name: str, data: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+def thinking_signature(thinking: str) -> str:
+    """The signature the fake gives a thinking block (so it can check the block comes back unchanged)."""
+    return "sig_" + hashlib.sha256(thinking.encode()).hexdigest()[:24]
+
+
+def thinking_turn_problem(body: Any) -> str | None:
+    """What the Messages API says when thinking is on and the assistant turn with the tool calls being answered
+    does not start with its signed thinking block, passed back unchanged (None when the request is fine)."""
+    if not isinstance(body, dict) or (body.get("thinking") or {}).get("type") != "enabled":
+        return None
+    msgs = body.get("messages") or []
+    last = next((i for i in range(len(msgs) - 1, -1, -1) if msgs[i].get("role") == "assistant"), None)
+    if last is None or not isinstance(msgs[last].get("content"), list):
+        return None
+    blocks = msgs[last]["content"]
+    if not any(isinstance(b, dict) and b.get("type") == "tool_use" for b in blocks):
+        return None
+    first = blocks[0] if blocks else {}
+    if first.get("type") == "redacted_thinking" and first.get("data"):
+        return None
+    if first.get("type") == "thinking" and first.get("signature") == thinking_signature(str(first.get("thinking"))):
+        return None
+    if first.get("type") == "thinking":
+        return f"messages.{last}.content.0: Invalid `signature` in `thinking` block"
+    return (f"messages.{last}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{first.get('type')}`. When `thinking` is enabled, a final `assistant` message must start with a "
+            "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).")
+
+
 @route("POST", "/v1/messages")
 async def anthropic_messages(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+    problem = thinking_turn_problem(body)
+    if problem:
+        return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": problem}},
+                                 status=400)
     text = answer_text(body, fault)
     model = (body or {}).get("model", "claude-fake")
     out_tokens = max(1, len(text.split()))
@@ -365,7 +399,8 @@ async def anthropic_messages(server: FakeServer, request: web.Request, body: Any
                   "input": json.loads(_args_text(c))} for i, c in enumerate(fault.tool_calls or [])]
     stop_reason = "tool_use" if tool_uses else "end_turn"
     if not (body or {}).get("stream"):
-        content = ([{"type": "thinking", "thinking": fault.reasoning, "signature": "sig"}] if fault.reasoning else [])
+        content = ([{"type": "thinking", "thinking": fault.reasoning, "signature": thinking_signature(fault.reasoning)}]
+                   if fault.reasoning else [])
         content += ([{"type": "text", "text": text}] if text or not tool_uses else []) + tool_uses
         return web.json_response({"id": "msg_1", "type": "message", "role": "assistant", "model": model,
                                   "content": content, "stop_reason": stop_reason,
@@ -381,6 +416,8 @@ async def anthropic_messages(server: FakeServer, request: web.Request, body: Any
         events.append(("content_block_start", {"index": idx, "content_block": {"type": "thinking", "thinking": ""}}))
         events += [("content_block_delta", {"index": idx, "delta": {"type": "thinking_delta", "thinking": c}})
                    for c in chunks_of(fault.reasoning)]
+        events.append(("content_block_delta", {"index": idx, "delta": {
+            "type": "signature_delta", "signature": thinking_signature(fault.reasoning)}}))
         events.append(("content_block_stop", {"index": idx}))
         idx += 1
     events.append(("content_block_start", {"index": idx, "content_block": {"type": "text", "text": ""}}))

@@ -258,6 +258,7 @@ class Executor:
             tool_calls=resp.tool_calls if resp is not None else None,
             reasoning=storable_text(resp.reasoning) if resp is not None and resp.reasoning else None,
             reasoning_tokens=resp.reasoning_tokens if resp is not None else None,
+            thinking_blocks=resp.thinking_blocks if resp is not None else None,
             finish_reason=resp.finish_reason[:50] if resp and resp.finish_reason else None, status=status,
             error_kind=err.kind if err is not None else None, error_message=err_msg,
             http_status=resp.http_status if resp else getattr(err, "status_code", None),

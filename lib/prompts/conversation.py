@@ -17,11 +17,17 @@ from .content import validate_message
 from .media import Media, with_media
 
 
-def assistant_turn(text: str, tool_calls: list[dict] | None = None) -> dict:
-    """The answer as an assistant message (content null when it is only tool calls, as OpenAI wants)."""
+def assistant_turn(text: str, tool_calls: list[dict] | None = None,
+                   thinking_blocks: list[dict] | None = None) -> dict:
+    """The answer as an assistant message (content null when it is only tool calls, as OpenAI wants).
+
+    With tool calls, Anthropic's signed `thinking_blocks` ride along unchanged: the next turn must
+    send them back (the Anthropic provider puts them first; others drop them)."""
     msg: dict[str, Any] = {"role": "assistant", "content": text if text or not tool_calls else None}
     if tool_calls:
         msg["tool_calls"] = [dict(c) for c in tool_calls]
+        if thinking_blocks:
+            msg["thinking_blocks"] = [dict(b) for b in thinking_blocks]
     return msg
 
 

@@ -33,6 +33,7 @@ class RunResult(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None  # OpenAI shape, for every provider kind
     reasoning: str | None = None
     reasoning_tokens: int | None = None  # included in completion_tokens
+    thinking_blocks: list[dict[str, Any]] | None = None  # Anthropic's signed thinking blocks (tool turns)
     finish_reason: str | None = None
     status: Literal["ok", "error", "incomplete"] = "ok"
     error_kind: str | None = None
@@ -139,7 +140,7 @@ def storable(value: Any) -> Any:
 
 _TEXT_COLUMNS = ("output", "error_message", "reasoning", "prompt_name", "finish_reason", "request_id", "endpoint",
                  "model", "actor")
-_JSON_COLUMNS = ("params", "variables", "messages", "usage_raw", "tool_calls")
+_JSON_COLUMNS = ("params", "variables", "messages", "usage_raw", "tool_calls")  # thinking_blocks: verbatim
 _SHORT = {"finish_reason": 50, "request_id": 200, "endpoint": 100, "model": 200, "prompt_name": 200, "actor": 200}
 
 
@@ -156,6 +157,9 @@ def make_storable(row: dict[str, Any]) -> dict[str, Any]:
     for k in _JSON_COLUMNS:
         if row.get(k) is not None:
             row[k] = storable(row[k])
+    blocks = row.get("thinking_blocks")
+    if blocks is not None and storable(blocks) != blocks:
+        row["thinking_blocks"] = None  # a signed block is useful only unchanged; one that cannot be stored is dropped
     return row
 
 
@@ -174,7 +178,8 @@ def run_row(spec: CallSpec, result: RunResult) -> dict[str, Any]:
             "attempts": result.attempts, "cache_hit": bool(result.cached), "rating": None, "note": None,
             "compare_id": spec.compare_id, "batch_job_id": spec.batch_job_id, "actor": spec.actor,
             "tool_calls": result.tool_calls or None, "reasoning": result.reasoning,
-            "reasoning_tokens": result.reasoning_tokens, "parent_run_id": spec.parent_run_id})
+            "reasoning_tokens": result.reasoning_tokens, "thinking_blocks": result.thinking_blocks or None,
+            "parent_run_id": spec.parent_run_id})
 
 
 def spec_for_version(version: Any, *, prompt_name: str | None, endpoint: str, model: str, messages: list[dict],

@@ -96,7 +96,8 @@ def show_structured(text: str, params: dict | None) -> None:
 def thread_of(run: Any) -> list[dict]:
     """The conversation so far: what the run sent, then its answer."""
     msgs = [dict(m) for m in (getattr(run, "messages", None) or [])]
-    return [*msgs, prompts_lib.assistant_turn(run.output or "", getattr(run, "tool_calls", None))]
+    return [*msgs, prompts_lib.assistant_turn(run.output or "", getattr(run, "tool_calls", None),
+                                              getattr(run, "thinking_blocks", None))]
 
 
 def conversation(engine: Any, run: Any, *, version: Any, prompt_name: str | None, model: str, params: dict,

@@ -90,7 +90,8 @@ class AnthropicProvider(MessageBatches, Provider):
                                 status_code=resp.status_code, body=raw.decode("utf-8", "replace")[:2000])
         text, reasoning, calls = fmt.read_blocks(data["content"], _structured(request))
         return checked(ChatResponse.model_construct(
-            text=text, reasoning=reasoning, tool_calls=calls, finish_reason=data.get("stop_reason"), usage_raw=usage,
+            text=text, reasoning=reasoning, tool_calls=calls, thinking_blocks=fmt.signed_blocks(data["content"]),
+            finish_reason=data.get("stop_reason"), usage_raw=usage,
             request_id=request_id_of(resp.headers), http_status=resp.status_code, model=data.get("model"),
             **_usage(usage)), name, resp.status_code, raw, resp.headers)
 
@@ -129,7 +130,7 @@ class AnthropicProvider(MessageBatches, Provider):
                             usage.update(msg.get("usage") or {})
                         elif etype == "content_block_start":
                             block = dict(ev.get("content_block") or {})
-                            if block.get("type") in ("thinking", "tool_use"):
+                            if block.get("type") in ("thinking", "redacted_thinking", "tool_use"):
                                 blocks[int(ev.get("index", 0))] = block
                         elif etype == "content_block_delta":
                             delta = ev.get("delta") or {}
@@ -140,17 +141,21 @@ class AnthropicProvider(MessageBatches, Provider):
                             elif delta.get("type") == "thinking_delta" and idx in blocks:
                                 blocks[idx]["thinking"] = blocks[idx].get("thinking", "") + str(
                                     delta.get("thinking", ""))
+                            elif delta.get("type") == "signature_delta" and idx in blocks:
+                                blocks[idx]["signature"] = blocks[idx].get("signature", "") + str(
+                                    delta.get("signature", ""))
                             elif delta.get("type") == "input_json_delta" and idx in blocks:
                                 json_parts.setdefault(idx, []).append(str(delta.get("partial_json", "")))
                         elif etype == "message_delta":
                             finish = (ev.get("delta") or {}).get("stop_reason") or finish
                             usage.update(ev.get("usage") or {})
                         elif etype == "message_stop":
+                            done = [_finished(b, json_parts.get(i)) for i, b in sorted(blocks.items())]
                             text, reasoning, calls = fmt.read_blocks(
-                                [{"type": "text", "text": "".join(parts)},
-                                 *(_finished(b, json_parts.get(i)) for i, b in sorted(blocks.items()))], structured)
+                                [{"type": "text", "text": "".join(parts)}, *done], structured)
                             yield ProviderEvent(type="done", response=ChatResponse(
                                 text=text, reasoning=reasoning, tool_calls=calls,
+                                thinking_blocks=fmt.signed_blocks(done),
                                 finish_reason=finish, usage_raw=usage or None,
                                 request_id=request_id_of(headers), http_status=resp.status_code, model=model,
                                 **_usage(usage)))

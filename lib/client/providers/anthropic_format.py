@@ -10,6 +10,10 @@ A JSON Schema `response_format` becomes a forced tool whose input is read back a
 
 Responses: `text` blocks are the answer, `thinking` blocks the reasoning, `tool_use` blocks the
 tool calls (returned in the OpenAI shape `{id, type: "function", function: {name, arguments}}`).
+The `thinking` / `redacted_thinking` blocks are also kept verbatim with their signatures
+(`signed_blocks`): with thinking on, the assistant turn whose tool calls are answered must start with
+them, unchanged. They travel on that assistant message as `thinking_blocks` (LiteLLM's name) and are
+put back first in its content; other kinds never see them.
 """
 
 from __future__ import annotations
@@ -87,6 +91,22 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
             "input": args if isinstance(args, dict) else {"value": args}}
 
 
+THINKING_TYPES = ("thinking", "redacted_thinking")
+
+
+def signed_blocks(blocks: list[Any]) -> list[dict[str, Any]] | None:
+    """The thinking / redacted_thinking blocks of a reply, exactly as sent (signature and data included)."""
+    out = [dict(b) for b in blocks if isinstance(b, dict) and b.get("type") in THINKING_TYPES]
+    return out or None
+
+
+def _thinking_of(message: dict) -> list[dict[str, Any]]:
+    blocks = message.get("thinking_blocks")
+    if not isinstance(blocks, list):
+        return []
+    return [dict(b) for b in blocks if isinstance(b, dict) and b.get("type") in THINKING_TYPES]
+
+
 def convert_messages(messages: list[dict]) -> tuple[str | None, list[dict]]:
     """(system text, Anthropic messages) for OpenAI-shaped chat messages."""
     system: list[str] = []
@@ -102,7 +122,8 @@ def convert_messages(messages: list[dict]) -> tuple[str | None, list[dict]]:
         else:
             blocks = _content_blocks(m.get("content"))
             if role == "assistant":
-                blocks += [_tool_use(c) for c in m.get("tool_calls") or [] if isinstance(c, dict)]
+                blocks = [*_thinking_of(m), *blocks,
+                          *(_tool_use(c) for c in m.get("tool_calls") or [] if isinstance(c, dict))]
             role = "assistant" if role == "assistant" else "user"
         if out and out[-1]["role"] == role:
             prev = out[-1]["content"]

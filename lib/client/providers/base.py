@@ -72,13 +72,15 @@ class ChatResponse(BaseModel):
 
     `tool_calls` are in the OpenAI shape `[{id, type: "function", function: {name, arguments}}]`
     (arguments a JSON string) for every kind; `reasoning` is the model's thinking text where the
-    provider returns it; `reasoning_tokens` is part of `completion_tokens` (so it is priced).
+    provider returns it; `reasoning_tokens` is part of `completion_tokens` (so it is priced);
+    `thinking_blocks` are Anthropic's signed thinking blocks, kept verbatim to be sent back on a tool turn.
     """
 
     text: str = ""
     tool_calls: list[dict[str, Any]] | None = None
     reasoning: str | None = None
     reasoning_tokens: int | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None  # Anthropic's signed thinking blocks, verbatim
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -406,6 +408,9 @@ def _problem(resp: ChatResponse) -> str | None:
     calls = getattr(resp, "tool_calls", None)
     if calls is not None and not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
         return "tool_calls is not a list of objects"
+    blocks = getattr(resp, "thinking_blocks", None)
+    if blocks is not None and not (isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)):
+        return "thinking blocks are not a list of objects"
     return None
 
 

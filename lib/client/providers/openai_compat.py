@@ -73,6 +73,13 @@ def _text_of(content: Any) -> str:
     return str(content or "")
 
 
+def _without_thinking(messages: list[dict]) -> list[dict]:
+    """The messages without Anthropic's signed `thinking_blocks` (a thread can move between kinds)."""
+    if not any("thinking_blocks" in m for m in messages):
+        return messages
+    return [{k: v for k, v in m.items() if k != "thinking_blocks"} for m in messages]
+
+
 def prompt_of(messages: list[dict]) -> str:
     """Legacy completions take one prompt string: the message contents (their text parts) joined."""
     return "\n\n".join(_text_of(m.get("content")) for m in messages)
@@ -156,7 +163,8 @@ class OpenAICompatProvider(Provider):
         if request.mode == "completion":
             url, payload = f"{self.root}/completions", {"model": request.model, "prompt": prompt_of(request.messages)}
         else:
-            url, payload = f"{self.root}/chat/completions", {"model": request.model, "messages": request.messages}
+            url, payload = f"{self.root}/chat/completions", {"model": request.model,
+                                                             "messages": _without_thinking(request.messages)}
         payload.update(params)
         if stream:
             payload["stream"] = True
