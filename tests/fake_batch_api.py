@@ -1,8 +1,11 @@
-"""OpenAI Files + Batches and Anthropic Message Batches routes for the fake server (tests/fakeserver.py), plugged into its route table.
+"""OpenAI Files + Batches and Anthropic Message Batches routes for the fake server (tests/fakeserver.py),
+plugged into its route table.
 
     install(server)                       # POST /v1/files, POST /v1/batches on this server
     server.batch_polls_before_done = 1    # GETs answered "in_progress" before "completed"
     server.batch_fail_ids = {"item-3"}    # these custom_ids go to the error file
+    server.batch_create_hold_s = 30       # the batch exists, its creation is answered 30 s later
+    server.batches                        # every batch created: GET /v1/batches lists them
 
 The server's table matches exact paths, so each created file and batch adds its own
 GET routes (/v1/files/{id}/content, /v1/batches/{id}).  Answers are computed like the chat
@@ -11,6 +14,7 @@ route's (`answer_text`), so a batch result equals a live result for the same mes
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from email.parser import BytesParser
@@ -95,7 +99,19 @@ async def create_batch(server: FakeServer, request: web.Request, body: Any, faul
                                                      "completed": len(ok_lines), "failed": len(err_lines)}})
 
     server.add_route("GET", f"/v1/batches/{bid}", get_batch)
+    server.batches.insert(0, info)  # billed from here on, whether or not the client hears the answer
+    if server.batch_create_hold_s:
+        await asyncio.sleep(server.batch_create_hold_s)
     return web.json_response(info)
+
+
+async def list_batches(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+    """GET /v1/batches (newest first, `limit`), as OpenAI pages it."""
+    limit = int(request.query.get("limit", "20"))
+    data = server.batches[:limit]
+    return web.json_response({"object": "list", "data": data, "has_more": len(server.batches) > limit,
+                              "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None})
 
 
 async def create_message_batch(server: FakeServer, request: web.Request, body: Any,
@@ -145,6 +161,9 @@ def install(server: FakeServer) -> FakeServer:
     server.content_failures = 0
     server.add_route("POST", "/v1/files", upload_file)
     server.add_route("POST", "/v1/batches", create_batch)
+    server.add_route("GET", "/v1/batches", list_batches)
+    server.batches = []
+    server.batch_create_hold_s = 0.0
     server.anthropic_batch_params = []
     server.add_route("POST", "/v1/messages/batches", create_message_batch)
     return server

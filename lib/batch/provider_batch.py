@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -38,6 +39,7 @@ from lib.prompts import count_messages, merge_params, render
 from lib.runs import RunResult, run_row, spec_for_version
 
 from . import store
+from .owners import is_dead_local, new_owner
 from .planning import output_tokens_per_call
 from .runner import row_values
 
@@ -73,6 +75,8 @@ def _load(engine: Engine, job_id: int):
 
 
 def _is_open(info: dict) -> bool:
+    if info.get("status") == "submitting":
+        return True
     return "batch_id" in info and info.get("status") not in ("merged", "failed", "expired", "cancelled")
 
 
@@ -97,18 +101,21 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
     left = None if job.budget_usd is None else (job.budget_usd - (job.spent_usd or 0.0) - sum(
         i.get("estimate_usd") or 0.0 for i in state.values() if _is_open(i)))
     held: list[float | None] = []  # estimate of the first request the budget held back, per model
+    owner = f"provider:pending:{job_id}"
     for ref in job.models:
+        if state.get(ref, {}).get("status") == "submitting" and _submitter_gone(state[ref]):
+            await _recover(engine, job_id, ref, state)  # a process died while it created this batch
         if state.get(ref, {}).get("status") not in (None, "merged", "failed", "expired", "cancelled"):
-            continue  # a batch for this model is still open
-        owner = f"provider:pending:{job_id}"
+            continue  # a batch for this model is still open (or being created by a live process)
         ep_name, model = split_model_ref(ref)
         with session_scope(engine) as s:
             cfg = load_config(session=s, name=ep_name)
         _require_batch_api(cfg)  # refuses an endpoint without a Batch API before any item is leased
         with engine.begin() as conn:
-            # items of an upload that died half-way (process killed before the batch existed) come back
-            conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.state == "running",
-                                                 BatchItem.lease_owner == owner, BatchItem.lease_expires < utcnow())
+            # items of an upload that died half-way (killed before it said it was creating a batch) come back
+            conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
+                                                 BatchItem.state == "running", BatchItem.lease_owner == owner,
+                                                 BatchItem.lease_expires < utcnow())
                          .values(state="pending", lease_owner=None, lease_expires=None,
                                  attempts=BatchItem.attempts - 1))
             items = conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
@@ -148,18 +155,23 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
         if not lines:
             continue
         payload = "\n".join(lines).encode()
-        meta = {"workbench_job": str(job_id), "model": ref}
+        token = f"{job_id}-{uuid.uuid4().hex}"  # finds the batch again if the answer to its creation is lost
+        meta = {"workbench_job": str(job_id), "model": ref, "workbench_submission": token}
+        info = {"items": len(lines), **({"estimate_usd": round(estimate, 6)} if left is not None else {})}
         try:
             f = await _api(engine, ep_name, lambda p, data=payload: p.upload_file(f"job-{job_id}.jsonl", data))
+            # said before the batch exists: a process killed from here on is recovered by _recover(), not resubmitted
+            state[ref] = {**info, "status": "submitting", "submission": token, "submitter": new_owner(),
+                          "since": utcnow().isoformat(), "input_file_id": f["id"]}
+            _save_state(engine, job_id, state)
             b = await _api(engine, ep_name, lambda p, fid=f["id"], m=meta: p.create_batch(fid, ENDPOINT_PATH, m))
         except ProviderError as exc:
             store.release(engine, owner, [i[0] for i in items])
+            state.pop(ref, None)
+            _save_state(engine, job_id, state)
             raise ProviderError(f"{ep_name}: could not submit the batch: {exc}") from None
-        with engine.begin() as conn:  # the items now belong to this provider batch
-            conn.execute(update(BatchItem).where(BatchItem.lease_owner == owner, BatchItem.job_id == job_id)
-                         .values(lease_owner=f"provider:{b['id']}", lease_expires=utcnow() + LEASE))
-        state[ref] = {"batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating"),
-                      "items": len(lines), **({"estimate_usd": round(estimate, 6)} if left is not None else {})}
+        state[ref] = {**info, "batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating")}
+        _adopt(engine, job_id, ref, b["id"], state)
     _save_state(engine, job_id, state)
     if held and not any(_is_open(i) for i in state.values()):  # nothing open will free budget estimates
         known = [e for e in held if e is not None]
@@ -172,6 +184,52 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
 def _save_state(engine: Engine, job_id: int, state: dict) -> None:
     with engine.begin() as conn:
         conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=state, updated_at=utcnow()))
+
+
+def _adopt(engine: Engine, job_id: int, ref: str, batch_id: str, state: dict) -> None:
+    """The model's items being submitted now belong to provider batch `batch_id`, and the job says so,
+    in one transaction (a process killed in between leaves neither half)."""
+    with engine.begin() as conn:
+        conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
+                                             BatchItem.state == "running",
+                                             BatchItem.lease_owner == f"provider:pending:{job_id}")
+                     .values(lease_owner=f"provider:{batch_id}", lease_expires=utcnow() + LEASE))
+        conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=dict(state),
+                                                                          updated_at=utcnow()))
+
+
+def _submitter_gone(info: dict) -> bool:
+    """True when the process that was creating this batch is dead (on this host) or past the upload lease."""
+    if is_dead_local(info.get("submitter")):
+        return True
+    try:
+        since = datetime.fromisoformat(str(info.get("since")))
+    except ValueError:
+        return True
+    return utcnow() - since > UPLOAD_LEASE
+
+
+async def _recover(engine: Engine, job_id: int, ref: str, state: dict) -> None:
+    """A process died while it created the model's batch: if the provider has it (found by the
+    submission token in its metadata), adopt it, so it is polled and merged, never paid twice;
+    if not, the creation never happened: its items go back to pending."""
+    info = state[ref]
+    ep_name, _model = split_model_ref(ref)
+    found = await _api(engine, ep_name, lambda p, t=info["submission"]: p.find_batch("workbench_submission", t))
+    rest = {k: v for k, v in info.items() if k not in ("submission", "submitter", "since", "status")}
+    if found is not None:
+        state[ref] = {**rest, "batch_id": found["id"], "status": found.get("status", "validating"),
+                      "recovered": True}
+        _adopt(engine, job_id, ref, found["id"], state)
+        return
+    with engine.begin() as conn:
+        conn.execute(update(BatchItem).where(BatchItem.job_id == job_id, BatchItem.model == ref,
+                                             BatchItem.state == "running",
+                                             BatchItem.lease_owner == f"provider:pending:{job_id}")
+                     .values(state="pending", lease_owner=None, lease_expires=None,
+                             attempts=BatchItem.attempts - 1, updated_at=utcnow()))
+    state.pop(ref)
+    _save_state(engine, job_id, state)
 
 
 def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, ref) -> store.Finished:

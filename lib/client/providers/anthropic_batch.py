@@ -71,6 +71,11 @@ class MessageBatches:
                                      json.dumps({"requests": requests}).encode())
         return self._as_openai(self._object(resp))
 
+    async def find_batch(self, key: str, value: str) -> dict[str, Any] | None:
+        """None: Message Batches carry no metadata, so a batch whose creation was never answered
+        cannot be recognised (the window is one request's round trip)."""
+        return None
+
     async def get_batch(self, batch_id: str) -> dict[str, Any]:
         """GET /v1/messages/batches/{id}, in the OpenAI batch shape."""
         resp = await self._batch_api("GET", f"{self.root}/v1/messages/batches/{batch_id}")  # type: ignore

@@ -339,6 +339,17 @@ class OpenAICompatProvider(Provider):
                            "metadata": metadata}).encode()
         return await self._api_json("POST", f"{self.root}/batches", body)
 
+    async def find_batch(self, key: str, value: str) -> dict[str, Any] | None:
+        """The newest of the last 100 batches whose metadata[key] is value (GET /batches), or None."""
+        resp = await self._api("GET", f"{self.root}/batches?limit=100")
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ProtocolError(f"{self.config.name}: batch list has no data", status_code=resp.status_code)
+        for b in data["data"]:
+            if isinstance(b, dict) and isinstance(b.get("id"), str) and (b.get("metadata") or {}).get(key) == value:
+                return b
+        return None
+
     async def get_batch(self, batch_id: str) -> dict[str, Any]:
         """GET /batches/{id}: status, request counts and the output/error file ids."""
         return await self._api_json("GET", f"{self.root}/batches/{batch_id}")
