@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -349,7 +349,7 @@ class RunRollup(SQLModel, table=True):
     """
 
     __table_args__ = (UniqueConstraint("hour", "endpoint", "model", "version_id", "source", "status", "error_kind",
-                                       name="uq_runrollup_key"),)
+                                       "actor", name="uq_runrollup_key"),)
     id: int | None = Field(default=None, primary_key=True)
     hour: datetime  # leads the unique key, whose index serves range scans
     endpoint: str = Field(default="", max_length=100)
@@ -358,6 +358,7 @@ class RunRollup(SQLModel, table=True):
     source: str = Field(default="", max_length=20)
     status: str = Field(default="", max_length=20)
     error_kind: str = Field(default="", max_length=50)
+    actor: str = Field(default="", max_length=200)  # who made the calls (Run.actor; '' for none)
     calls: int = 0
     retried: int = 0
     retries: int = 0
@@ -369,6 +370,14 @@ class RunRollup(SQLModel, table=True):
     priced: int = 0
     latency_sum: float = 0.0
     latency_n: int = 0
+
+
+class RollupMark(SQLModel, table=True):
+    """The run id sequence's value at a rollup refresh and when it was read (PostgreSQL's safe watermark)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    seq: int = Field(default=0, sa_type=BigInteger)
 
 
 class MetricsState(SQLModel, table=True):

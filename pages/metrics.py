@@ -80,10 +80,12 @@ versions_sel = c3.multiselect("Version", version_choices, format_func=lambda v: 
                               key="metrics_versions", placeholder="All versions")
 labels_sel = c4.multiselect("Label", opts["labels"], key="metrics_labels", placeholder="Any label",
                             help="Runs of the versions that carry this label now.")
-d1, d2, d3 = st.columns(3)
+d1, d2, d3, d4 = st.columns(4)
 models_sel = d1.multiselect("Model", opts["models"], key="metrics_models", placeholder="All models")
 endpoints_sel = d2.multiselect("Endpoint", opts["endpoints"], key="metrics_endpoints", placeholder="All endpoints")
 sources_sel = d3.multiselect("Source", opts["sources"], key="metrics_sources", placeholder="All sources")
+users_sel = d4.multiselect("User", opts["actors"], key="metrics_users", placeholder="Everyone",
+                           help="Who made the call (a signed-in e-mail, cli:<os user>, token:<name>).")
 
 if isinstance(dates, date):
     start = end = dates
@@ -94,7 +96,7 @@ else:
 f = metrics.Filters(since=datetime.combine(start, time(), UTC),
                     until=datetime.combine(end + timedelta(days=1), time(), UTC),
                     prompts=prompts_sel, version_ids=versions_sel, labels=labels_sel, models=models_sel,
-                    endpoints=endpoints_sel, sources=sources_sel)
+                    endpoints=endpoints_sel, sources=sources_sel, actors=users_sel)
 FKEY = f.key()
 GRAIN = metrics.grain_for(f.since, f.until)
 # Percentiles need many runs per point: hourly p95 lines over a week are noise, so they go per day.
@@ -104,7 +106,12 @@ st.caption(f"{start:%b %d} - {end:%b %d %Y} UTC, one point per {GRAIN}"
 
 
 def _roll(*keys: str):
-    return mv.rollup(URL, FKEY, GRAIN, tuple(keys))
+    roll = mv.rollup(URL, FKEY, GRAIN, tuple(keys))
+    as_of = roll.attrs.get("as_of")
+    if as_of:
+        st.caption(f"Figures as of {datetime.fromisoformat(as_of):%H:%M:%S} UTC "
+                   f"(new runs show within {mv.TTL} s).")
+    return roll
 
 
 def _latency(total: int):

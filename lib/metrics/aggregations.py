@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, literal, select, true
+from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -35,7 +35,7 @@ from lib.models import Label, Prompt, PromptVersion, Run
 from . import hourly as metrics_rollup
 
 SAMPLE_MAX = 50_000
-KEYS = ("bucket", "endpoint", "model", "version_id", "source", "status", "error_kind")
+KEYS = ("bucket", "endpoint", "model", "version_id", "source", "status", "error_kind", "actor")
 GRAINS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -51,11 +51,18 @@ class Filters:
     models: list[str] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)  # who made the call (Run.actor: an e-mail, cli:ana, token:x)
 
     def key(self) -> tuple:
-        """A hashable identity (for caching)."""
+        """A hashable identity (for caching); `Filters.from_key` reverses it."""
         return (self.since, self.until, *(tuple(x) for x in (self.prompts, self.version_ids, self.labels,
-                                                             self.models, self.endpoints, self.sources)))
+                                                             self.models, self.endpoints, self.sources, self.actors)))
+
+    @classmethod
+    def from_key(cls, key: tuple) -> Filters:
+        """The Filters a `key()` came from."""
+        since, until, *lists = key
+        return cls(since, until, *(list(x) for x in lists))
 
 
 def grain_for(since: datetime | None, until: datetime | None) -> str:
@@ -98,6 +105,8 @@ def where_sql(f: Filters):
         conds.append(Run.endpoint.in_(f.endpoints))
     if f.sources:
         conds.append(Run.source.in_(f.sources))
+    if f.actors:
+        conds.append(Run.actor.in_(f.actors))
     return and_(true(), *conds)
 
 
@@ -117,21 +126,29 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
            use_rollup: bool = True) -> pd.DataFrame:
     """Counts and sums per (bucket, endpoint, model, prompt, version, source, status, error_kind): one scan.
 
-    Columns: bucket, endpoint, model, prompt_name, version_number, version_id, source, status, error_kind,
+    Columns: bucket, endpoint, model, prompt_name, version_number, version_id, source, status, error_kind, actor,
     calls, retried, retries, cache_hits, http_429, prompt_tokens, completion_tokens, cost_usd, priced,
     latency_sum, latency_n.  The other run charts are reshapes of this frame.  `keys` (a subset of
     KEYS) groups by fewer dimensions: fewer rows when a chart needs only some (the others come back empty).
-    On SQLite, hour-aligned ranges read the hourly `runrollup` table (see lib.metrics_rollup); otherwise
-    `run` is grouped directly.
+    Hour-aligned ranges read the hourly `runrollup` table, refreshed first (see lib.metrics.hourly);
+    otherwise `run` is grouped directly.  `df.attrs["as_of"]` says when the figures were true (UTC, ISO text).
     """
     engine = engine_of(engine)
     grain = grain or grain_for(f.since, f.until)
     keys = [k for k in KEYS if keys is None or k in keys or (k == "endpoint" and "model" in keys)]
+    as_of = datetime.now(UTC)
     if use_rollup and metrics_rollup.usable(engine, f.since, f.until, grain):
         metrics_rollup.refresh(engine)
+        as_of = metrics_rollup.as_of(engine) or as_of
         df = metrics_rollup.query(engine, f, grain, keys)
     else:
         df = _rollup_raw(engine, f, grain, keys)
+    df = _shape(engine, df, keys)
+    df.attrs["as_of"] = as_of.isoformat()
+    return df
+
+
+def _shape(engine: Engine, df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if df.empty:
         return _empty_rollup()
     for k in KEYS:
@@ -148,6 +165,7 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
     df["cost_usd"] = df["cost_usd"].astype("float64")
     df["latency_sum"] = df["latency_sum"].astype("float64")
     df["error_kind"] = df["error_kind"].where(df["error_kind"].notna(), None)
+    df["actor"] = df["actor"].where(df["actor"].notna() & (df["actor"] != ""), None)
     return df
 
 
@@ -167,7 +185,7 @@ def _rollup_raw(engine: Engine, f: Filters, grain: str, names: list[str]) -> pd.
 
 
 def _empty_rollup() -> pd.DataFrame:
-    cols = ["bucket", "endpoint", "model", "version_id", "source", "status", "error_kind", "calls", "retried",
+    cols = ["bucket", "endpoint", "model", "version_id", "source", "status", "error_kind", "actor", "calls", "retried",
             "retries", "cache_hits", "http_429", "prompt_tokens", "completion_tokens", "cost_usd", "priced",
             "latency_sum", "latency_n", "prompt_name", "version_number", "version"]
     return pd.DataFrame(columns=cols)
@@ -320,21 +338,39 @@ def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float]
 
 def headline(*, session: Session | None = None, engine: Engine | None = None, hours: float = 24,
              now: datetime | None = None) -> dict[str, Any]:
-    """Calls, spend, error rate and p95 latency of the last `hours` hours (home page and sidebar)."""
+    """Calls, spend, error rate and p95 latency of the last `hours` hours (home page and sidebar).
+
+    Whole hours come from the hourly rollup; only the two partial hours at the ends are read from `run`.
+    """
     eng = engine_of(session if session is not None else engine)
     now = now or datetime.now(UTC)
     f = Filters(since=now - timedelta(hours=hours), until=now)
-    where = where_sql(f)
+    lo = f.since.replace(minute=0, second=0, microsecond=0)
+    lo = lo if lo == f.since else lo + timedelta(hours=1)
+    hi = now.replace(minute=0, second=0, microsecond=0)
+    calls = priced = errors = 0
+    spent = 0.0
+    raw = where_sql(f)
+    if lo < hi and metrics_rollup.usable(eng, lo, hi, "hour"):
+        t = rollup(eng, Filters(since=lo, until=hi), "hour", keys=["status"])
+        calls, priced = int(t["calls"].sum()), int(t["priced"].sum())
+        errors = int(t.loc[t["status"] == "error", "calls"].sum())
+        spent = float(t["cost_usd"].sum(min_count=1) or 0.0) if priced else 0.0
+        raw = or_(and_(Run.created_at >= f.since, Run.created_at < lo),
+                  and_(Run.created_at >= hi, Run.created_at < now))
     stmt = select(func.count().label("calls"), func.sum(Run.cost_usd).label("spend"),
                   func.count(Run.cost_usd).label("priced"),
                   func.sum(case((Run.status == "error", 1), else_=0)).label("errors"))
     with eng.connect() as conn:
-        row = conn.execute(stmt.where(where)).one()
-    calls = int(row.calls or 0)
-    spend = float(row.spend or 0.0) if (row.priced or not calls) else None  # None: no call had a price
+        row = conn.execute(stmt.where(raw)).one()
+    calls += int(row.calls or 0)
+    priced += int(row.priced or 0)
+    errors += int(row.errors or 0)
+    spent += float(row.spend or 0.0)
+    spend = spent if (priced or not calls) else None  # None: no call had a price
     return {"hours": hours, "calls": calls, "spend_usd": spend,
-            "unpriced_calls": calls - int(row.priced or 0),
-            "error_rate": (int(row.errors or 0) / calls) if calls else None,
+            "unpriced_calls": calls - priced,
+            "error_rate": errors / calls if calls else None,
             "p95_latency_ms": percentile_overall(eng, f, 0.95, sample=10_000) if calls else None}
 
 
@@ -357,7 +393,7 @@ def options(engine: Engine | Session | None) -> dict[str, Any]:
     engine = engine_of(engine)
     out: dict[str, Any] = {}
     with engine.connect() as conn:
-        for name, col in (("models", "model"), ("endpoints", "endpoint"), ("sources", "source")):
+        for name, col in (("models", "model"), ("endpoints", "endpoint"), ("sources", "source"), ("actors", "actor")):
             out[name] = _distinct(conn, col)
         out["prompts"] = [r[0] for r in conn.execute(select(Prompt.name).order_by(Prompt.name))]
         out["labels"] = [r[0] for r in conn.execute(select(Label.name).distinct().order_by(Label.name))]
@@ -370,7 +406,7 @@ def options(engine: Engine | Session | None) -> dict[str, Any]:
 
 def _distinct(conn, col: str) -> list[str]:
     """Distinct values of an indexed run column by a loose index scan: one index seek per value, not a scan."""
-    assert col in {"model", "endpoint", "source"}  # fixed identifiers only
+    assert col in {"model", "endpoint", "source", "actor"}  # fixed identifiers only
     sql = (f"WITH RECURSIVE t(v) AS (SELECT min({col}) FROM run UNION ALL "
            f"SELECT (SELECT min({col}) FROM run WHERE {col} > t.v) FROM t WHERE t.v IS NOT NULL) "
            "SELECT v FROM t WHERE v IS NOT NULL AND v <> ''")

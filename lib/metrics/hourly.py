@@ -1,76 +1,161 @@
-"""The hourly run rollup: SQLite's fast path for the metrics page.
+"""The hourly run rollup: the metrics page's fast path on SQLite and PostgreSQL.
 
-SQLite has no hash aggregation: a GROUP BY over a million runs sorts them all (3-4 s
-here).  `refresh()` folds new runs into `runrollup` (one row per hour x endpoint x model x
-version x source x status x error kind) incrementally: it remembers the last run id it
-folded in.  That watermark is safe on SQLite because it has one writer at a time, so run
-ids become visible in id order.  It assumes the rolled-up columns of a run are final when
-the run is inserted (the client writes a run once, when the call ends); `rebuild()`
-recomputes everything (after deleting or editing runs).  Ratings and scores are not rolled
-up (they change after the run).  PostgreSQL (where sequence ids can commit out of order)
-aggregates `run` directly; its hash aggregation is fast enough.
+`runrollup` holds one row per hour x endpoint x model x version x source x status x error kind x
+actor.  `refresh()` keeps it exact by recomputing whole hours from `run` (never by adding to
+them), so recomputing an hour twice is harmless.  Which hours: those of every run whose id is
+above the watermark `W` (a late commit with an old `created_at` gets a new id, so its old hour
+is recomputed).  `W` trails the newest commits: it only moves up to an id below which every run
+that will ever be visible already is.
+
+- SQLite has one writer at a time: `refresh()` takes the write lock first, so `max(id)` is safe.
+- PostgreSQL hands out ids from a sequence and transactions commit in any order, so a run with a
+  smaller id can appear after a larger one.  The safe mark is the sequence value `Q` read before
+  looking for transactions that hold a write lock on `run` (`pg_locks`): with none, every id up
+  to `Q` is committed (an INSERT locks the table before it draws its id).  With some, the mark
+  moves only to the sequence value recorded by an earlier refresh (`rollupmark`) before the
+  oldest such transaction began.  A run committed later than that is still above the mark.
+
+Each refresh records when it ran (`as_of()`), which the page shows as "figures as of HH:MM".
+It assumes the rolled-up columns of a run are final when it is committed (the client writes a
+run once, when the call ends); `rebuild()` recomputes everything after runs were deleted or
+edited.  Ratings and scores are not rolled up (they change after the run).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import and_, func, select, text, true
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from lib.models import Label, Prompt, PromptVersion, RunRollup
 
 STATE_KEY = "rollup_run_id"
-_KEYS = ("hour", "endpoint", "model", "version_id", "source", "status", "error_kind")
+AS_OF_KEY = "rollup_at"  # epoch seconds of the last refresh
+MARKS_KEPT = 500
+_KEYS = ("hour", "endpoint", "model", "version_id", "source", "status", "error_kind", "actor")
 _SUMS = ("calls", "retried", "retries", "cache_hits", "http_429", "prompt_tokens", "completion_tokens", "cost_usd",
          "priced", "latency_sum", "latency_n")
-_FOLD = f"""
-INSERT INTO runrollup ({", ".join(_KEYS + _SUMS)})
-SELECT substr(created_at, 1, 13) || ':00:00.000000', endpoint, model, coalesce(version_id, 0), source, status,
-       coalesce(error_kind, ''), count(*), sum(attempts > 1), sum(attempts - 1), sum(cache_hit),
-       coalesce(sum(http_status = 429), 0),
+_HOUR = {"sqlite": "substr(created_at, 1, 13) || ':00:00.000000'",
+         "postgresql": "date_trunc('hour', created_at, 'UTC')"}
+_AGG = """
+INSERT INTO runrollup ({cols})
+SELECT {hour}, endpoint, model, coalesce(version_id, 0), source, status, coalesce(error_kind, ''),
+       coalesce(actor, ''), count(*), sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END), sum(attempts - 1),
+       sum(CASE WHEN cache_hit THEN 1 ELSE 0 END), sum(CASE WHEN http_status = 429 THEN 1 ELSE 0 END),
        coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), coalesce(sum(cost_usd), 0),
        count(cost_usd), coalesce(sum(latency_ms), 0), count(latency_ms)
-FROM run WHERE id > :lo AND id <= :hi
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ON CONFLICT ({", ".join(_KEYS)}) DO UPDATE SET {", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMS)}
+FROM run {where}
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
 def usable(engine: Engine, since: datetime | None, until: datetime | None, grain: str) -> bool:
-    """Whether a query can be answered from the rollup: SQLite, hourly or daily buckets, hour-aligned range."""
+    """Whether a query can be answered from the rollup: hourly or daily buckets over an hour-aligned range."""
     def aligned(d: datetime | None) -> bool:
         return d is None or (d.minute == 0 and d.second == 0 and d.microsecond == 0)
 
-    return engine.dialect.name == "sqlite" and grain in ("hour", "day") and aligned(since) and aligned(until)
+    return engine.dialect.name in _HOUR and grain in ("hour", "day") and aligned(since) and aligned(until)
+
+
+def _state(conn: Connection, key: str) -> int | None:
+    return conn.execute(text("SELECT value FROM metricsstate WHERE key = :k"), {"k": key}).scalar()
+
+
+def _set_state(conn: Connection, key: str, value: int) -> None:
+    if conn.execute(text("UPDATE metricsstate SET value = :v WHERE key = :k"), {"k": key, "v": value}).rowcount == 0:
+        conn.execute(text("INSERT INTO metricsstate (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise refreshes (and, on SQLite, take the write lock before reading anything)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+    else:
+        _set_state(conn, "rollup_lock", 0)
+
+
+def _safe_mark(conn: Connection, previous: int) -> int:
+    """The highest run id below which every run that will ever be visible is visible now (see module doc)."""
+    if conn.dialect.name != "postgresql":
+        return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM run")).scalar() or 0)
+    q = conn.execute(text("SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('run', 'id')), 0)")).scalar()
+    at = conn.execute(text("SELECT clock_timestamp()")).scalar()  # after reading q: a writer begun later drew more
+    writers = conn.execute(text(
+        "SELECT count(*), count(a.xact_start), min(a.xact_start) FROM pg_locks l "
+        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.relation = 'run'::regclass AND l.mode = 'RowExclusiveLock' AND l.granted "
+        "AND l.pid <> pg_backend_pid()")).one()
+    conn.execute(text("INSERT INTO rollupmark (at, seq) VALUES (:at, :q)"), {"at": at, "q": int(q)})
+    conn.execute(text("DELETE FROM rollupmark WHERE id <= (SELECT max(id) FROM rollupmark) - :n"), {"n": MARKS_KEPT})
+    n, known, oldest = writers
+    if n == 0:
+        return int(q)
+    if known < n:  # a writer we may not see the start of (no privilege): do not move
+        return previous
+    seen = conn.execute(text("SELECT max(seq) FROM rollupmark WHERE at < :t"), {"t": oldest}).scalar()
+    return max(previous, min(int(seen or 0), int(q)))
+
+
+def _ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Contiguous [start, end) ranges covering the given hour starts."""
+    out: list[list[datetime]] = []
+    for h in sorted(set(hours)):
+        if out and out[-1][1] == h:
+            out[-1][1] = h + timedelta(hours=1)
+        else:
+            out.append([h, h + timedelta(hours=1)])
+    return [(a, b) for a, b in out]
+
+
+def _hour_value(v) -> datetime:
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+def _bound(conn: Connection, d: datetime):
+    return d.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else d
+
+
+def _recompute(conn: Connection, previous: int | None) -> int:
+    """Recompute the hours of runs above `previous` (all hours when None); returns the runs looked at."""
+    dialect = conn.dialect.name
+    cols = ", ".join(_KEYS + _SUMS)
+    if previous is None:
+        conn.execute(text("DELETE FROM runrollup"))
+        conn.execute(text(_AGG.format(cols=cols, hour=_HOUR[dialect], where="")))
+        return int(conn.execute(text("SELECT coalesce(sum(calls), 0) FROM runrollup")).scalar() or 0)
+    rows = conn.execute(text(f"SELECT {_HOUR[dialect]} AS h, count(*) FROM run WHERE id > :w GROUP BY 1"),
+                        {"w": previous}).fetchall()
+    if not rows:
+        return 0
+    for lo, hi in _ranges([_hour_value(r[0]) for r in rows]):
+        b = {"lo": _bound(conn, lo), "hi": _bound(conn, hi)}
+        conn.execute(text("DELETE FROM runrollup WHERE hour >= :lo AND hour < :hi"), b)
+        where = "WHERE created_at >= :lo AND created_at < :hi"
+        conn.execute(text(_AGG.format(cols=cols, hour=_HOUR[dialect], where=where)), b)
+    return sum(int(r[1]) for r in rows)
 
 
 def refresh(engine: Engine, attempts: int = 3) -> int:
-    """Fold runs newer than the watermark into the rollup; returns how many runs were folded (SQLite only)."""
-    if engine.dialect.name != "sqlite":
+    """Bring the rollup up to date with committed runs; returns how many new runs were looked at."""
+    if engine.dialect.name not in _HOUR:
         return 0
     for attempt in range(attempts):
         try:
             with engine.begin() as conn:
-                lo = conn.execute(text("SELECT value FROM metricsstate WHERE key = :k"), {"k": STATE_KEY}).scalar()
-                hi = conn.execute(text("SELECT max(id) FROM run")).scalar() or 0
-                if lo is None:
-                    conn.execute(text("INSERT OR IGNORE INTO metricsstate (key, value) VALUES (:k, 0)"),
-                                 {"k": STATE_KEY})
-                    lo = 0
-                if hi <= lo:
-                    return 0
-                # The conditional update takes the write lock; if another process moved the mark first, stop.
-                moved = conn.execute(text("UPDATE metricsstate SET value = :hi WHERE key = :k AND value = :lo"),
-                                     {"hi": hi, "lo": lo, "k": STATE_KEY}).rowcount
-                if moved != 1:
-                    return 0
-                conn.execute(text(_FOLD), {"lo": lo, "hi": hi})
-                return hi - lo
-        except OperationalError:  # busy snapshot / locked: another writer; try again shortly
+                _lock(conn)
+                previous = _state(conn, STATE_KEY)
+                mark = _safe_mark(conn, previous or 0)
+                n = _recompute(conn, previous)
+                _set_state(conn, STATE_KEY, max(mark, previous or 0))
+                _set_state(conn, AS_OF_KEY, int(time.time()))
+                return n
+        except OperationalError:  # SQLite busy snapshot / locked: another writer; try again shortly
             if attempt == attempts - 1:
                 return 0
             time.sleep(0.05 * (attempt + 1))
@@ -79,18 +164,29 @@ def refresh(engine: Engine, attempts: int = 3) -> int:
 
 def rebuild(engine: Engine) -> int:
     """Recompute the whole rollup from `run` (after runs were deleted or edited); returns runs folded."""
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name not in _HOUR:
         return 0
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM runrollup"))
         conn.execute(text("DELETE FROM metricsstate WHERE key = :k"), {"k": STATE_KEY})
     return refresh(engine)
+
+
+def as_of(engine: Engine) -> datetime | None:
+    """When the rollup was last refreshed (UTC), or None if never."""
+    with engine.connect() as conn:
+        v = _state(conn, AS_OF_KEY)
+    return None if v is None else datetime.fromtimestamp(int(v), UTC)
 
 
 def query(engine: Engine, f, grain: str, names: list[str]) -> pd.DataFrame:
     """The metrics rollup frame (same columns as the raw path) from the hourly table."""
     r = RunRollup
-    bucket = r.hour if grain == "hour" else (func.substr(r.hour, 1, 10) + " 00:00:00")
+    if grain == "hour":
+        bucket = r.hour
+    elif engine.dialect.name == "sqlite":
+        bucket = func.substr(r.hour, 1, 10) + " 00:00:00"
+    else:
+        bucket = func.date_trunc("day", r.hour, "UTC")
     conds = []
     if f.since is not None:
         conds.append(r.hour >= f.since)
@@ -103,7 +199,7 @@ def query(engine: Engine, f, grain: str, names: list[str]) -> pd.DataFrame:
         conds.append(r.version_id.in_(f.version_ids))
     if f.labels:
         conds.append(r.version_id.in_(select(Label.version_id).where(Label.name.in_(f.labels))))
-    for col, vals in ((r.model, f.models), (r.endpoint, f.endpoints), (r.source, f.sources)):
+    for col, vals in ((r.model, f.models), (r.endpoint, f.endpoints), (r.source, f.sources), (r.actor, f.actors)):
         if vals:
             conds.append(col.in_(vals))
     keys = [bucket.label("bucket") if k == "bucket" else getattr(r, k) for k in names]
@@ -116,7 +212,8 @@ def query(engine: Engine, f, grain: str, names: list[str]) -> pd.DataFrame:
         return df
     if "version_id" in df:
         df["version_id"] = df["version_id"].where(df["version_id"] != 0, None).astype("float64")
-    if "error_kind" in df:
-        df["error_kind"] = df["error_kind"].where(df["error_kind"] != "", None)
+    for col in ("error_kind", "actor"):
+        if col in df:
+            df[col] = df[col].where(df[col] != "", None)
     df["cost_usd"] = df["cost_usd"].astype("float64").where(df["priced"] > 0, None)
     return df

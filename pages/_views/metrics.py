@@ -23,9 +23,7 @@ TTL = 30  # seconds: new runs show up within half a minute; widget reruns reuse 
 
 def filters_from_key(key: tuple) -> metrics.Filters:
     """Rebuild a Filters from its hashable key (cached functions take the key)."""
-    since, until, prompts, version_ids, labels, models, endpoints, sources = key
-    return metrics.Filters(since, until, list(prompts), list(version_ids), list(labels), list(models),
-                           list(endpoints), list(sources))
+    return metrics.Filters.from_key(key)
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 import lib.models as m
 from tests.app.conftest import new_app, texts, values
 from tests.lib.compare.test_verdicts import batch_data
-from tests.lib.metrics_data import standard
+from tests.lib.metrics_data import run, standard
 
 PAGE = "pages/metrics.py"
 
@@ -75,6 +75,24 @@ def test_filters_and_table_view(engine_for_app):
     assert _metric(at, "Calls") == "4"
     at.multiselect(key="metrics_prompts").select("greet").run()  # still a choice: kept
     assert _metric(at, "Calls") == "4"
+
+
+def test_user_filter_and_freshness(engine_for_app):
+    """#12: Metrics filters by who made the call (from the rollup), and says how fresh its figures are."""
+    with Session(engine_for_app, expire_on_commit=False) as s:
+        vs = standard(s)
+        s.add_all([run(vs[0], model="A", actor="ana@acme.com") for _ in range(3)] + [run(vs[0], actor="cli:bo")])
+        s.commit()
+    at = _open()
+    assert _metric(at, "Calls") == "108"
+    assert any(t.startswith("Figures as of ") for t in values(at.caption))
+    assert at.multiselect(key="metrics_users").options == ["ana@acme.com", "cli:bo"]
+    at.multiselect(key="metrics_users").select("ana@acme.com").run()
+    assert _metric(at, "Calls") == "3"
+    at.multiselect(key="metrics_users").select("cli:bo").run()
+    assert _metric(at, "Calls") == "4"
+    at = _tab(at, "Cost & tokens")
+    assert "4 calls" in texts(at)
 
 
 def test_compare_versions_and_arena(engine_for_app):

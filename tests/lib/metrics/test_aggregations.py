@@ -118,6 +118,22 @@ def test_headline(engine):
         assert metrics.headline(session=s, now=NOW + timedelta(hours=1))["calls"] == 104
 
 
+def test_headline_edges_and_whole_hours_add_up(engine):
+    """The headline reads whole hours from the rollup and the two partial hours from `run`: same totals."""
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s)
+        for i, minutes in enumerate((-23 * 60 - 50, -23 * 60 - 32, -23 * 60 - 10, -600, -61, -59, -5, 1, 20, 29)):
+            s.add(run(vs[0], created_at=NOW + timedelta(minutes=minutes), cost_usd=None if i == 4 else 0.25,
+                      status="error" if i % 4 == 0 else "ok"))
+        s.commit()
+    now = NOW + timedelta(minutes=25)  # HOUR + 55 min: partial hours at both ends
+    h = metrics.headline(engine=engine, now=now)
+    raw = metrics_runs.totals(metrics.rollup(engine, metrics.Filters(since=now - timedelta(hours=24), until=now),
+                                             grain="minute"))
+    assert h["calls"] == raw["calls"] == 8 and h["unpriced_calls"] == raw["unpriced_calls"] == 1
+    assert h["spend_usd"] == pytest.approx(raw["spend_usd"]) and h["error_rate"] == pytest.approx(raw["error_rate"])
+
+
 def test_options(engine):
     with Session(engine, expire_on_commit=False) as s:
         standard(s)
