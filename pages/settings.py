@@ -147,8 +147,8 @@ def _endpoint_panel(e) -> None:
                              + (f" in {latency:.0f} ms" if latency else "")
                              + (f"; {len(models)} models: {', '.join(map(str, models[:20]))}" if models else "")))
     elif e.last_check_ok is not None:
-        st.error(md_escape(f"Test failed at {when_utc(e.last_check_at)} ({e.last_check_kind}): "
-                           f"{e.last_check_message or 'unreachable'}"))
+        why = e.last_check_message or e.last_check_kind or "failed"  # the message starts with its kind
+        st.error(md_escape(f"Test failed at {when_utc(e.last_check_at)}: {why}"))
 
 
 st.title("Settings")

@@ -124,7 +124,8 @@ def test_test_button_on_echo_fake_server_and_a_dead_port(engine_for_app, fake_se
     table = again.dataframe[0].value.set_index("name")
     assert table.loc["dead", "last test"] == "failed (unreachable) " + dead.last_check_at.strftime("%Y-%m-%d %H:%M UTC")
     assert table.loc["fake", "last test"].startswith("ok 20")
-    assert any(e.startswith("Test failed at") and "(unreachable)" in e for e in values(again.error))
+    assert any(e.startswith("Test failed at") and "unreachable: cannot connect" in e
+               for e in values(again.error))
     side = "\n".join(m.value for m in again.sidebar.markdown)
     line = next(x.strip() for x in side.splitlines() if "**dead**" in x)
     assert line.startswith(":material/error:") and md_escape("failed (unreachable)") in line, line
