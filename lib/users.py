@@ -59,15 +59,26 @@ def role_of(*, session: Session, email: str) -> str:
     return configured_role(email) or "viewer"
 
 
-def sign_in(*, session: Session, email: str, name: str = "", subject: str = "") -> Identity:
+def _unverified(flag: object) -> bool:
+    """Whether an `email_verified` claim says no (absent: the provider does not say, trusted as configured)."""
+    return flag is False or (isinstance(flag, str) and flag.strip().lower() in ("false", "0", "no"))
+
+
+def sign_in(*, session: Session, email: str, name: str = "", subject: str = "",
+            email_verified: object = None) -> Identity:
     """Record a sign-in (the first person on an empty workspace becomes admin) and return their identity.
 
+    Roles follow e-mail addresses, so an address the provider marks unverified (`email_verified`
+    false) is refused: anyone could otherwise claim an admin's address at a lax provider.
     Commits: a sign-in is its own short transaction.
     """
     email = _norm(email)
     if not email or "@" not in email:
         raise ValidationError("the login provider gave no e-mail address: add the `email` scope "
                               "(server_metadata / client_kwargs) to [auth] in .streamlit/secrets.toml")
+    if _unverified(email_verified):
+        raise ValidationError(f"the login provider says the e-mail address {email} is not verified; verify it "
+                              "with the provider, then sign in again")
     row = session.exec(select(User).where(User.email == email)).first()
     if row is None:
         first = session.exec(select(func.count()).select_from(User)).one() == 0

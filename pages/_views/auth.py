@@ -157,7 +157,7 @@ def actor() -> Identity:
     with session_scope(get_engine()) as s:
         if ident is None:
             ident = sign_in(session=s, email=email, name=str(st.user.get("name") or ""),
-                            subject=str(st.user.get("sub") or ""))
+                            subject=str(st.user.get("sub") or ""), email_verified=st.user.get("email_verified"))
         else:  # roles can change while signed in: read the role on every run (one small query)
             role = role_of(session=s, email=email)
             if role != ident.role:
