@@ -43,9 +43,10 @@ def _serve_api(db_url: str, port_q: mp.Queue) -> None:
     import uvicorn
 
     os.environ["DATABASE_URL"] = db_url
-    from lib.api import create_api
+    from lib.api import create_api, tune_gc
     from lib.db import get_engine
 
+    tune_gc()  # as api_routes() does when `streamlit run app.py` serves the API
     engine = get_engine(db_url)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -106,6 +107,15 @@ async def bench_fetch(url: str, token: str, n: int, conc: int):
         return await _drive(n, conc, call)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p(lats: list[float], q: float) -> float:
     return lats[min(len(lats) - 1, round(q * (len(lats) - 1)))] if lats else float("nan")
 
@@ -162,11 +172,15 @@ def main() -> None:
         asyncio.run(bench_post(gw, "/v1/chat/completions", body, token, 300, c))  # warm up pools and caches
         asyncio.run(bench_fetch(gw, token, 300, c))
         best: dict[str, tuple[float, int, list[float]]] = {}
+        cpu: dict[str, float] = {}  # the API process's CPU ms per request (load-independent, unlike req/s)
         for _ in range(args.repeat):
             for name, coro in (("direct", lambda: bench_post(up_url, "/v1/chat/completions", body, "x", n, c)),
                                ("gateway", lambda: bench_post(gw, "/v1/chat/completions", body, token, n, c)),
                                ("fetch", lambda: bench_fetch(gw, token, n, c))):
+                c0 = _cpu_s(api.pid)
                 res = asyncio.run(coro())
+                if name != "direct":
+                    cpu[name] = min(cpu.get(name, float("inf")), (_cpu_s(api.pid) - c0) * 1000 / n)
                 if name not in best or res[0] > best[name][0]:
                     best[name] = res
     finally:
@@ -178,9 +192,10 @@ def main() -> None:
         written = s.exec(select(func.count()).select_from(Run).where(Run.source == "gateway")).one()
     print(f"\ngateway throughput ({n} calls each, {c} in flight, upstream {args.latency_ms:.0f} ms, best of "
           f"{args.repeat}; {written} gateway Run rows written; load average {os.getloadavg()[0]:.1f})")
-    print(f"{'path':<10} {'req/s':>8} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'path':<10} {'req/s':>8} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'API cpu ms/req':>15}")
     for name, (rps, errs, lats) in best.items():
-        print(f"{name:<10} {rps:>8.0f} {errs:>7} {_p(lats, 0.5):>8.1f} {_p(lats, 0.95):>8.1f}")
+        print(f"{name:<10} {rps:>8.0f} {errs:>7} {_p(lats, 0.5):>8.1f} {_p(lats, 0.95):>8.1f} "
+              f"{cpu.get(name, float('nan')):>15.2f}")
     ratio = best["gateway"][0] / best["direct"][0]
     print(f"gateway_vs_direct ratio={ratio:.2f} fetch_rps={best['fetch'][0]:.0f}")
 

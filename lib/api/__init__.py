@@ -5,7 +5,7 @@ Served in the Streamlit process and port (`st.App(..., routes=api_routes())` in 
 
 from __future__ import annotations
 
-from .server import api_routes, create_api
+from .server import api_routes, create_api, tune_gc
 from .tokens import (
     AuthenticationFailed,
     RateLimited,
@@ -58,4 +58,5 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "revoke_token",
+    "tune_gc",
 ]

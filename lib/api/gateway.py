@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import text
 from sqlmodel import Session
 
-from lib.client import get_client
 from lib.identity import READ, RUN, Identity
 
 from .auth import engine_of, known_query_only, needs
@@ -24,6 +23,7 @@ from .gateway_calls import (
     failure,
     list_models,
     open_stream,
+    server_client,
     sse_chunks,
     text_completion_response,
 )
@@ -53,7 +53,7 @@ def models(request: Request, _actor: Identity = Depends(needs(READ))) -> dict[st
 async def _complete(request: Request, actor: Identity, body: dict[str, Any], mode: str) -> Any:
     engine = engine_of(request)
     kw = call_kwargs(engine=engine, actor=actor, body=body, mode=mode)
-    client = get_client(engine)
+    client = server_client(engine)
     model = str(body["model"])
     if body.get("stream"):
         agen, first = await open_stream(client, kw)

@@ -7,6 +7,7 @@ serves the API on the Streamlit port, beside the pages, from `streamlit run app.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -23,6 +24,16 @@ from .tokens import TokenRateLimiter
 
 PREFIXES = ("/api", "/v1")
 EXACT = ("/health",)
+# Cyclic-GC thresholds for a serving process. With Python's defaults (700, 10, 10) the objects of the ~64
+# requests in flight outlive the young collections, get promoted, and trigger full collections of the whole
+# heap (~220k objects) every few hundred calls: measured, GC took about half of the gateway's CPU. Objects
+# freed by reference counting (nearly all of a request's) never reach the collector either way.
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Raise the cyclic-GC thresholds of this process to at least GC_THRESHOLDS (never lowers them)."""
+    gc.set_threshold(*(max(have, want) for have, want in zip(gc.get_threshold(), GC_THRESHOLDS, strict=True)))
 
 
 def create_api(engine_factory: Callable[[], Engine] | None = None,
@@ -69,5 +80,6 @@ class ApiMount(BaseRoute):
 
 
 def api_routes(engine_factory: Callable[[], Engine] | None = None) -> list[BaseRoute]:
-    """The routes to give `st.App(..., routes=...)`."""
+    """The routes to give `st.App(..., routes=...)` (the serving process: its GC is tuned here too)."""
+    tune_gc()
     return [ApiMount(create_api(engine_factory))]

@@ -14,11 +14,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from lib.client import get_client
 from lib.identity import READ, RUN, Identity
 
 from .auth import engine_of, known_query_only, needs
-from .gateway_calls import open_stream
+from .gateway_calls import open_stream, server_client
 from .schemas import ERROR_RESPONSES, TaskRequest
 from .tasks import execute, execute_stream, get_task, history, monitoring, services, task_call
 
@@ -40,7 +39,7 @@ async def tasks_execute(request: Request, body: TaskRequest, actor: Identity = D
     kw = task_call(engine=engine, actor=actor, prompt=body.prompt, task_type=body.task_type, files=body.files,
                    service=body.service, max_tokens=body.max_tokens, temperature=body.temperature)
     if body.stream:
-        agen, first = await open_stream(get_client(engine), kw)
+        agen, first = await open_stream(server_client(engine), kw)
         return StreamingResponse(_ndjson(execute_stream(engine=engine, kw=kw, agen=agen, first=first)),
                                  media_type="application/x-ndjson")
     return await execute(engine=engine, kw=kw)

@@ -17,14 +17,14 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from lib.client import get_client, get_endpoint, list_endpoints
+from lib.client import get_endpoint, list_endpoints
 from lib.credentials import has_secret
 from lib.errors import NotFoundError, ValidationError
 from lib.identity import Identity
 from lib.models import Run
 from lib.prompts import get_preset
 
-from .gateway_calls import failure
+from .gateway_calls import failure, server_client
 
 # task type -> (preset for its sampling params, system message); unknown types use "general"
 TASK_TYPES: dict[str, tuple[str | None, str]] = {
@@ -105,7 +105,7 @@ async def execute(*, engine: Engine, kw: dict[str, Any]) -> dict[str, Any]:
     """Run one task: `{task_id, service_used, result, execution_time}` (seconds); a failed call is an ApiError."""
     t0 = time.perf_counter()
     with _Running():
-        result = await get_client(engine).generate(**kw)
+        result = await server_client(engine).generate(**kw)
     if not result.ok:
         raise failure(result)
     return {"task_id": str(result.run_id), "service_used": kw["model"], "result": result.text,

@@ -73,6 +73,7 @@ class ModelClient:
         self._prompt_names: dict[int, str] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._adopted = False  # the loop is a server's (adopt_loop), not our own thread's
         self._thread: threading.Thread | None = None
         self.executor = Executor(engine=self.engine, providers=self._provider, limiters=self._limiter,
                                  runlog=self.runlog, policy=policy, clock=clock, sleep=self._sleep, rng=self._rng,
@@ -81,25 +82,53 @@ class ModelClient:
     # -- the client's event loop ------------------------------------------------------------
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The client's own event loop (started on first use, in a daemon thread)."""
-        if self._loop is None:
-            with self._lock:
-                if self._loop is None:
-                    loop = asyncio.new_event_loop()
-                    ready = threading.Event()
+        """The loop the client runs on: an adopted server loop while it runs, else its own (started on first
+        use, in a daemon thread)."""
+        loop = self._loop
+        if loop is not None and not (self._adopted and not loop.is_running()):
+            return loop
+        with self._lock:
+            if self._loop is not None and self._adopted and not self._loop.is_running():
+                self._drop_loop_state()  # the adopted loop stopped (the server shut down): start our own
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
 
-                    def run() -> None:
-                        asyncio.set_event_loop(loop)
-                        loop.call_soon(ready.set)
-                        loop.run_forever()
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
 
-                    self._thread = threading.Thread(target=run, name="model-client", daemon=True)
-                    self._thread.start()
-                    # Load the token encoding off the loop now, so the first call's latency is not skewed.
-                    threading.Thread(target=count_text, args=("warm up",), daemon=True).start()
-                    ready.wait(10)
-                    self._loop = loop
+                self._thread = threading.Thread(target=run, name="model-client", daemon=True)
+                self._thread.start()
+                # Load the token encoding off the loop now, so the first call's latency is not skewed.
+                threading.Thread(target=count_text, args=("warm up",), daemon=True).start()
+                ready.wait(10)
+                self._loop = loop
         return self._loop
+
+    def adopt_loop(self) -> bool:
+        """Run calls on the running loop (a web server's) when the client has no loop yet; True when calls made
+        from this loop now run on it, with no hop to another thread and back (the gateway's hot path).
+
+        Sync callers (pages, CLI, workers) then hand their calls to this loop; once it stops, the client
+        starts a loop of its own again."""
+        running = asyncio.get_running_loop()
+        if self._loop is running:
+            return True
+        with self._lock:
+            if self._loop is not None and self._adopted and not self._loop.is_running():
+                self._drop_loop_state()
+            if self._loop is None:
+                self._loop, self._adopted = running, True
+                threading.Thread(target=count_text, args=("warm up",), daemon=True).start()
+        return self._loop is running
+
+    def _drop_loop_state(self) -> None:
+        """Forget what belonged to a stopped adopted loop: its pools and the limiters' waiters live there."""
+        self._providers.clear()
+        self._limiters.clear()
+        self._loop, self._adopted = None, False
 
     def _on_loop(self) -> bool:
         try:
@@ -113,26 +142,32 @@ class ModelClient:
             raise RuntimeError("ModelClient.run() called from the client's own loop; await instead")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
 
-    def close(self) -> None:
-        """Close pooled connections, flush the run log and stop the loop thread."""
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            async def _close() -> None:
-                me = asyncio.current_task()
-                pending = [t for t in asyncio.all_tasks() if t is not me]
-                for t in pending:
-                    t.cancel()
-                if pending:  # let streams in flight record themselves before the loop stops
-                    await asyncio.wait(pending, timeout=5)
-                for p in list(self._providers.values()):
-                    with contextlib.suppress(Exception):  # closing is best effort
-                        await p.aclose()
-                self._providers.clear()
+    async def _close_providers(self) -> None:
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me] if not self._adopted else []
+        for t in pending:  # our own loop only: an adopted loop's other tasks are the server's
+            t.cancel()
+        if pending:  # let streams in flight record themselves before the loop stops
+            await asyncio.wait(pending, timeout=5)
+        for p in list(self._providers.values()):
+            with contextlib.suppress(Exception):  # closing is best effort
+                await p.aclose()
+        self._providers.clear()
 
+    def close(self) -> None:
+        """Close pooled connections, flush the run log and stop the loop thread (an adopted loop keeps running)."""
+        loop = self._loop
+        if loop is not None and self._adopted:
+            if loop.is_running() and not self._on_loop():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self._close_providers(), loop).result(10)
+            self._drop_loop_state()
+        elif loop is not None and self._thread is not None and self._thread.is_alive():
             with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(_close(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+                asyncio.run_coroutine_threadsafe(self._close_providers(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
             self._thread.join(10)
-            self._loop.close()
+            loop.close()
         self._loop = None
         self.runlog.close()
 
