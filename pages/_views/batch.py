@@ -13,6 +13,7 @@ from lib.client import list_endpoints
 from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
+from lib.identity import BATCH_WRITE, RUN
 from lib.ui import count, latency_text, md_escape, money, percent, rate_per_s, score, spend, text_or_dash
 from pages._views.auth import actor
 from pages._views.batch_grid import grid_section, verdict_text
@@ -152,22 +153,26 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
             new_budget = st.number_input("Budget for the rest of the job (USD)", min_value=0.0, step=0.5,
                                          value=float(p["budget_usd"]) * (2 if over_budget else 1),
                                          key=f"batch_new_budget_{job_id}", format="%.4f")
+        me = actor()
+        off = not (me.can(BATCH_WRITE) and me.can(RUN))  # lib refuses too; the buttons say so first
+        if off:
+            st.caption(md_escape(f"Only editors and admins control jobs; you are signed in as a {me.role}."))
         b = st.columns(4)
         try:
-            if b[0].button("Pause", key="batch_pause", disabled=p["status"] not in ("pending", "running")):
+            if b[0].button("Pause", key="batch_pause", disabled=off or p["status"] not in ("pending", "running")):
                 with session_scope(engine) as s:
                     batch.pause(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")
-            if b[1].button("Resume", key="batch_resume", disabled=not resumable):
+            if b[1].button("Resume", key="batch_resume", disabled=off or not resumable):
                 with session_scope(engine) as s:
                     batch.resume(actor=actor(), session=s, job_id=job_id,
                                  budget_usd=float(new_budget) if new_budget is not None else None)
                 st.rerun(scope="app")
-            if b[2].button("Cancel", key="batch_cancel", disabled=p["status"] in ("done", "cancelled")):
+            if b[2].button("Cancel", key="batch_cancel", disabled=off or p["status"] in ("done", "cancelled")):
                 with session_scope(engine) as s:
                     batch.cancel(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")
-            if b[3].button("Retry failed items", key="batch_retry", disabled=p["errors"] == 0):
+            if b[3].button("Retry failed items", key="batch_retry", disabled=off or p["errors"] == 0):
                 with session_scope(engine) as s:
                     batch.retry_failed(actor=actor(), session=s, job_id=job_id)
                 st.rerun(scope="app")

@@ -10,6 +10,7 @@ import streamlit as st
 from lib.batch import clear_grade, evaluators_of, grade_item, item_detail, results_grid
 from lib.db import session_scope
 from lib.errors import WorkbenchError
+from lib.identity import BATCH_WRITE
 from lib.ui import UNKNOWN, latency_text, md_escape, money, percent, score, text_or_dash, tokens
 from pages._views import run_widgets as w
 from pages._views.auth import actor
@@ -113,6 +114,9 @@ def _detail(engine: Any, item_id: int) -> None:
     if d["human"]:
         st.info(md_escape(f"Human grade: {verdict_text(d['human']['passed'])} - {d['human']['reason'] or ''}"))
     if d["state"] != "done":
+        return
+    if not actor().can(BATCH_WRITE):  # lib refuses a viewer's grade too; say so instead of offering it
+        st.caption("Editors and admins can grade answers by hand.")
         return
     reason = st.text_input("Why (optional)", key=f"batch_grade_reason_{item_id}")
     b = st.columns(3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from lib import db, prompts
+from lib import batch, datasets, db, prompts
 from lib.models import User
 from tests.actors import ADMIN
 from tests.app.conftest import APP, TIMEOUT, values
@@ -56,3 +56,20 @@ def test_unverified_email_gets_no_role_by_address(engine_for_app, monkeypatch):
         assert s.exec(select(User).where(User.email == "ana@acme.test")).first() is None
     ok = _as("ana@acme.test", email_verified=True)
     assert not ok.error
+
+
+def test_a_viewer_sees_the_job_controls_off_and_clicks_change_nothing(engine_for_app, monkeypatch):
+    """The pages hide what a role cannot do (lib refuses below them): a viewer on the Batch page had Pause and
+    Cancel enabled, and clicking them only showed the refusal."""
+    monkeypatch.setenv("WORKBENCH_ADMINS", '["ana@acme.test"]')
+    _as("ana@acme.test")
+    with db.session_scope(engine_for_app) as s:
+        v = prompts.create_prompt(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "{{q}}"}])
+        ds = datasets.import_dataset(actor=ADMIN, session=s, data=b"q\n1\n2\n", filename="d.csv", name="d")
+        s.commit()
+        batch.submit(actor=ADMIN, session=s, dataset_id=ds.id, version_ids=[v.id], models=["echo/echo"])
+    at = _as("vic@other.test", "pages/batch.py")
+    controls = {b.key: b.disabled for b in at.button if b.key in ("batch_pause", "batch_resume", "batch_cancel",
+                                                                   "batch_retry", "batch_start")}
+    assert controls and all(controls.values()), controls
+    assert any("viewer" in c for c in [*values(at.caption), *values(at.info)]), "no word on why"
