@@ -111,6 +111,25 @@ class FakeServer:
         """Add a route to this server only."""
         self.routes[(method.upper(), path)] = handler
 
+    def barrier(self, n: int, path: str = "/v1/chat/completions", timeout_s: float = 20.0) -> None:
+        """Hold every answer on `path` until `n` requests to it have arrived (then answer as usual); a
+        request still waiting after `timeout_s` gets a 503.  Proves n requests were in flight at once,
+        with no clock in the test's assertions."""
+        inner = self.routes[("POST", path)]
+        arrived = [0]
+
+        async def held(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
+            arrived[0] += 1
+            end = time.monotonic() + timeout_s
+            while arrived[0] < n:
+                if time.monotonic() > end:
+                    return web.json_response({"error": {"message": f"barrier: {arrived[0]} of {n} arrived"}},
+                                             status=503)
+                await asyncio.sleep(0.01)
+            return await inner(server, request, body, fault)
+
+        self.add_route("POST", path, held)
+
     def reset(self) -> None:
         """Forget requests, script and rate limit."""
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from playwright.sync_api import expect
@@ -50,14 +49,12 @@ def test_compare_journey(page, streamlit_app, shot):
     wait_idle(page)
     folder = shot("three-columns-set-up").parent
 
-    t0 = time.monotonic()
     page.get_by_role("button", name="Run all columns").click()
     expect(page.get_by_text("streaming...").first).to_be_visible(timeout=10_000)
     page.get_by_text("streaming...").first.scroll_into_view_if_needed()
     page.screenshot(path=str(folder / "01b-filling.png"))  # mid-run: columns fill as answers arrive
     expect(page.get_by_role("heading", name="Diff of two answers")).to_be_visible(timeout=20_000)
-    wall = time.monotonic() - t0
-    assert wall < 10.0, f"three 1.5 s columns took {wall:.1f}s in the browser"
+    # concurrency is checked below from the runs' own intervals, not by the browser's wall time (#11 item 13)
     wait_idle(page)
     answers = page.locator("[data-testid=stCode]").filter(has_text="[user]")
     expect(answers.filter(has_text="List three rivers, one per line.").first).to_be_visible()

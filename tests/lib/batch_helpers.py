@@ -49,9 +49,20 @@ class StandIn:
                  auth_after: int | None = None) -> None:
         self.calls: list[dict] = []
         self.delay, self.cost, self.fail_on, self.auth_after = delay, cost, fail_on or set(), auth_after
+        self.starts: list[float] = []  # loop time at which each call started
+        self.in_flight = self.max_in_flight = 0
 
     async def __call__(self, **kw) -> RunResult:
         self.calls.append(kw)
+        self.starts.append(asyncio.get_running_loop().time())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(kw)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, kw: dict) -> RunResult:
         if self.delay:
             await asyncio.sleep(self.delay)
         text = kw["messages"][-1]["content"]

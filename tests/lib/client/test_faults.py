@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from sqlmodel import Session, select
@@ -125,30 +124,29 @@ def test_client_errors_are_not_retried(client, fake_server, status, kind):
     assert f"fake error {status}" in r.error_message and r.cost_usd is None
 
 
+# The server hangs (or drips) far longer than any test runs, so the call can only have been ended by
+# the client; the message and the single attempt say it was the 1 s deadline, not the endpoint's 5 s
+# read timeout (which is retried).  #11 item 13: no wall-clock bound.
 def test_hang_before_headers_hits_deadline(client, fake_server):
-    fake_server.script(Fault(hang_s=8))
-    t0 = time.monotonic()
+    fake_server.script(Fault(hang_s=600))
     r = gen(client, deadline_s=1.0)
-    took = time.monotonic() - t0
-    # order, not slack: our 1 s deadline ended the call before the server's 8 s hang did
-    assert r.status == "error" and r.error_kind == "timeout" and took < 8.0
-    assert fake_server.count() == 1
+    assert r.status == "error" and r.error_kind == "timeout" and "1s deadline" in r.error_message
+    assert r.attempts == 1 and fake_server.count() == 1
 
 
 def test_slow_drip_hits_deadline(client, fake_server):
-    fake_server.script(Fault(drip_s=8))
-    t0 = time.monotonic()
+    fake_server.script(Fault(drip_s=600))
     r = gen(client, deadline_s=1.0)
-    assert r.status == "error" and r.error_kind == "timeout" and time.monotonic() - t0 < 8.0  # before the drip ends
+    assert r.status == "error" and r.error_kind == "timeout" and "1s deadline" in r.error_message
+    assert r.attempts == 1 and fake_server.count() == 1
 
 
 def test_stream_hang_hits_deadline(client, fake_server):
-    fake_server.script(Fault(hang_s=8))
-    t0 = time.monotonic()
+    fake_server.script(Fault(hang_s=600))
     s = client.stream_sync(actor=ADMIN, model="fake/m", messages=MSG, deadline_s=1.0)
     assert list(s) == []
-    assert s.result.status == "error" and s.result.error_kind == "timeout"
-    assert time.monotonic() - t0 < 8.0  # the deadline, not the end of the server's hang
+    assert s.result.status == "error" and s.result.error_kind == "timeout" and "1s deadline" in s.result.error_message
+    assert s.result.attempts == 1 and fake_server.count() == 1
 
 
 def test_sse_cut_before_done_is_incomplete_with_partial_text(client, fake_server, sqlite_engine):
@@ -288,21 +286,26 @@ def test_retry_waiting_for_a_slot_is_bounded_by_the_deadline(sqlite_engine, fake
     c = make_client(sqlite_engine, fake_server, timeout_s=10.0, max_concurrency=1)
     fake_server.script(Fault(status=500), Fault(delay_s=4.0))
 
-    async def timed(**kw):
-        t0 = time.monotonic()
+    finished: list[str] = []
+
+    async def call(name: str, **kw):
         r = await c.generate(actor=ADMIN, model="fake/gpt-4o-mini", messages=MSG, **kw)
-        return r, time.monotonic() - t0
+        finished.append(name)
+        return r
 
     async def both():
-        first = asyncio.create_task(timed(deadline_s=1.5))
+        first = asyncio.create_task(call("first", deadline_s=1.5))
         await asyncio.sleep(0.05)  # the second call queues for the slot the first one holds
-        second = asyncio.create_task(timed(deadline_s=10.0))
+        second = asyncio.create_task(call("second", deadline_s=10.0))
         return await first, await second
 
     try:
-        (r1, took1), (r2, _) = c.run(both(), 30)
-        assert r1.status == "error" and r1.error_kind == "timeout" and took1 < 2.5, (r1.error_message, took1)
-        assert r1.attempts == 1 and "deadline" in r1.error_message
+        r1, r2 = c.run(both(), 30)
+        # order, not seconds (#11 item 13): the first call's deadline ended its wait for the slot while the
+        # second still held it; its retry was never sent (before: it waited the whole 4 s, then timed out)
+        assert finished == ["first", "second"]
+        assert r1.status == "error" and r1.error_kind == "timeout" and "deadline" in r1.error_message
+        assert r1.attempts == 1 and fake_server.count() == 2
         assert r2.status == "ok"
     finally:
         c.close()

@@ -43,13 +43,12 @@ def _wait(job, timeout: float = 20.0) -> None:
     assert job.wait(timeout), "comparison did not finish in time"
 
 
-def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
+def test_three_columns_fill_as_they_arrive_and_are_stored(engine):
     ids = _setup(engine, latency_ms=1000)
     cols = [ColumnSpec(ids[0], "slow/echo"), ColumnSpec(ids[1], "slow/echo"),
             ColumnSpec(ids[1], "slow/echo", {"max_tokens": 3})]
     get_client(engine).generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "warm"}],
                                      record=False)
-    t0 = time.monotonic()
     job = compare.start(actor=ADMIN, engine=engine, columns=cols, variables={"who": "Ada"})
     partial_seen = False
     deadline = time.monotonic() + 20
@@ -58,8 +57,8 @@ def test_three_columns_run_concurrently_and_fill_as_they_arrive(engine):
         partial_seen = partial_seen or any(s.text and not s.done for s in snap)
         time.sleep(0.02)
     _wait(job)
-    wall = time.monotonic() - t0
-    assert wall < 2.0, f"3 columns at 1 s each took {wall:.2f}s: not concurrent"
+    # concurrency is proven without a clock by the barrier test below (#11 item 13: this was 'under 2 s');
+    # the job's wall time is at least the endpoint's scripted 1 s latency (a lower bound noise cannot break)
     assert job.wall_s is not None and job.wall_s >= 0.9
     assert partial_seen, "no column showed partial text before finishing"
     snap = job.snapshot()

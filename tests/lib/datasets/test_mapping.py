@@ -129,17 +129,13 @@ def test_lint_render_errors_grouped(sqlite_engine):
     assert [i for i in issues if i.code == "render_error"][0].count == 2
 
 
-def test_lint_100k_rows_is_fast():
-    import time
-
+def test_lint_100k_rows():
+    # its speed is measured by bench/dataset_import.py (lint/parse ratio), not asserted here (#11 item 13)
     from lib.datasets.reader import read_file
 
     parsed = read_file(files.big_csv(100_000), "big.csv")
     v = version("Q: {{question}} ({{context}})")
     m = mapping.auto_map(parsed.columns, templating.variables(v))
-    t0 = time.perf_counter()
     issues = mapping.lint(columns=parsed.columns, variables=templating.variables(v), mapping=m, rows=parsed.rows,
                           version=v, models=["openai/gpt-4o-mini"])
-    elapsed = time.perf_counter() - t0
     assert [i.code for i in issues] == ["unused_column", "unused_column"]
-    assert elapsed < 20, elapsed

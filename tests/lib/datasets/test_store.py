@@ -107,8 +107,7 @@ def test_import_100k_rows(engine):
         assert [r.idx for r in last] == [100_000]
         assert last[0].data == {"id": "99999", "question": "What is 99999 + 99999, exactly?",
                                 "context": 'Café row 99999 — "quoted"', "expected": "199998"}
-    print(f"100k-row import on {engine.dialect.name}: {elapsed:.2f}s")
-    assert elapsed < 60
+    print(f"100k-row import on {engine.dialect.name}: {elapsed:.2f}s")  # the speed claim: bench/dataset_import.py
 
 
 def test_row_cap_is_enforced(engine):
