@@ -129,7 +129,6 @@ if permalink:
         with live_area.container():
             view.live(job, labels)
         live_area.empty()
-    st.caption(md_escape(f"Permalink: ?compare={permalink}"))
     mine = job is not None and job.compare_id == permalink
     view.show(permalink, {i: c.error for i, c in enumerate(job.snapshot()) if c.error} if mine else None)
 else:

@@ -48,6 +48,9 @@ status = f4.selectbox("Status", [ANY, "ok", "error", "incomplete"], key="hist_st
 g1, g2, g3, g4 = st.columns([1, 1, 2, 1])
 source = g1.selectbox("Source", [ANY, "playground", "compare", "batch", "cli", "api", "gateway"], key="hist_source")
 user = g4.selectbox("User", [ANY, *users], key="hist_user", help="Who made the call")
+# batch jobs make thousands of runs: they are left out unless asked for (or picked as the source)
+with_batch = st.toggle("Include batch runs", key="hist_with_batch", value=False, disabled=source == "batch",
+                       help="Batch jobs have their own results on the Batch page.")
 today = datetime.now(UTC).date()
 ss.setdefault("hist_dates", ())
 dates = g2.date_input("Dates (UTC)", key="hist_dates", max_value=today + timedelta(days=1))
@@ -68,6 +71,8 @@ if status != ANY:
     filters["status"] = status
 if source != ANY:
     filters["source"] = source
+elif not with_batch:
+    filters["exclude_source"] = "batch"
 if user != ANY:
     filters["user"] = user
 if isinstance(dates, (list, tuple)) and dates:
@@ -102,6 +107,12 @@ p1, p2 = st.columns([1, 3])
 p1.number_input("Page", min_value=1, max_value=pages, step=1, key="hist_page")
 p2.caption(md_escape(f"{total:,} runs · page {min(int(ss['hist_page']), pages)} of {pages:,} · "
                      f"{PAGE_SIZE} per page"))
+if filters.get("exclude_source") == "batch":
+    with session_scope(engine) as session:
+        hidden = runs_lib.list_runs(session=session, page_size=1, source="batch",
+                                    **{k: v for k, v in filters.items() if k != "exclude_source"})[1]
+    if hidden:
+        st.caption(f"{hidden:,} batch runs hidden: turn on 'Include batch runs' to list them.")
 if not data:
     st.info("No runs match these filters." if total == 0 else "This page is empty.")
 else:

@@ -10,6 +10,7 @@ from .jobs import cancel, get_job, list_jobs, pause, progress, resume, retry_fai
 from .junit import write_junit
 from .planning import preflight
 from .reports import export_job, matrix, pass_rates, records, results, version_labels
+from .titles import job_titles
 from .viewer import cell as item_detail
 from .viewer import clear_grade, evaluators_of
 from .viewer import grade as grade_item
@@ -24,6 +25,7 @@ __all__ = [
     "get_job",
     "grade_item",
     "item_detail",
+    "job_titles",
     "list_jobs",
     "matrix",
     "pass_rates",

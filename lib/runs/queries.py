@@ -21,7 +21,9 @@ SORTS = {"newest": (Run.created_at.desc(), Run.id.desc()), "oldest": (Run.create
 def _filtered(stmt, *, search: str | None, source: str | None, status: str | None, endpoint: str | None,
               model: str | None, prompt_name: str | None, version_id: int | None, compare_id: str | None,
               batch_job_id: int | None, rated: bool | None, since: datetime | None, until: datetime | None,
-              user: str | None = None):
+              user: str | None = None, exclude_source: str | None = None):
+    if exclude_source:
+        stmt = stmt.where(Run.source != exclude_source)
     if user:
         stmt = stmt.where(Run.actor == user)
     if source:
@@ -70,16 +72,17 @@ def list_runs(*, session: Session, search: str | None = None, source: str | None
               version_id: int | None = None, compare_id: str | None = None, batch_job_id: int | None = None,
               rated: bool | None = None, since: datetime | None = None, until: datetime | None = None,
               sort: str = "newest", page: int = 1, page_size: int = 50,
-              user: str | None = None) -> tuple[list[Run], int]:
+              user: str | None = None, exclude_source: str | None = None) -> tuple[list[Run], int]:
     """A page of runs matching the filters (text search over inputs, outputs and errors; `user` = who made the
-    call, an identity label) and the total count."""
+    call, an identity label; `exclude_source` leaves one source out, e.g. batch) and the total count."""
     if sort not in SORTS:
         raise ValidationError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
     if page < 1 or not 1 <= page_size <= 1000:
         raise ValidationError("page must be >= 1 and page_size between 1 and 1000")
     kw: dict[str, Any] = dict(search=search, source=source, status=status, endpoint=endpoint, model=model,
                               prompt_name=prompt_name, version_id=version_id, compare_id=compare_id,
-                              batch_job_id=batch_job_id, rated=rated, since=since, until=until, user=user)
+                              batch_job_id=batch_job_id, rated=rated, since=since, until=until, user=user,
+                              exclude_source=exclude_source)
     total = session.exec(_filtered(select(func.count()).select_from(Run), **kw)).one()
     rows = session.exec(_filtered(select(Run), **kw).order_by(*SORTS[sort])
                         .offset((page - 1) * page_size).limit(page_size))

@@ -108,11 +108,12 @@ def job_section(engine: Any) -> None:
     st.divider()
     st.subheader("Jobs")
     with session_scope(engine) as s:
-        jobs = [(j.id, j.name, j.status) for j in batch.list_jobs(session=s, limit=50)]
-    if not jobs:
+        rows = batch.list_jobs(session=s, limit=50)
+        titles = batch.job_titles(session=s, jobs=rows)  # date, versions, models, evaluators, status
+    if not rows:
         st.caption("No job yet.")
         return
-    labels = {f"#{i} {name} ({status})": i for i, name, status in jobs}
+    labels = {titles[j.id]: j.id for j in rows}
     ids = list(labels.values())
     idx = ids.index(ss.batch_job_id) if ss.get("batch_job_id") in ids else 0
     job_id = labels[st.selectbox("Job", list(labels), index=idx, key=f"batch_job_pick_{ids[0]}")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -93,6 +94,7 @@ def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
         w.lib_error(exc)
         return
     show_flashes("cmp", toast=True)
+    _permalink(d.compare_id)
     with st.expander("Shared variables"):
         st.json(d.variables, expanded=True)
     cols = st.columns(len(d.positions))
@@ -120,6 +122,22 @@ def show(compare_id: str, errors: dict[int, str] | None = None) -> None:
     _diff(d)
     if not d.hidden:
         _leaderboard()
+
+
+def permalink_url(compare_id: str) -> str:
+    """The address that reopens a comparison: this page's URL with ?compare=ID (relative when unknown)."""
+    here = (st.context.url or "").split("?", 1)[0].split("#", 1)[0]
+    return f"{here}?compare={quote(compare_id, safe='')}"
+
+
+def _permalink(compare_id: str) -> None:
+    """A link that opens the comparison and the same address as code (its copy button copies it)."""
+    link = permalink_url(compare_id)
+    st.caption("Permalink: share it to show this comparison (with its answers) to someone else")
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    with c1:
+        st.code(link, language=None, wrap_lines=True)
+    c2.link_button("Open", link, icon=":material/open_in_new:", width="stretch")
 
 
 def _vote_box(d: compare.ComparisonDisplay) -> None:

@@ -71,6 +71,10 @@ def test_compare_three_columns_rate_and_diff(engine_for_app):
     at2 = _open({"compare": cmp.id})
     assert "[user] Hello Ada!" in [c.value for c in at2.code]
     assert f"?compare={cmp.id}" in texts(at2)
+    # #15 item 15: the permalink is a copyable address (st.code has a copy button) and an Open link
+    assert any(c.value.endswith(f"?compare={cmp.id}") for c in at2.code), [(c.value, c.language) for c in at2.code]
+    links = at2.get("link_button")
+    assert links and links[0].proto.url.endswith(f"?compare={cmp.id}"), links
     at3 = _open({"compare": "nope"})
     assert any("unknown comparison" in e.value for e in at3.error)
 

@@ -46,7 +46,11 @@ def _table(at):
 def test_log_is_paginated_and_filtered(engine_for_app):
     _seed(engine_for_app)
     at = _open()
-    assert "60 runs · page 1 of 3" in texts(at)
+    # #15 item 15: batch runs are hidden by default, and the page says how many
+    assert "30 runs · page 1 of 2" in texts(at) and "30 batch runs hidden" in texts(at)
+    assert set(_table(at)["source"]) == {"playground"}
+    at.toggle(key="hist_with_batch").set_value(True).run()
+    assert "60 runs · page 1 of 3" in texts(at) and "batch runs hidden" not in texts(at)
     df = _table(at)
     assert len(df) == 25 and df["run"].iloc[0] == 60  # newest first
     at.number_input(key="hist_page").set_value(3).run()

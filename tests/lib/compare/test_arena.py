@@ -49,3 +49,23 @@ def test_empty_and_bad_input(engine):
     assert arena.leaderboard(engine).empty
     with pytest.raises(ValueError):
         arena.leaderboard(engine, by="colour")
+
+
+def test_one_vote_on_three_answers_counts_as_one_vote(engine):
+    """#15 item 15: a vote over 3 columns is 2 stored pairs, but each player shows 1 vote, not 2."""
+    from lib.compare import record_vote
+    from tests.actors import ADMIN
+
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s, n=3)
+        r1, r2, r3 = (run(v, endpoint="openai", model="gpt-x") for v in vs)
+        s.add_all([r1, r2, r3])
+        s.flush()
+        record_vote(actor=ADMIN, session=s, compare_id="c1", run_ids=[r1.id, r2.id, r3.id], winner_run_id=r3.id)
+        record_vote(actor=ADMIN, session=s, compare_id="c2", run_ids=[r1.id, r2.id, r3.id], winner_run_id=None)
+        s.commit()
+    lb = arena.leaderboard(engine, by="version", n_boot=20).set_index("player")
+    assert lb["votes"].to_dict() == {"greet:1": 2, "greet:2": 2, "greet:3": 2}
+    assert (lb.loc["greet:3", "wins"], lb.loc["greet:3", "ties"], lb.loc["greet:3", "losses"]) == (1, 1, 0)
+    assert (lb.loc["greet:1", "wins"], lb.loc["greet:1", "ties"], lb.loc["greet:1", "losses"]) == (0, 1, 1)
+    assert lb.loc["greet:3", "win_rate"] == pytest.approx(0.75)
