@@ -36,7 +36,7 @@ from lib.evals import coerce, evaluate, specs_for_row, summarise
 from lib.identity import WORKER
 from lib.models import BatchItem, BatchJob, utcnow
 from lib.prompts import count_messages, merge_params, render
-from lib.runs import RunResult, run_row, spec_for_version
+from lib.runs import RunResult, run_row, spec_for_version, storable
 
 from . import store
 from .owners import is_dead_local, new_owner
@@ -134,7 +134,7 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             except WorkbenchError as exc:
                 errors.append(store.Finished(item_id, "error", error=str(exc)))
                 continue
-            requests.append((item_id, {"model": model, "messages": messages,
+            requests.append((item_id, {"model": model, "messages": storable(messages),  # sent = stored
                                        **merge_params(version, ref, job.params)}))
         if errors:
             store.persist(engine, job_id, owner, errors)

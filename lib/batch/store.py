@@ -224,7 +224,7 @@ def _safe(v: Any) -> Any:
 
 
 def _text_safe(results: list[Finished]) -> None:
-    """Every string written made storable (`lib.runs.storable_text`: NUL and lone surrogates to U+FFFD) and
+    """Every string written made storable (`lib.runs.storable_text`: NUL removed, lone surrogates to U+FFFD) and
     short columns cut to size, or the write would fail on every retry; the Run rows come from the one row
     builder (`lib.runs.run_row`), which applies the same rule."""
     for r in results:

@@ -32,7 +32,7 @@ from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutEr
 from lib.identity import RUN, Identity, require
 from lib.models import Prompt
 from lib.prompts import count_text, merge_params, render, render_messages
-from lib.runs import CallSpec, RunLogWriter, RunResult
+from lib.runs import CallSpec, RunLogWriter, RunResult, storable
 from lib.settings import get_settings
 
 from . import endpoints as endpoints_mod
@@ -259,6 +259,8 @@ class ModelClient:
             raise ValidationError("no model: pass model='endpoint/model' (e.g. echo/echo)")
         if not rendered:
             raise ValidationError("no messages to send")
+        # what is sent is what the Run row stores: NUL removed, lone surrogates replaced (lib.runs.storable)
+        rendered, variables = storable(rendered), storable(variables)
         limit = get_settings().max_message_bytes
         for i, m in enumerate(rendered, 1):
             if not isinstance(m, dict) or m.get("role") not in ROLES:

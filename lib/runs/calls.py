@@ -117,14 +117,15 @@ class CallSpec:
 
 
 def storable_text(text: str) -> str:
-    """A string every database can store: NUL (PostgreSQL refuses it) and lone surrogates (valid JSON,
-    invalid UTF-8) made U+FFFD, so the change stays visible."""
+    """A string every database can store: NUL (PostgreSQL refuses it) removed, lone surrogates (valid
+    JSON, invalid UTF-8) replaced by U+FFFD (the character that means "an invalid code unit was here";
+    a NUL made U+FFFD would be a character nobody sent)."""
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def storable(value: Any) -> Any:
