@@ -115,7 +115,15 @@ def _audit_view(row: Endpoint | dict) -> dict:
     return {"kind": get("kind"), "base_url": get("base_url") or "", "api_key_env": get("api_key_env"),
             "rpm": get("rpm"), "tpm": get("tpm"), "max_concurrency": get("max_concurrency"),
             "timeout_s": get("timeout_s"), "models": ", ".join(get("models") or []),
-            "headers": ", ".join(sorted(get("headers") or {}))}  # header names only
+            "headers": ", ".join(sorted(get("headers") or {})),  # header names only
+            "options": _options_view(get("options") or {})}
+
+
+def _options_view(options: dict) -> str:
+    """Endpoint options for an audit summary: flags and numbers with their values, other values by name only."""
+    def one(k: str, v: Any) -> str:
+        return f"{k}={v}" if isinstance(v, (bool, int, float)) or v is None else str(k)
+    return ", ".join(one(str(k), v) for k, v in sorted(options.items()))
 
 
 def add_endpoint(*, session: Session, actor: Identity, name: str, kind: str, base_url: str = "",

@@ -79,3 +79,15 @@ def test_every_listed_change_is_one_event_with_who_and_what(engine):
         step([(ADMIN.label, "dataset.delete", "e")], lambda: datasets.delete_dataset(actor=ADMIN, session=s, ref="e"))
     wrong = [(want, got) for want, got in steps if want != got]
     assert wrong == []
+
+
+def test_an_endpoint_options_change_is_in_its_audit_summary_without_string_values(engine):
+    """Before: changing only an endpoint's options was audited as 'no change'."""
+    with Session(engine) as s:
+        add_endpoint(actor=ADMIN, session=s, name="oa", kind="openai", base_url="https://api.example.com/v1")
+        update_endpoint(actor=ADMIN, session=s, name="oa", options={"max_completion_tokens": True,
+                                                                    "anthropic_version": "secret-ish text"})
+        s.commit()
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "endpoint.update")).one()
+    assert "options" in ev.summary and "max_completion_tokens=True" in ev.summary
+    assert "anthropic_version" in ev.summary and "secret-ish text" not in ev.summary
