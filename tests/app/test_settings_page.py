@@ -69,6 +69,24 @@ def test_pasting_a_key_as_its_name_is_refused(engine_for_app):
         assert [e.name for e in endpoints.list_endpoints(session=s)] == ["echo"]
 
 
+def test_a_non_key_variable_is_refused_from_the_page_too(engine_for_app, fake_server, monkeypatch):  # noqa: F811
+    # #11 item 1: "the same works from the Settings page": AWS_SECRET_ACCESS_KEY as an endpoint's key variable
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "X-aws-server-secret")
+    at = _open()
+    at.text_input(key="settings_new_name").input("leak")
+    at.selectbox(key="settings_new_kind").select("openai")
+    at.text_input(key="settings_new_url").input(fake_server.url + "/v1")
+    at.text_input(key="settings_new_key").input("AWS_SECRET_ACCESS_KEY")
+    at.button(key="settings_add").click().run()
+    assert not at.exception
+    errors = values(at.error)
+    assert any("AWS_SECRET_ACCESS_KEY" in e for e in errors) and all("\n" not in e for e in errors), errors
+    assert "X-aws-server-secret" not in _all_visible(at)
+    with db.session_scope(engine_for_app) as s:
+        assert [e.name for e in endpoints.list_endpoints(session=s)] == ["echo"]
+    assert fake_server.count() == 0  # nothing was sent anywhere
+
+
 def test_edit_and_delete_an_endpoint(engine_for_app):
     with db.session_scope(engine_for_app) as s:
         endpoints.add_endpoint(actor=ADMIN, session=s, name="loc", kind="openai", base_url="http://127.0.0.1:9/v1",

@@ -79,3 +79,21 @@ def test_download_failure_pauses_then_resume_repolls_without_paying_twice(sqlite
     assert _posts(server, "/v1/batches") == 1 and _posts(server, "/v1/files") == 1  # re-polled, not resubmitted
     with session_scope(sqlite_engine) as s:
         assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 3
+
+
+@pytest.mark.parametrize("path", ["/v1/files", "/v1/batches"])
+def test_a_failed_upload_or_create_hands_the_items_back_and_resume_submits_once(engine, server, path):
+    job_id = _job(engine, server)
+    server.script(Fault(status=400, path=path))  # not retried: the submission fails at this step
+    assert worker.run_job_foreground(job_id, engine) == "paused"
+    with session_scope(engine) as s:
+        p = batch.progress(session=s, job_id=job_id)
+        job = batch.get_job(session=s, job_id=job_id)
+        assert "could not submit" in p["pause_reason"] and p["counts"]["pending"] == 3
+        assert not job.provider_batch  # no batch and no half-made submission recorded
+        batch.resume(actor=ADMIN, session=s, job_id=job_id)
+        s.commit()
+    assert worker.run_job_foreground(job_id, engine) == "done"
+    assert len(server.batches) == 1  # one batch created at the provider
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 3
