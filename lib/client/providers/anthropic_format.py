@@ -202,6 +202,10 @@ def body_for(model: str, messages: list[dict], params: dict[str, Any], stream: b
     out.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
     tools = convert_tools(clean.get("tools"))
     choice = convert_tool_choice(clean.get("tool_choice"))
+    if budget and choice is not None and choice["type"] in ("any", "tool"):
+        raise BadRequestError("tool_choice 'required' or a named tool cannot be used with Anthropic extended "
+                              "thinking (thinking_budget / reasoning_effort): use tool_choice 'auto' or turn "
+                              "thinking off")
     structured = structured_schema(clean.get("response_format"))
     if structured:
         tools.append({"name": STRUCTURED_TOOL, "description": f"Give the answer ({structured[0]}) as this "

@@ -91,3 +91,14 @@ def test_saved_thread_versions_drop_the_signed_blocks():
                                  [signed])
     assert msg["thinking_blocks"] == [signed]
     assert "thinking_blocks" not in prompts.thread_messages([*MSG, msg])[1]
+
+
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
+def test_a_forced_tool_choice_with_thinking_is_refused_before_any_call(client, fake_server, choice):
+    """The Messages API refuses extended thinking with a forced tool (tool_choice any / tool): say so, send nothing."""
+    r = client.generate_sync(actor=ADMIN, model="an/claude-x", messages=MSG, params={**PARAMS, "tool_choice": choice})
+    assert r.status == "error" and r.error_kind == "bad_request"
+    assert "tool_choice" in r.error_message and "thinking" in r.error_message
+    assert fake_server.count() == 0
+    ok = client.generate_sync(actor=ADMIN, model="an/claude-x", messages=MSG, params={**PARAMS, "tool_choice": "auto"})
+    assert ok.status == "ok" and fake_server.requests[-1].body["tool_choice"] == {"type": "auto"}
