@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from lib.identity import READ, RUN, Identity
@@ -50,8 +51,8 @@ def models(request: Request, _actor: Identity = Depends(needs(READ))) -> dict[st
         return list_models(session=s)
 
 
-async def _complete(request: Request, actor: Identity, body: dict[str, Any], mode: str) -> Any:
-    engine = engine_of(request)
+async def complete_call(engine: Engine, actor: Identity, body: dict[str, Any], mode: str) -> Response:
+    """A chat (`mode="chat"`) or text completion, streamed or not, as the response to send."""
     kw = call_kwargs(engine=engine, actor=actor, body=body, mode=mode)
     client = server_client(engine)
     model = str(body["model"])
@@ -69,13 +70,13 @@ async def _complete(request: Request, actor: Identity, body: dict[str, Any], mod
 async def chat_completions(request: Request, body: ChatCompletionRequest,
                            actor: Identity = Depends(needs(RUN))) -> Any:
     """OpenAI chat completions, streamed (SSE with a final usage chunk) or not; every call is a Run."""
-    return await _complete(request, actor, body.model_dump(exclude_unset=True), "chat")
+    return await complete_call(engine_of(request), actor, body.model_dump(exclude_unset=True), "chat")
 
 
 @router.post("/v1/completions", tags=["gateway"], responses=STREAMED)
 async def completions(request: Request, body: CompletionRequest, actor: Identity = Depends(needs(RUN))) -> Any:
     """OpenAI legacy completions (one prompt string)."""
-    return await _complete(request, actor, body.model_dump(exclude_unset=True), "completion")
+    return await complete_call(engine_of(request), actor, body.model_dump(exclude_unset=True), "completion")
 
 
 @router.post("/v1/embeddings", tags=["gateway"])

@@ -66,8 +66,12 @@ def call_kwargs(*, engine: Engine, actor: Identity, body: dict[str, Any], mode: 
     if mode == "completion":
         params["mode"] = "completion"
     kw: dict[str, Any] = {"source": "gateway", "actor": actor, "params": params}
-    with Session(engine) as s:
-        version = resolve_version(s, model.strip())
+    version = None
+    if model.strip().startswith(PROMPT_PREFIX):
+        with Session(engine) as s:
+            version = resolve_version(s, model.strip())
+    else:
+        split_model_ref(model.strip())  # a ValidationError names the expected shape (no session: the hot path)
     variables = body.get("variables") or {}
     if not isinstance(variables, dict):
         raise ApiError(400, "variables: expected an object of name -> value", param="variables")
