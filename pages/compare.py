@@ -43,6 +43,7 @@ def _collapse_setup() -> None:
 
 
 ss.setdefault("cmp_setup", expanded)
+started = False  # a comparison was started on this run
 with st.expander("Columns and variables", key="cmp_setup", on_change="rerun"):
     st.number_input("Columns", min_value=compare.MIN_COLUMNS, max_value=compare.MAX_COLUMNS, step=1, key="cmp_n")
     n = int(ss["cmp_n"])
@@ -116,21 +117,25 @@ with st.expander("Columns and variables", key="cmp_setup", on_change="rerun"):
             w.lib_error(exc)
             job = None
         if job is not None:
+            started = True
             ss["cmp_job_id"] = job.compare_id
             st.query_params["compare"] = job.compare_id
             permalink = job.compare_id
 
 if permalink:
-    if job is not None and job.compare_id == permalink and not job.done:
-        with session_scope(engine) as session:
-            labels = compare.column_labels(session=session, comparison=compare.get_comparison(
-                session=session, compare_id=permalink))
-        live_area = st.empty()
-        with live_area.container():
-            view.live(job, labels)
-        live_area.empty()
-    mine = job is not None and job.compare_id == permalink
-    view.show(permalink, {i: c.error for i, c in enumerate(job.snapshot()) if c.error} if mine else None)
+    with st.container(key="cmp_results"):  # the anchor Run scrolls to
+        if started:
+            w.scroll_to("cmp_results")  # the answers come first after Run, even below a long set-up
+        if job is not None and job.compare_id == permalink and not job.done:
+            with session_scope(engine) as session:
+                labels = compare.column_labels(session=session, comparison=compare.get_comparison(
+                    session=session, compare_id=permalink))
+            live_area = st.empty()
+            with live_area.container():
+                view.live(job, labels)
+            live_area.empty()
+        mine = job is not None and job.compare_id == permalink
+        view.show(permalink, {i: c.error for i, c in enumerate(job.snapshot()) if c.error} if mine else None)
 else:
     st.caption("Pick the columns, fill the shared variables and press Run: every column starts at once.")
 

@@ -178,11 +178,13 @@ run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_
 # The answer area has the same three slots (heading, answer, figures) whether it shows a new or an opened
 # run, so pressing Run overwrites each at once: nothing of the last run (tokens, cost, latency, run #) stays
 # under the new answer (Streamlit keeps an old element on screen until something takes its place).
-with st.container():
-    head, body, figures = st.empty(), st.empty(), st.empty()
+with st.container(key="play_answer"):  # the anchor Run scrolls to
+    head, jump, body, figures = st.empty(), st.empty(), st.empty(), st.empty()
 current = opened
 if run_clicked:
     head.subheader("Answer (running)")
+    with jump.container():
+        w.scroll_to("play_answer")  # the answer is below the set-up: bring it into view as it streams
     with figures.container():
         w.show_running_metrics()
     with body.container():

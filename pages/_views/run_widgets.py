@@ -7,9 +7,11 @@ st.code / st.text, or in st.markdown only after `md_escape`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from lib import prompts as prompts_lib
 from lib import ui as pf
@@ -22,6 +24,23 @@ from pages._views.auth import actor
 PROMPT_LIST_CAP = 500
 MODELS_PER_ENDPOINT = 300
 MODEL_HELP = "Models from each endpoint's list (and from Settings → Test). Type ENDPOINT/MODEL to use another."
+
+
+_ANCHOR = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def scroll_to(anchor_key: str) -> None:
+    """Scroll the window to the container keyed `anchor_key` (Streamlit has no scroll API).
+
+    A fixed script in a zero-height component: only the anchor's key (a constant in page code, checked
+    here) goes into it, never any page text.
+    """
+    if not _ANCHOR.match(anchor_key):
+        raise ValueError(f"anchor key {anchor_key!r}: letters, digits and _ only")
+    # scroll-margin keeps the anchor clear of Streamlit's sticky header
+    components.html("<script>const el = window.parent.document.querySelector('.st-key-" + anchor_key + "');"
+                    "if (el) { el.style.scrollMarginTop = '80px'; el.scrollIntoView({block: 'start'}); }"
+                    "</script>", height=0)
 
 
 def persist(prefix: str, exclude: tuple[str, ...] = ()) -> None:

@@ -48,6 +48,10 @@ def test_compare_three_columns_rate_and_diff(engine_for_app):
     assert at.number_input(key="cmp_n").value == 3
     assert any("Missing values: who" in w.value for w in at.warning)
     _run_three(at)
+    # #15 item 9: after Run the set-up is collapsed and the window scrolls to the answers (a fixed script)
+    assert at.session_state["cmp_setup"] is False
+    frames = [f.proto.srcdoc for f in at.get("iframe")]
+    assert len(frames) == 1 and ".st-key-cmp_results" in frames[0] and "Ada" not in frames[0], frames
     with db.session_scope(engine_for_app) as s:
         [cmp] = list(s.exec(select(Comparison)))
         runs = list(s.exec(select(Run).order_by(Run.id)))

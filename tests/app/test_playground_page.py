@@ -63,6 +63,11 @@ def test_fill_variables_preview_and_run_on_echo(engine_for_app):
     assert at.query_params["run"] in ([str(run.id)], str(run.id))
     costs = [m.value for m in at.metric if m.label.startswith("Cost")]
     assert costs == ["$0"]  # echo is free and known
+    # #15 item 9: Run scrolls the window to the answer: one fixed script naming only the answer's anchor
+    frames = [f.proto.srcdoc for f in at.get("iframe")]
+    assert len(frames) == 1 and ".st-key-play_answer" in frames[0] and "Ada" not in frames[0], frames
+    at.run()  # a rerun that is not a Run does not scroll again
+    assert len(at.get("iframe")) == 0
 
 
 def test_reopen_a_run_by_permalink_fills_the_form(engine_for_app):

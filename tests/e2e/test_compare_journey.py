@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
@@ -51,7 +52,9 @@ def test_compare_journey(page, streamlit_app, shot):
 
     page.get_by_role("button", name="Run all columns").click()
     expect(page.get_by_text("streaming...").first).to_be_visible(timeout=10_000)
-    page.get_by_text("streaming...").first.scroll_into_view_if_needed()
+    # #15 item 9: the set-up folds away and the window is at the answers, without the person scrolling
+    expect(page.get_by_text("streaming...").first).to_be_in_viewport()
+    expect(page.get_by_label("thing", exact=True)).to_be_hidden()
     page.screenshot(path=str(folder / "01b-filling.png"))  # mid-run: columns fill as answers arrive
     expect(page.get_by_role("heading", name="Diff of two answers")).to_be_visible(timeout=20_000)
     # concurrency is checked below from the runs' own intervals, not by the browser's wall time (#11 item 13)
@@ -77,6 +80,13 @@ def test_compare_journey(page, streamlit_app, shot):
     wait_idle(page)
     with db.session_scope(streamlit_app.engine()) as s:
         assert s.get(Run, cmp.run_ids[0]).rating == 1
+    # #15 item 15: the permalink is the full address in a code box (with its copy button) and an Open link
+    link = page.locator("[data-testid=stCode]").filter(has_text=f"?compare={cmp.id}").first
+    expect(link).to_contain_text(f"{streamlit_app.url}/compare?compare={cmp.id}")
+    expect(page.get_by_role("link", name="Open")).to_have_attribute("href", re.compile(rf"\?compare={cmp.id}$"))
+    link.hover()
+    expect(link.get_by_role("button")).to_be_visible()  # st.code's copy button
+    shot("permalink-copyable")
     page.goto(page.url)  # the permalink reopens the same comparison with its answers
     wait_idle(page, 60_000)
     expect(page.locator("[data-testid=stCode]").filter(has_text="List three rivers").first).to_be_visible()

@@ -115,3 +115,14 @@ def test_a_long_input_does_not_grow_the_preview_without_limit(page, streamlit_ap
     height = preview.bounding_box()["height"]
     assert height <= 450, f"the preview is {height:.0f} px tall"
     shot("long-input-preview-capped")
+
+    # #15 item 9: after Run the page scrolls to the answer (it used to land below the fold, under the set-up)
+    page.evaluate("window.scrollTo(0, 0)")  # the person is at the top, where the variables are
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_text("finish: stop")).to_be_visible(timeout=20_000)
+    wait_idle(page)
+    heading = page.get_by_role("heading", name=re.compile(r"^Answer \(run #\d+\)"))
+    expect(heading).to_be_in_viewport()
+    top = heading.bounding_box()["y"]
+    assert 50 < top < 300, f"the answer starts {top:.0f} px down the window (under the header below 50)"
+    shot("answer-in-view-after-run")
