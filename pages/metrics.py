@@ -46,6 +46,7 @@ from lib.ui import (
 from pages._views import metrics as mv
 from pages._views import metrics_compare as compare
 from pages._views.boot import require_app
+from pages._views.version_figures import evaluators_table, figures_table
 
 require_app(__file__)
 
@@ -207,10 +208,24 @@ def throughput_tab() -> None:
 
 
 def quality_tab() -> None:
+    scope = st.segmented_control("Quality of", ["runs", "job"], default="runs", key="metrics_quality_scope",
+                                 format_func={"runs": "All runs in these filters", "job": "One batch job"}.get)
+    if scope == "job":  # the same figures as the Batch page and Compare versions show for this job
+        job = compare.pick_job(URL, "metrics_quality_job")
+        if job is None:
+            st.info("No batch job has finished items yet.")
+            return
+        cmp = mv.comparison(URL, int(job))
+        figures_table(cmp, "metrics_quality")
+        evaluators_table(cmp, "metrics_quality")
+        return
     sc = mv.scores(URL, FKEY)
     if sc.empty:
         st.info("No scores yet: run a Batch with evaluators, or rate answers in the Playground or Compare.")
         return
+    st.caption("Every run in the filters, from any job or screen: pass rate = runs none of whose evaluators "
+               "failed (%); mean score = every evaluator score on its 0-1 scale. For one job's figures "
+               "(as the Batch page shows them) pick 'One batch job'.")
     mv.block(scores(sc, "pass_rate"), sc, "pass_rate", empty="No evaluator results.")
     mv.block(scores(sc, "mean_score"), sc.dropna(subset=["mean_score"]), "mean_score",
              empty="No evaluator scores.")

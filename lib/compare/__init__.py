@@ -21,7 +21,8 @@ from .live import (
     runs_of,
     start,
 )
-from .verdicts import Side, candidates, case_diff, filter_cases, pair_cases, prompt_diff, verdict
+from .verdicts import Side, Verdict, candidates, case_diff, delta_text, filter_cases, pair_cases, prompt_diff, verdict
+from .versions import VersionComparison, comparable_jobs, compare_versions
 from .votes import mark_best, record_vote, votes_of
 
 __all__ = [
@@ -33,11 +34,16 @@ __all__ = [
     "MAX_COLUMNS",
     "MIN_COLUMNS",
     "Side",
+    "Verdict",
+    "VersionComparison",
     "blind_name",
     "candidates",
     "case_diff",
     "check_gate",
     "column_labels",
+    "comparable_jobs",
+    "compare_versions",
+    "delta_text",
     "filter_cases",
     "get_comparison",
     "leaderboard",

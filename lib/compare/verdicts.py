@@ -1,8 +1,10 @@
 """Version comparison: two (prompt version, model) sides that ran on the same dataset, case by case.
 
 Cases are paired by dataset row (batch items of both sides share DatasetRow ids) and repeat.
-The verdict uses a paired bootstrap CI of the score difference (B - A, in points = score x 100)
-and McNemar's test on pass/fail; it is stated in words.
+The verdict uses a paired bootstrap CI of the difference (B - A) on one stated scale: the pass rate
+in percentage points (metric "pass_rate": every evaluator is pass/fail) or the mean score on the
+evaluators' own 0..1 scale (metric "score"), and McNemar's test on pass/fail; it is stated in words.
+`lib.compare.versions` picks the metric for a job and is what the screens call.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ CASE_COLUMNS = ["row_id", "row_idx", "repeat", "input", "output_a", "output_b", 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: a prompt version on a model ("endpoint/model" as the batch stored it)."""
+    """One side of a comparison: a prompt version on a model ("endpoint/model" as the batch stored it), in one
+    batch job when `job_id` is given (else the latest item of each case in any job on the dataset)."""
 
     version_id: int
     model: str
+    job_id: int | None = None
 
 
 @dataclass
@@ -78,6 +82,7 @@ def _side_items(dataset_id: int, side: Side, job_id: int | None = None):
               .join(BatchJob, BatchJob.id == BatchItem.job_id)
               .where(BatchJob.dataset_id == dataset_id, BatchItem.version_id == side.version_id,
                      BatchItem.model == side.model, BatchItem.state == "done"))
+    job_id = side.job_id if side.job_id is not None else job_id
     if job_id is not None:
         latest = latest.where(BatchItem.job_id == job_id)
     latest = latest.group_by(BatchItem.row_id, BatchItem.repeat)
@@ -85,10 +90,11 @@ def _side_items(dataset_id: int, side: Side, job_id: int | None = None):
 
 
 def pair_cases(engine: Engine | Session | None, dataset_id: int, a: Side, b: Side,
-               job_id: int | None = None) -> pd.DataFrame:
+               job_id: int | None = None, metric: str = "score") -> pd.DataFrame:
     """One row per case both sides answered: inputs, both answers, scores, delta (B - A) and outcome.
 
-    `job_id` pairs only that job's items (the CI gate); otherwise the latest item of each case wins.
+    `job_id` (or each side's own `job_id`) pairs only that job's items; otherwise the latest item of each
+    case wins.  `metric` "pass_rate" makes the delta passed_B - passed_A (1, 0, -1); "score" the score's.
     """
     engine = engine_of(engine)
     ia, ib = _side_items(dataset_id, a, job_id), _side_items(dataset_id, b, job_id)
@@ -112,7 +118,11 @@ def pair_cases(engine: Engine | Session | None, dataset_id: int, a: Side, b: Sid
         # A pass/fail-only evaluator still gives a score: 1 or 0.
         df[f"score_{s}"] = df[f"score_{s}"].astype("float64").where(
             df[f"score_{s}"].notna(), df[f"passed_{s}"].map({True: 1.0, False: 0.0}))
-    df["delta"] = df["score_b"] - df["score_a"]
+    if metric == "pass_rate":
+        pa, pb = (df[f"passed_{x}"].map({True: 1.0, False: 0.0}).astype("float64") for x in ("a", "b"))
+        df["delta"] = pb - pa
+    else:
+        df["delta"] = df["score_b"] - df["score_a"]
     df["changed"] = df["output_a"] != df["output_b"]
     df["outcome"] = np.select([df["delta"] > 1e-12, df["delta"] < -1e-12, df["delta"].notna()],
                               ["better", "worse", "same"], "unscored")
@@ -150,15 +160,25 @@ def prompt_diff(engine: Engine | Session | None, version_a: int, version_b: int)
         return diff_versions(va, vb)
 
 
-def _pts(x: float) -> str:
-    return f"{x * 100:+.0f}"
+def delta_text(x: float, metric: str = "score") -> str:
+    """A difference on the metric's scale: '+12.5 pp' of pass rate, '+0.060' of a 0..1 score."""
+    return f"{x * 100:+.1f} pp" if metric == "pass_rate" else f"{x:+.3f}"
 
 
-def verdict(cases: pd.DataFrame, name_a: str = "A", name_b: str = "B", seed: int = 0) -> Verdict:
-    """Paired bootstrap CI of the score difference and McNemar's test, stated in words."""
+def verdict(cases: pd.DataFrame, name_a: str = "A", name_b: str = "B", seed: int = 0,
+            metric: str = "score") -> Verdict:
+    """Paired bootstrap CI of the difference on one scale (see the module doc) and McNemar's test, in words."""
     n = len(cases)
-    sc = cases.dropna(subset=["score_a", "score_b"]) if n else cases
     pf = cases.dropna(subset=["passed_a", "passed_b"]) if n else cases
+    if metric == "pass_rate":
+        cases = cases.assign(score_a=cases["passed_a"].map({True: 1.0, False: 0.0}).astype("float64"),
+                             score_b=cases["passed_b"].map({True: 1.0, False: 0.0}).astype("float64"))
+    sc = cases.dropna(subset=["score_a", "score_b"]) if n else cases
+    what = "pass rate" if metric == "pass_rate" else "mean score (0-1 scale)"
+
+    def pts(x: float) -> str:
+        return delta_text(x, metric)
+
     mc = None
     pass_a = pass_b = None
     if len(pf):
@@ -176,17 +196,17 @@ def verdict(cases: pd.DataFrame, name_a: str = "A", name_b: str = "B", seed: int
     if mc is not None and mc["b"] + mc["c"] > 0:
         tail = (f"; pass rate {pass_a:.0%} -> {pass_b:.0%}, McNemar p = {mc['p_value']:.3g} "
                 f"({mc['b']} lost, {mc['c']} gained)")
-    ci_text = f"95% CI {_pts(ci.low)}..{_pts(ci.high)}"
+    ci_text = f"95% CI {pts(ci.low)}..{pts(ci.high)}"
     outcome = "unclear"
     if len(sc) >= MIN_CASES and (ci.low > 0 or ci.high < 0):
         outcome = "better" if ci.estimate > 0 else "worse"
-        sentence = f"{name_b} {outcome} than {name_a}: {_pts(ci.estimate)} points, {ci_text}"
+        sentence = f"{name_b} {outcome} than {name_a}: {what} {pts(ci.estimate)}, {ci_text}"
     elif ci.estimate == 0 and ci.low == ci.high:
         outcome = "same"
         sentence = f"no difference: every one of {len(sc)} cases scored the same"
     else:
         about = f"about {needed} needed" if needed else "more cases needed"
-        sentence = (f"not enough cases to tell ({len(sc)} scored; {_pts(ci.estimate)} points, {ci_text}); "
+        sentence = (f"not enough cases to tell ({len(sc)} scored; {what} {pts(ci.estimate)}, {ci_text}); "
                     f"{about}")
     return Verdict(sentence + tail, n, len(sc), float(sc["score_a"].mean()), float(sc["score_b"].mean()), ci, mc,
                    pass_a, pass_b, needed, outcome)

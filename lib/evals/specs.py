@@ -20,6 +20,11 @@ TYPES = ("equals", "contains", "icontains", "contains-any", "contains-all", "reg
          "is-valid-openai-tools-call", "python", "unsupported")
 NEEDS_CLIENT = ("similar-embed", "judge")
 ASYNC_TYPES = (*NEEDS_CLIENT, "python")  # evaluated with `await evaluate(...)` (a model call or a subprocess)
+# What each type's score means: pass/fail types score exactly 1 or 0 (read as a pass rate, in %); the others
+# declare a graded score on 0..1 (read as a mean score on that scale).
+PASS_FAIL_TYPES = ("equals", "contains", "icontains", "contains-any", "regex", "starts-with", "is-json",
+                   "json-schema", "tool-called", "tool-args-match", "is-valid-openai-tools-call", "human")
+SCORE_SCALE = (0.0, 1.0)
 _ALIASES = {"icontains-any": "contains-any", "icontains-all": "contains-all", "llm-rubric": "judge",
             "grade": "judge", "model-graded": "judge", "startswith": "starts-with", "starts_with": "starts-with",
             "equal": "equals", "eq": "equals", "json": "is-json", "valid-json": "is-json",
@@ -65,6 +70,13 @@ class EvaluatorSpec:
 
 
 # ---------------------------------------------------------------- parsing
+
+def scale_of(label: str) -> str:
+    """'pass_fail' or 'score' (0..1) for an evaluator, from its type (a `Score.evaluator` label or a spec string)."""
+    head = re.split(r"[:(]", label.strip(), maxsplit=1)[0]
+    kind, _negate = _canon(head)
+    return "pass_fail" if kind in PASS_FAIL_TYPES else "score"
+
 
 def _canon(kind: str) -> tuple[str, bool]:
     kind = kind.strip().lower()

@@ -8,15 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from lib import batch, datasets, prompts
-from lib.batch import matrix, pass_rates, records, results, version_labels
+from lib.batch import matrix, records, results, version_labels
 from lib.client import list_endpoints
+from lib.compare import compare_versions
 from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.identity import BATCH_WRITE, RUN
-from lib.ui import count, latency_text, md_escape, money, percent, rate_per_s, score, spend, text_or_dash
+from lib.ui import latency_text, md_escape, money, rate_per_s, score, spend, text_or_dash
 from pages._views.auth import actor
 from pages._views.batch_grid import grid_section, verdict_text
+from pages._views.version_figures import evaluators_table, figures_table
 
 LINT_ROWS = 2000
 PAGE_SIZE = 25
@@ -187,15 +189,17 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
 
 def _results(engine: Any, job_id: int) -> None:
     with session_scope(engine) as s:
-        rates = pass_rates(session=s, job_id=job_id)
         job = batch.get_job(session=s, job_id=job_id)
         vlabels = version_labels(session=s, version_ids=list(job.version_ids))
-    st.markdown("**Pass rate per version x model**")
-    st.dataframe(pd.DataFrame([{"version": r["version"], "model": r["model"], "done": count(r["done"]),
-                                "errors": count(r["errors"]), "scored": count(r["scored"]),
-                                "pass rate": percent(r["pass_rate"]), "mean score": score(r["mean_score"]),
-                                "cost": money(r["cost_usd"]), "mean latency": latency_text(r["mean_latency_ms"])}
-                               for r in rates]), hide_index=True, width="stretch")
+    cmp = compare_versions(engine, job_id)
+    st.markdown("**Results per version x model**")
+    figures_table(cmp, "batch")
+    labels = cmp.sides["side"].tolist()
+    if cmp.metric is not None and len(labels) >= 2:  # each side against the first, on the same scale
+        for other in labels[1:6]:
+            _cases, v = cmp.pair(engine, labels[0], other)
+            st.caption(md_escape(f"Verdict: {v.sentence}"))
+    evaluators_table(cmp, "batch")
     grid_section(engine, job_id)
     matrix_view = st.toggle("Matrix view (one row per case, one column per version x model)", key="batch_matrix")
     if matrix_view:

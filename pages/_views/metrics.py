@@ -9,8 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import metrics
-from lib.compare import Side, pair_cases
-from lib.compare import candidates as versus_candidates
+from lib.compare import VersionComparison, comparable_jobs, compare_versions
 from lib.compare import leaderboard as arena_leaderboard
 from lib.datasets import to_bytes
 from lib.db import get_engine
@@ -63,15 +62,21 @@ def running(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def candidates(url: str) -> pd.DataFrame:
-    """(dataset, version, model) sides with finished batch items."""
-    return versus_candidates(get_engine(url))
+def jobs(url: str) -> pd.DataFrame:
+    """Batch jobs with finished items (the comparison's job picker)."""
+    return comparable_jobs(get_engine(url))
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def comparison(url: str, job_id: int, other_job_id: int | None = None) -> VersionComparison:
+    """A job's (or two jobs' shared rows') figures on one scale (see lib.compare.versions)."""
+    return compare_versions(get_engine(url), job_id, other_job_id)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner="Pairing cases...")
-def cases(url: str, dataset_id: int, a: tuple[int, str], b: tuple[int, str]) -> pd.DataFrame:
-    """Paired cases of two sides."""
-    return pair_cases(get_engine(url), dataset_id, Side(*a), Side(*b))
+def paired(url: str, job_id: int, other_job_id: int | None, a: str, b: str):
+    """Cases two sides both answered and the verdict, on the comparison's scale."""
+    return comparison(url, job_id, other_job_id).pair(get_engine(url), a, b)
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner="Fitting ratings...")

@@ -7,53 +7,69 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.compare import case_diff, filter_cases, prompt_diff, verdict
+from lib.compare import case_diff, delta_text, filter_cases, prompt_diff
 from lib.datasets import to_bytes
 from lib.ui import deltas, leaderboard, md_escape
 from pages._views import metrics as mv
+from pages._views.version_figures import evaluators_table, figure_text, figures_table
 
 FILTERS = {"all": "All cases", "changed": "Answer changed", "worse": "Got worse", "better": "Got better"}
 
 
+def pick_job(url: str, key: str, label: str = "Batch job") -> int | None:
+    """A batch job picker (date, versions, models, evaluators); None when there is none."""
+    jobs = mv.jobs(url)
+    if jobs.empty:
+        return None
+    labels = dict(zip(jobs["job_id"].astype(int), jobs["label"], strict=True))
+    return st.selectbox(label, list(labels), format_func=labels.get, key=key)
+
+
 def versus_tab(url: str) -> None:
-    """Pick two (version, model) sides that ran on the same dataset; diff, verdict, cases."""
-    cand = mv.candidates(url)
-    if cand.empty:
+    """Two (version, model) sides of one batch job (or the rows two jobs share): figures, verdict, cases."""
+    job = pick_job(url, "metrics_vs_job")
+    if job is None:
         st.info("Nothing to compare yet: run a Batch with two prompt versions (or two models) on one dataset.")
         return
-    datasets = dict(zip(cand["dataset_id"], cand["dataset"], strict=False))
-    ds = st.selectbox("Dataset", list(datasets), format_func=lambda d: datasets[d], key="metrics_vs_dataset")
-    sides = cand[cand["dataset_id"] == ds].reset_index(drop=True)
-    if len(sides) < 2:
-        st.info("Only one version x model ran on this dataset; run another to compare.")
+    jobs = mv.jobs(url)
+    ds = int(jobs.loc[jobs["job_id"] == job, "dataset_id"].iloc[0])
+    same = jobs[(jobs["dataset_id"] == ds) & (jobs["job_id"] != job)]
+    other = None
+    if len(same) and st.toggle("Add sides from another job on this dataset (only the rows both ran count)",
+                               key="metrics_vs_two"):
+        others = dict(zip(same["job_id"].astype(int), same["label"], strict=True))
+        other = st.selectbox("Other job", list(others), format_func=others.get, key="metrics_vs_other")
+    cmp = mv.comparison(url, int(job), other)
+    figures_table(cmp, "metrics_vs")
+    labels = cmp.sides["side"].tolist()
+    if len(labels) < 2:
+        st.info("This job ran only one version x model; pick another job or add one on the same dataset.")
         return
-    labels = {i: f"{r.label} ({r.cases} cases)" for i, r in sides.iterrows()}
     c1, c2 = st.columns(2)
-    ia = c1.selectbox("A (baseline)", list(labels), format_func=labels.get, index=0, key="metrics_vs_a")
-    ib = c2.selectbox("B (candidate)", list(labels), format_func=labels.get, index=1, key="metrics_vs_b")
-    a, b = sides.loc[ia], sides.loc[ib]
-    if ia == ib:
+    a = c1.selectbox("A (baseline)", labels, index=0, key="metrics_vs_a")
+    b = c2.selectbox("B (candidate)", labels, index=1, key="metrics_vs_b")
+    if a == b:
         st.warning("Pick two different sides.")
         return
-    name_a = f"{a['prompt']}:{a['version_number']}" + ("" if a["model"] == b["model"] else f" on {a['model']}")
-    name_b = f"{b['prompt']}:{b['version_number']}" + ("" if a["model"] == b["model"] else f" on {b['model']}")
-    if a["version_id"] != b["version_id"]:
-        diff = prompt_diff(None, int(a["version_id"]), int(b["version_id"]))
+    sa, sb = cmp.side(a), cmp.side(b)
+    if sa.version_id != sb.version_id:
+        diff = prompt_diff(None, sa.version_id, sb.version_id)
         with st.expander(f"Prompt diff: {md_escape(diff.summary())}", expanded=not diff.identical):
             st.code(diff.text or "(identical)", language="diff")
-    cases = mv.cases(url, int(ds), (int(a["version_id"]), a["model"]), (int(b["version_id"]), b["model"]))
+    cases, v = mv.paired(url, int(job), other, a, b)
     if cases.empty:
         st.info("These two sides have no dataset row in common.")
         return
-    v = verdict(cases, name_a, name_b)
     box = {"better": st.success, "worse": st.error, "same": st.info}.get(v.outcome, st.warning)
     box(md_escape(v.sentence))
+    what = "Pass rate" if cmp.metric == "pass_rate" else "Mean score (0-1)"
     m = st.columns(4)
-    m[0].metric("Cases", f"{v.n:,}", help=f"{v.scored} with a score on both sides")
-    m[1].metric("Mean score A", "-" if v.mean_a is None else f"{v.mean_a * 100:.1f}")
-    m[2].metric("Mean score B", "-" if v.mean_b is None else f"{v.mean_b * 100:.1f}",
-                delta=None if v.diff is None else f"{v.diff.estimate * 100:+.1f} points")
+    m[0].metric("Cases", f"{v.n:,}", help=f"{v.scored} judged on both sides")
+    m[1].metric(f"{what} A", figure_text(cmp, cmp.figure(a)))
+    m[2].metric(f"{what} B", figure_text(cmp, cmp.figure(b)),
+                delta=None if v.diff is None else delta_text(v.diff.estimate, cmp.metric or "score"))
     m[3].metric("Pass rate A -> B", "-" if v.pass_a is None else f"{v.pass_a:.0%} -> {v.pass_b:.0%}")
+    evaluators_table(cmp, "metrics_vs")
     mv.block(deltas(cases), cases[["row_idx", "delta", "outcome"]].dropna(subset=["delta"]), "score_changes",
              empty="No scores on both sides.")
     show = st.segmented_control("Show", list(FILTERS), format_func=FILTERS.get, default="all",

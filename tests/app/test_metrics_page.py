@@ -105,7 +105,8 @@ def test_compare_versions_and_arena(engine_for_app):
         s.commit()
     at = _open()
     at = _tab(at, "Compare versions")
-    assert values(at.success) == ["greet:2 better than greet:1: +6 points, 95% CI +6..+6"]
+    assert values(at.success) == ["greet:2 on openai/gpt-x better than greet:1 on openai/gpt-x: mean score (0-1 scale) "
+                                  "+0.060, 95% CI +0.060..+0.060"]
     assert "Prompt diff" in at.expander[0].label
     at.segmented_control(key="metrics_vs_filter").set_value("changed").run()
     assert "3 of 40 cases" in texts(at)

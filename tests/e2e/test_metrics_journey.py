@@ -1,5 +1,8 @@
 """Journey: a real batch (two prompt versions on the echo endpoint, evaluated), then the Metrics page:
-every tab is opened and screenshotted, the comparison gives a verdict, the arena ranks the versions."""
+every tab is opened and screenshotted, the comparison gives a verdict, the arena ranks the versions.
+#15 item 6: the Compare versions tab, the Quality tab (one job) and the Batch page show the same figures for
+the job, on one stated scale (pass rate, every evaluator is pass/fail); screenshots in
+artifacts/screenshots/metrics_compare/."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from lib.batch import jobs as batch
 from lib.datasets import store as datasets
 from lib.models import ArenaVote, BatchItem, Run
 from tests.actors import ADMIN
-from tests.e2e.conftest import goto, wait_idle
+from tests.e2e.conftest import SCREENSHOTS, goto, wait_idle
 
 ROWS = 16
 CSV = "question,__expected\n" + "".join(
@@ -57,8 +60,21 @@ def _tab(page, name: str) -> None:
     wait_idle(page)
 
 
+def _compare_shot(page, name: str) -> None:
+    folder = SCREENSHOTS / "metrics_compare"
+    folder.mkdir(parents=True, exist_ok=True)
+    wait_idle(page)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _pick(page, label: str, option: re.Pattern) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).click()
+    wait_idle(page)
+
+
 def test_metrics_journey(page, streamlit_app, shot):
-    _run_batch(streamlit_app.engine())
+    job_id = _run_batch(streamlit_app.engine())
     with db.session_scope(streamlit_app.engine()) as s:  # other journeys share this server's database
         total_runs = s.exec(select(func.count()).select_from(Run)).one()
         total_votes = s.exec(select(func.count()).select_from(ArenaVote)).one()
@@ -73,12 +89,29 @@ def test_metrics_journey(page, streamlit_app, shot):
         _tab(page, name)
         shot(name.lower().replace(" & ", "-").replace(" ", "-"))
     _tab(page, "Compare versions")
-    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()  # other journeys ran datasets too
-    page.get_by_role("option", name=re.compile("metrics-journey")).click()
-    wait_idle(page)
+    job_label = re.compile(rf"^#{job_id} metrics journey")  # other journeys ran jobs too
+    _pick(page, "Batch job", job_label)
     expect(page.get_by_text("better than metrics-journey:1").first).to_be_visible()
+    expect(page.get_by_text(f"Batch job #{job_id}: every case of the job").first).to_be_visible()
+    expect(page.get_by_text("Scale: pass rate").first).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_test_id("stMetric").filter(has_text="Pass rate A").first).to_contain_text("50.0%")
+    expect(main.get_by_test_id("stMetric").filter(has_text="Pass rate B").first).to_contain_text("100.0%")
+    expect(main.get_by_test_id("stMetric").filter(has_text="Cases").first).to_contain_text(f"{ROWS}")
     shot("compare-versions")
+    _compare_shot(page, "01-metrics-compare-versions")
+    _tab(page, "Quality")
+    page.get_by_role("button", name="One batch job").click()
+    wait_idle(page)
+    _pick(page, "Batch job", job_label)
+    expect(page.get_by_text(f"Batch job #{job_id}: every case of the job").first).to_be_visible()
+    _compare_shot(page, "02-metrics-quality-one-job")
     _tab(page, "Arena")
     expect(page.get_by_text(f"{total_votes} votes").first).to_be_visible()
     shot("arena")
+    goto(page, streamlit_app, "batch")  # the Batch page shows the same figures for the job
+    _pick(page, "Job", re.compile(rf"^#{job_id} metrics journey"))
+    expect(page.get_by_text(f"Batch job #{job_id}: every case of the job").first).to_be_visible()
+    expect(page.get_by_text("pass rate +50.0 pp").first).to_be_visible()
+    _compare_shot(page, "03-batch-results-same-job")
     assert page.dialogs == []

@@ -41,7 +41,7 @@ def test_constant_improvement_is_a_clear_verdict(engine):
     cases = versus.pair_cases(engine, ds, a, b)
     assert len(cases) == 40 and (cases["outcome"] == "better").all()
     v = versus.verdict(cases, "v1", "v2")
-    assert v.sentence.startswith("v2 better than v1: +6 points, 95% CI +6..+6")
+    assert v.sentence.startswith("v2 better than v1: mean score (0-1 scale) +0.060, 95% CI +0.060..+0.060")
     assert v.diff.low == pytest.approx(0.06) and v.mcnemar["p_value"] == 1.0 and v.outcome == "better"
 
 
@@ -61,7 +61,9 @@ def test_worse_and_mcnemar_and_filters(engine):
         ds, a, b = batch_data(s, a_scores, b_scores, outputs_b=outs)
     cases = versus.pair_cases(engine, ds, a, b)
     v = versus.verdict(cases, "v1", "v2")
-    assert v.sentence.startswith("v2 worse than v1: -30 points")
+    assert v.sentence.startswith("v2 worse than v1: mean score (0-1 scale) -0.300")
+    vp = versus.verdict(versus.pair_cases(engine, ds, a, b, metric="pass_rate"), "v1", "v2", metric="pass_rate")
+    assert vp.sentence.startswith("v2 worse than v1: pass rate -30.0 pp, 95% CI")
     assert v.mcnemar["b"] == 12 and v.mcnemar["c"] == 0 and v.mcnemar["p_value"] == pytest.approx(2 / 2 ** 12)
     assert len(versus.filter_cases(cases, "worse")) == 12 and versus.filter_cases(cases, "better").empty
     assert len(versus.filter_cases(cases, "changed")) == 12
