@@ -101,7 +101,7 @@ def test_metrics_journey(page, streamlit_app, shot):
     shot("compare-versions")
     _compare_shot(page, "01-metrics-compare-versions")
     _tab(page, "Quality")
-    page.get_by_role("button", name="One batch job").click()
+    page.get_by_test_id("stMain").get_by_text("One batch job", exact=True).click()
     wait_idle(page)
     _pick(page, "Batch job", job_label)
     expect(page.get_by_text(f"Batch job #{job_id}: every case of the job").first).to_be_visible()
