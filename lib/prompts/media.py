@@ -90,6 +90,10 @@ def image_url_for(value: object, name: str) -> str:
     path = (base / text).resolve()
     if not path.is_relative_to(base) or not path.is_file():
         raise ValidationError(f"variable {name!r}: {text[:80]!r} is not a file under the media folder")
+    size = path.stat().st_size
+    if size > MEDIA_MAX_BYTES:  # before reading: a batch column must not load a huge file into memory
+        raise ValidationError(f"variable {name!r}: {path.name} is {size:,} bytes, over the "
+                              f"{MEDIA_MAX_BYTES // 2**20} MB limit for an image")
     media = read_media(path.name, path.read_bytes())
     if not media.is_image:
         raise ValidationError(f"variable {name!r}: {path.name} is a PDF, not an image")

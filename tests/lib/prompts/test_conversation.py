@@ -99,3 +99,18 @@ def test_an_image_part_url_can_come_from_a_batch_column(tmp_path, monkeypatch):
     get_settings.cache_clear()
     with pytest.raises(ValidationError, match="no media folder is configured"):
         prompts.render_messages(msgs, {"name": "Tom", "image": "cats/tom.png"})
+
+
+def test_an_oversized_file_in_the_media_folder_is_refused_by_its_size_naming_the_variable(tmp_path, monkeypatch):
+    """Before: the whole file was read into memory first, and the message did not name the variable."""
+    from lib.settings import get_settings
+
+    with open(tmp_path / "huge.png", "wb") as f:  # sparse: 2 GB on paper, nothing on disk
+        f.write(PNG)
+        f.truncate(2 * 1024**3)
+    monkeypatch.setenv("WORKBENCH_MEDIA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    msgs = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "{{image}}"}}]}]
+    with pytest.raises(ValidationError, match=r"variable 'image': huge.png is 2,147,483,648 bytes, over the 5 MB"):
+        prompts.render_messages(msgs, {"image": "huge.png"})
+    get_settings.cache_clear()
