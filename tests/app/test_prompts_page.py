@@ -355,3 +355,18 @@ def test_view_restore_open_word_diff_and_rollback_reasons(engine_for_app):
     assert not at.exception
     assert at.session_state["play_prompt"] == "greet" and at.session_state["play_ref"] == "greet:2"
     assert "Playground" in [t.value for t in at.title]
+
+
+def test_a_select_or_a_promote_keeps_the_labels_tab(engine_for_app):
+    """#15 item 7: the tabs are keyed (state-backed): a rerun from the Labels tab does not go back to Editor."""
+    _make(engine_for_app)
+    at = _open("greet")
+    at.session_state["prompts_tab"] = "Labels"  # the person picked the Labels tab
+    at.run()
+    at.selectbox(key="prompts_lbl_greet").select("staging").run()
+    assert at.session_state["prompts_tab"] == "Labels"
+    at.button(key="prompts_promote_greet").click().run()
+    assert "staging now points at greet v1." in values(at.success)
+    assert at.session_state["prompts_tab"] == "Labels"
+    tabs = at.tabs
+    assert [t.label for t in tabs] == ["Editor", "Versions", "Diff", "Labels", "Manage"]

@@ -211,3 +211,19 @@ def test_saving_an_endpoint_keeps_limits_beyond_the_form_defaults(engine_for_app
     assert big.models == ["m1", "m2"]
     assert big.max_concurrency == 1000 and big.timeout_s == 7200.0
     assert quick.timeout_s == 0.5
+
+
+def test_add_an_endpoint_stays_open_after_an_error_and_the_next_edit(engine_for_app):
+    """#15 item 7: the 'Add an endpoint' panel keeps its state (a keyed expander) across the error's rerun."""
+    at = _open()
+    panel = next(x for x in at.expander if x.label == "Add an endpoint")
+    assert panel.proto.expanded is False
+    at.session_state["settings_add_open"] = True  # the person opened it
+    at.text_input(key="settings_new_name").input("oops")
+    at.text_input(key="settings_new_key").input("sk-live-abc/def")
+    at.button(key="settings_add").click().run()
+    assert any("NAME of an environment variable" in e for e in values(at.error))
+    assert next(x for x in at.expander if x.label == "Add an endpoint").proto.expanded is True
+    at.text_input(key="settings_new_key").input("OOPS_KEY").run()
+    assert next(x for x in at.expander if x.label == "Add an endpoint").proto.expanded is True
+    assert at.text_input(key="settings_new_name").value == "oops"

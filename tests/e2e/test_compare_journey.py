@@ -80,6 +80,17 @@ def test_compare_journey(page, streamlit_app, shot):
     wait_idle(page)
     with db.session_scope(streamlit_app.engine()) as s:
         assert s.get(Run, cmp.run_ids[0]).rating == 1
+    # #15 item 7: the arena box stays open when the leaderboard is switched on (it used to snap shut)
+    page.get_by_text("Arena leaderboard (from votes)", exact=True).click()
+    wait_idle(page)
+    arena = page.locator(".st-key-cmp_arena_open")
+    arena.get_by_text("Show the leaderboard", exact=True).click()
+    wait_idle(page)
+    expect(arena.get_by_text("Show the leaderboard", exact=True)).to_be_visible()
+    expect(arena.get_by_text("prompt versions on models", exact=True)).to_be_visible()
+    arena.scroll_into_view_if_needed()
+    shot("arena-box-stays-open")
+
     # #15 item 15: the permalink is the full address in a code box (with its copy button) and an Open link
     link = page.locator("[data-testid=stCode]").filter(has_text=f"?compare={cmp.id}").first
     expect(link).to_contain_text(f"{streamlit_app.url}/compare?compare={cmp.id}")

@@ -147,4 +147,19 @@ def test_prompts_journey(page, streamlit_app, shot):
     page.get_by_text("dead-journey (openai)").click()
     expect(page.get_by_text("Test failed at").first).to_be_visible()
     shot("failed-test-kept-after-reload")
+
+    # #15 item 7: 'Add an endpoint' stays open after an error and on the next edit
+    page.get_by_text("Add an endpoint", exact=True).click()
+    wait_idle(page)
+    add = page.locator(".st-key-settings_add_open")
+    _type(page, add.get_by_label("Name", exact=True), "bad-one")
+    _type(page, add.get_by_label("API key variable (its NAME, e.g. OPENAI_API_KEY)"), "sk-live-abc/def")
+    add.get_by_role("button", name="Add endpoint").click()
+    wait_idle(page)
+    expect(page.get_by_text("NAME of an environment variable").first).to_be_visible()
+    expect(add.get_by_label("Name", exact=True)).to_be_visible()  # still open after the error
+    _type(page, add.get_by_label("API key variable (its NAME, e.g. OPENAI_API_KEY)"), "BAD_ONE_KEY")
+    expect(add.get_by_label("Name", exact=True)).to_be_visible()  # and after the next edit
+    expect(add.get_by_label("Name", exact=True)).to_have_value("bad-one")
+    shot("add-endpoint-stays-open")
     assert page.dialogs == []
