@@ -112,7 +112,8 @@ if filters.get("exclude_source") == "batch":
         hidden = runs_lib.list_runs(session=session, page_size=1, source="batch",
                                     **{k: v for k, v in filters.items() if k != "exclude_source"})[1]
     if hidden:
-        st.caption(f"{hidden:,} batch runs hidden: turn on 'Include batch runs' to list them.")
+        st.caption(f"{hidden:,} batch run{'s' if hidden != 1 else ''} hidden: turn on 'Include batch runs' "
+                   "to list them.")
 if not data:
     st.info("No runs match these filters." if total == 0 else "This page is empty.")
 else:

@@ -41,7 +41,7 @@ def job_titles(*, session: Session, jobs: Sequence[BatchJob]) -> dict[int, str]:
                  j.created_at.strftime("%Y-%m-%d %H:%M UTC") if j.created_at else "",
                  _short([refs.get(int(v), f"version {v}") for v in j.version_ids or []]),
                  _short([str(m) for m in j.models or []]),
-                 _short(evaluators) if evaluators else "no evaluators",
+                 _short(evaluators) if evaluators else "no job-wide evaluators",
                  j.status]
         out[j.id] = " · ".join(p for p in parts if p)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -52,6 +53,10 @@ def test_batch_journey(page, streamlit_app, shot, tmp_path):
     wait_idle(page)
     done = page.locator("[data-testid=stMain] [data-testid=stMetric]").filter(has=page.get_by_text("Done", exact=True))
     expect(done).to_contain_text("2")
+    # #15 item 15: the job picker says when, which versions and models, the evaluators and the status
+    picker = page.get_by_role("combobox", name="Job")
+    expect(picker).to_have_value(re.compile(
+        r"^#\d+ .* · \d{4}-\d\d-\d\d \d\d:\d\d UTC · batch-journey:1 · echo/echo · .+ · done$"))
     shot("done")
 
     page.get_by_role("button", name="Prepare downloads").click()

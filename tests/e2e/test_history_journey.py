@@ -23,6 +23,10 @@ def _arrange(app) -> int:
                   output=ANSWER, finish_reason="stop", prompt_tokens=12, completion_tokens=9, cost_usd=None,
                   latency_ms=321.0, ttft_ms=55.0, attempts=2, usage_raw={"prompt_tokens": 12, "completion_tokens": 9})
         s.add(run)
+        s.add(Run(source="batch", prompt_id=v.prompt_id, version_id=v.id, prompt_name="hist-journey",
+                  version_number=1, endpoint="echo", model="echo", variables={"country": "Freedonia"},
+                  messages=[{"role": "user", "content": "Capital of Freedonia?"}],
+                  output="[user] Capital of Freedonia?", status="ok", latency_ms=5.0))
         s.commit()
         return run.id
 
@@ -61,5 +65,12 @@ def test_history_journey(page, streamlit_app, shot):
     search.press("Enter")
     wait_idle(page)
     expect(page.get_by_text("2 runs · page 1 of 1")).to_be_visible()
+    # #15 item 15: batch runs are hidden by default, said so, and one toggle away
+    expect(page.get_by_text("1 batch run hidden: turn on 'Include batch runs' to list them.")).to_be_visible()
     shot("log-search")
+    page.get_by_text("Include batch runs", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text("3 runs · page 1 of 1")).to_be_visible()
+    expect(page.get_by_text("batch run hidden")).to_have_count(0)
+    shot("log-with-batch-runs")
     assert page.locator("img[src=x]").count() == 0 and page.dialogs == []

@@ -19,4 +19,4 @@ def test_a_job_title_names_when_versions_models_and_evaluators(engine):
         created = batch.get_job(session=s, job_id=job_id).created_at.strftime("%Y-%m-%d %H:%M UTC")
     assert titles[job_id] == (f"#{job_id} titled · {created} · titled:1, titled:2 · echo/echo, echo/other · "
                               "contains, is-json, not-contains · pending")
-    assert titles[plain].endswith("plain:1 · echo/echo · no evaluators · pending"), titles[plain]
+    assert titles[plain].endswith("plain:1 · echo/echo · no job-wide evaluators · pending"), titles[plain]
