@@ -14,7 +14,7 @@ import re
 import threading
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlmodel import Session, select
 
@@ -27,6 +27,10 @@ from lib.models import Endpoint, KeyBinding, utcnow
 from .providers import KINDS, EndpointConfig, default_base_url
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# header and query names that carry a credential: those values would be stored in the database
+_CREDENTIAL_NAME = re.compile(r"auth|key|token|secret|passw|cookie|signature|^sig$|session", re.IGNORECASE)
+_KEY_HINT = ("put the key in an environment variable (or [keys] in .streamlit/secrets.toml) and give its name "
+             "as api_key_env: an endpoint stores only the variable's name")
 ECHO_CONFIG = EndpointConfig(name="echo", kind="echo", models=["echo"], max_concurrency=64, timeout_s=30.0)
 
 
@@ -82,6 +86,9 @@ def _validate(name: str, kind: str, base_url: str, rpm, tpm, max_concurrency, ti
                                   "an environment variable or secret and give its name as api_key_env")
         if parts.scheme not in ("http", "https"):
             raise ValidationError(f"base URL {base_url!r}: expected http:// or https://")
+        secret = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if _CREDENTIAL_NAME.search(k)]
+        if secret:  # the URL is not echoed: it holds the credential
+            raise ValidationError(f"base URL: the query parameter {secret[0]!r} looks like a credential; {_KEY_HINT}")
     for label, val in (("rpm", rpm), ("tpm", tpm), ("max_concurrency", max_concurrency)):
         if val is not None and (not isinstance(val, int) or val < 1):
             raise ValidationError(f"{label} must be a positive integer, got {val!r}")
@@ -109,6 +116,17 @@ def _bind_key(session: Session, endpoint: str, kind: str, base_url: str, api_key
         session.add(binding)
 
 
+def _check_headers(headers: Any) -> None:
+    """Refuse header names that carry a credential (Authorization, x-api-key, ...), never echoing the value."""
+    if headers is None:
+        return
+    if not isinstance(headers, dict):
+        raise ValidationError("headers: expected an object of header names and values")
+    for name in headers:
+        if _CREDENTIAL_NAME.search(str(name)):
+            raise ValidationError(f"header {str(name)[:60]!r} carries a credential; {_KEY_HINT}")
+
+
 def _audit_view(row: Endpoint | dict) -> dict:
     """What an audit summary shows of an endpoint: settings and the key's variable NAME, never a key or header."""
     get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k))
@@ -133,6 +151,7 @@ def add_endpoint(*, session: Session, actor: Identity, name: str, kind: str, bas
     """Create an endpoint row (admins; name must be new); `rebind_key` lets a key bound elsewhere go to this host."""
     require(actor, ENDPOINT_WRITE)
     _validate(name, kind, base_url, rpm, tpm, max_concurrency, timeout_s, api_key_env)
+    _check_headers(headers)
     if session.exec(select(Endpoint).where(Endpoint.name == name)).first():
         raise ConflictError(f"endpoint {name!r} already exists")
     row = Endpoint(name=name, kind=kind, base_url=base_url or "", api_key_env=api_key_env or None,
@@ -177,6 +196,8 @@ def update_endpoint(*, session: Session, actor: Identity, name: str, **changes: 
     new.update(changes)
     _validate(name, new["kind"], new["base_url"], new["rpm"], new["tpm"], new["max_concurrency"], new["timeout_s"],
               new["api_key_env"])
+    if "headers" in changes:
+        _check_headers(changes["headers"])
     # compare where the key really goes: a kind change with no base URL moves it to another
     # provider's default host, and https -> http on the same host would send it in clear text
     before, after = origin_of(row.kind, row.base_url or ""), origin_of(new["kind"], new["base_url"] or "")
