@@ -147,8 +147,10 @@ def main() -> None:
 
 @contextlib.asynccontextmanager
 async def _lifespan(_app):
-    """Migrate and seed before the API answers its first request (the pages do it too; it is idempotent)."""
+    """Migrate and seed before the API answers its first request (the pages do it too; it is idempotent), then
+    deliver the webhook outbox, including what a stopped process left pending."""
     await asyncio.to_thread(bootstrap.startup, db.get_engine())
+    enable_webhooks(db.get_engine())
     yield
 
 

@@ -5,6 +5,7 @@ Served in the Streamlit process and port (`st.App(..., routes=api_routes())` in 
 
 from __future__ import annotations
 
+from .outbox import Dispatcher, RetryPolicy, dispatcher, enable_webhooks, set_dispatcher
 from .server import api_routes, create_api, tune_gc
 from .tokens import (
     AuthenticationFailed,
@@ -20,15 +21,11 @@ from .tokens import (
 )
 from .webhooks import (
     EVENTS,
-    Dispatcher,
-    RetryPolicy,
     add_webhook,
     deliveries,
-    dispatcher,
-    enable_webhooks,
     list_webhooks,
+    outbox_summary,
     remove_webhook,
-    set_dispatcher,
     sign,
     verify_signature,
 )
@@ -42,6 +39,7 @@ __all__ = [
     "dispatcher",
     "enable_webhooks",
     "list_webhooks",
+    "outbox_summary",
     "remove_webhook",
     "set_dispatcher",
     "sign",

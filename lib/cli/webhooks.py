@@ -1,11 +1,11 @@
-"""`python -m lib webhooks add|list|remove|deliveries`: URLs told about label moves and new versions."""
+"""`python -m lib webhooks add|list|remove|deliveries|deliver`: URLs told about label moves and new versions."""
 
 from __future__ import annotations
 
 import typer
 
 from lib import db
-from lib.api import add_webhook, deliveries, list_webhooks, remove_webhook
+from lib.api import add_webhook, deliveries, dispatcher, list_webhooks, outbox_summary, remove_webhook
 from lib.identity import cli_operator
 
 from .common import JsonOpt, emit, handle_errors
@@ -56,3 +56,16 @@ def register(app: typer.Typer) -> None:
             f"{r['created_at'][:19]} hook {r['webhook_id']} {r['event']:<16} try {r['attempt']} "
             f"{'ok' if r['ok'] else 'FAILED'} {r['status_code'] or ''} {r['error'] or ''}" for r in rows)
             or "no deliveries")
+
+    @sub.command("deliver")
+    @handle_errors
+    def deliver(wait: float = typer.Option(60.0, "--wait", help="Seconds to keep retrying what fails."),
+                as_json: bool = JsonOpt) -> None:
+        """Deliver the outbox now (what a stopped server left pending too), retrying for up to --wait seconds."""
+        engine = db.get_engine()
+        dispatcher().watch(engine)
+        done = dispatcher().drain(timeout_s=max(0.0, wait))
+        with db.session_scope() as s:
+            counts = outbox_summary(session=s)
+        emit({**counts, "drained": done}, as_json,
+             f"outbox: {counts['pending']} pending, {counts['delivered']} delivered, {counts['failed']} failed")

@@ -15,6 +15,7 @@ from lib.api import (
     deliveries,
     list_tokens,
     list_webhooks,
+    outbox_summary,
     remove_webhook,
     revoke_token,
 )
@@ -125,6 +126,7 @@ def _webhooks() -> None:
     with db.session_scope() as s:
         hooks = list_webhooks(session=s)
         log = deliveries(session=s, limit=50)
+        outbox = outbox_summary(session=s)
     if hooks:
         df = pd.DataFrame(hooks)
         df["events"] = df["events"].map(", ".join)
@@ -135,7 +137,9 @@ def _webhooks() -> None:
             c1.selectbox("Remove", active, key="settings_wh_remove",
                          format_func=lambda i: next(f"{h['id']}: {h['url']}" for h in hooks if h["id"] == i))
             c2.button("Remove webhook", key="settings_wh_remove_btn", on_click=_remove_webhook)
-        st.caption("Delivery log (newest first)")
+        st.caption(f"Delivery log (newest first). Outbox: {outbox['pending']} waiting (first try or a retry), "
+                   f"{outbox['delivered']} delivered, {outbox['failed']} given up. Delivery is at least once: "
+                   "every try of an event carries the same X-Workbench-Delivery id.")
         if log:
             st.dataframe(pd.DataFrame(log).drop(columns=["id"]), hide_index=True, width="stretch")
         else:
