@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from lib.errors import NotFoundError
-from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED, PROMPT_WRITE, Identity, require
+from lib.identity import PROMPT_WRITE, Identity, require
 from lib.models import Prompt, PromptVersion
 from lib.prompts import (
     create_prompt,
@@ -28,15 +28,12 @@ from lib.prompts import (
     list_prompts,
     prompt_exists,
     render,
+    require_label_move,
     resolve,
     save_version,
     set_label,
     summaries,
 )
-
-# Labels a `write` token may not move (an admin moves them in the workbench). The teams change makes the
-# protected set configurable; until then `production` is protected.
-PROTECTED_LABELS = frozenset({"production"})
 
 
 def ref_of(name: str, *, label: str | None = None, version: int | None = None) -> str:
@@ -164,9 +161,7 @@ def create_version(*, session: Session, actor: Identity, name: str, messages: li
 
 def move_label(*, session: Session, actor: Identity, name: str, label: str, version: int) -> dict[str, Any]:
     """Point `label` at `version`; a protected label needs more than a write token."""
-    require(actor, LABEL_MOVE)
-    if label in PROTECTED_LABELS:
-        require(actor, LABEL_MOVE_PROTECTED)
+    require_label_move(actor, label)  # protected labels as configured (WORKBENCH_PROTECTED_LABELS), before the 404
     get_version(session=session, name=name, number=version)
     set_label(session=session, name=name, label=label, version=version, actor=actor)
     return get_payload(session=session, name=name, label=label)
