@@ -6,6 +6,8 @@ Role of a signed-in person, first match wins:
 2. the settings / secrets lists: `admins`, then `editors`, by e-mail or `@domain`
    (`WORKBENCH_ADMINS='["ana@acme.com"]'`, or a `[roles]` table in .streamlit/secrets.toml);
 3. viewer.
+
+Transactions: functions here flush and never commit; the caller (page, CLI command) commits.
 """
 
 from __future__ import annotations
@@ -70,7 +72,6 @@ def sign_in(*, session: Session, email: str, name: str = "", subject: str = "",
 
     Roles follow e-mail addresses, so an address the provider marks unverified (`email_verified`
     false) is refused: anyone could otherwise claim an admin's address at a lax provider.
-    Commits: a sign-in is its own short transaction.
     """
     email = _norm(email)
     if not email or "@" not in email:
@@ -96,7 +97,7 @@ def sign_in(*, session: Session, email: str, name: str = "", subject: str = "",
         if subject and not row.subject:
             row.subject = subject[:300]
         session.add(row)
-    session.commit()
+    session.flush()
     return Identity(kind="user", name=subject or email, email=email, role=role_of(session=session, email=email))
 
 
@@ -117,7 +118,7 @@ def set_role(*, session: Session, actor: Identity, email: str, role: str | None)
     session.flush()
     audit.record(session, actor=actor, action="role.set", object_type="user", object_id=email,
                  summary=audit.change(before, role_of(session=session, email=email)))
-    session.commit()
+    session.flush()
     return row
 
 

@@ -75,7 +75,7 @@ def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: l
            repeats: int = 1, concurrency: int = 8, rpm: int | None = None, tpm: int | None = None,
            budget_usd: float | None = None, mode: str = "live", name: str = "",
            judge_model: str | None = None) -> BatchJob:
-    """Create a job (started by `actor`) and all its items (rows x versions x models x repeats) in bulk; commits."""
+    """Create a job (started by `actor`) and all its items (rows x versions x models x repeats) in bulk."""
     require(actor, RUN)
     require(actor, BATCH_WRITE)
     dataset = session.get(Dataset, dataset_id)
@@ -92,22 +92,8 @@ def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: l
     if judge_model:
         judge_model = _check_models([judge_model])[0]
     mapping = complete_mapping(session=session, dataset=dataset, version_ids=version_ids, mapping=mapping)
-    if mode not in MODES:
-        raise ValidationError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
-    if mode == "provider":
-        for m in models:
-            cfg = load_config(session=session, name=split_model_ref(m)[0])
-            if not provider_class(cfg.kind).has_batch_api:
-                raise ValidationError(f"model {m!r}: endpoint {cfg.name!r} ({cfg.kind}) has no Batch API "
-                                      "(OpenAI-compatible or Anthropic Message Batches); run the job live instead")
-    if not isinstance(repeats, int) or repeats < 1 or repeats > 100:
-        raise ValidationError(f"repeats must be 1..100, got {repeats!r}")
-    if not isinstance(concurrency, int) or concurrency < 1 or concurrency > 1024:
-        raise ValidationError(f"concurrency must be 1..1024, got {concurrency!r}")
-    _positive("rpm", rpm)
-    _positive("tpm", tpm)
-    _positive("budget", budget_usd)
-    _require_prices(session, models, budget_usd)
+    _check_run(session, models=models, mode=mode, repeats=repeats, concurrency=concurrency, rpm=rpm, tpm=tpm,
+               budget_usd=budget_usd)
     rows = session.execute(select(DatasetRow.id, DatasetRow.idx).where(DatasetRow.dataset_id == dataset_id)
                         .order_by(DatasetRow.idx)).all()
     if not rows:
@@ -124,22 +110,48 @@ def submit(*, session: Session, actor: Identity, dataset_id: int, version_ids: l
     audit.record(session, actor=actor, action="job.start", object_type="job", object_id=job.id,
                  summary=f"- -> {job.name}: {job.total_items} items ({dataset.name}, {', '.join(models)}, "
                          f"{mode}, budget {'none' if budget_usd is None else f'${budget_usd}'})")
-    # Order: row-major so the first results cover every version x model of the first cases.
+    _insert_items(session, job, rows)
+    session.flush()
+    return job
+
+
+def _check_run(session: Session, *, models: list[str], mode: str, repeats: Any, concurrency: Any, rpm: Any,
+               tpm: Any, budget_usd: Any) -> None:
+    """Refuse a mode, repeat count, limit or budget the job could not keep, naming the field."""
+    if mode not in MODES:
+        raise ValidationError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "provider":
+        for m in models:
+            cfg = load_config(session=session, name=split_model_ref(m)[0])
+            if not provider_class(cfg.kind).has_batch_api:
+                raise ValidationError(f"model {m!r}: endpoint {cfg.name!r} ({cfg.kind}) has no Batch API "
+                                      "(OpenAI-compatible or Anthropic Message Batches); run the job live instead")
+    if not isinstance(repeats, int) or repeats < 1 or repeats > 100:
+        raise ValidationError(f"repeats must be 1..100, got {repeats!r}")
+    if not isinstance(concurrency, int) or concurrency < 1 or concurrency > 1024:
+        raise ValidationError(f"concurrency must be 1..1024, got {concurrency!r}")
+    _positive("rpm", rpm)
+    _positive("tpm", tpm)
+    _positive("budget", budget_usd)
+    _require_prices(session, models, budget_usd)
+
+
+def _insert_items(session: Session, job: BatchJob, rows: Any) -> None:
+    """Every item of the job in bulk, row-major so the first results cover every version x model of the
+    first cases."""
     batch: list[dict] = []
     for row_id, idx in rows:
-        for rep in range(repeats):
-            for vid in version_ids:
-                for model in models:
+        for rep in range(job.repeats):
+            for vid in job.version_ids:
+                for model in job.models:
                     batch.append({"job_id": job.id, "row_id": row_id, "row_idx": idx, "version_id": vid,
                                   "model": model, "repeat": rep, "state": "pending", "attempts": 0,
-                                  "updated_at": now})
+                                  "updated_at": job.created_at})
                     if len(batch) >= _CHUNK:
                         session.execute(insert(BatchItem), batch)
                         batch = []
     if batch:
         session.execute(insert(BatchItem), batch)
-    session.commit()
-    return job
 
 
 def complete_mapping(*, session: Session, dataset: Dataset, version_ids: list[int],
@@ -233,7 +245,7 @@ def _set_status(session: Session, job: BatchJob, status: str, reason: str | None
     if status in ("done", "cancelled", "failed"):
         job.finished_at = job.updated_at
     session.add(job)
-    session.commit()
+    session.flush()
     return job
 
 
@@ -291,7 +303,7 @@ def retry_failed(*, session: Session, actor: Identity, job_id: int) -> int:
         job.status, job.pause_reason, job.finished_at = "pending", None, None
         job.updated_at = utcnow()
         session.add(job)
-    session.commit()
+    session.flush()
     return n
 
 

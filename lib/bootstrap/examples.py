@@ -83,7 +83,7 @@ def seed_example_datasets(*, session: Session, actor: Identity) -> list[str]:
     for path in sorted(EXAMPLE_DIR.glob("*.csv")):
         ds = import_dataset(session=session, actor=actor, data=path.read_bytes(), filename=path.name, name=path.stem)
         names.append(ds.name)
-    session.commit()
+    session.flush()
     return names
 
 

@@ -89,8 +89,7 @@ def create_comparison(*, session: Session, actor: Identity, columns: list[Column
     row = Comparison(id=secrets.token_hex(6), columns=[c.to_dict() for c in columns], variables=dict(variables),
                      run_ids=[], blind=blind, order=order)
     session.add(row)
-    session.commit()
-    session.refresh(row)
+    session.flush()
     return row
 
 
@@ -244,8 +243,7 @@ class CompareJob:
                 row = s.get(Comparison, self.compare_id)
                 if row is not None:
                     row.run_ids = ids
-                    s.add(row)
-                    s.commit()
+                    s.add(row)  # the thread owns this session: session_scope commits it
         except Exception as exc:  # noqa: BLE001 - runs_of() falls back to compare_id
             with self._lock:
                 for st in self._states:

@@ -36,7 +36,7 @@ def record_vote(*, session: Session, actor: Identity, compare_id: str | None, ru
                 votes.append(ArenaVote(compare_id=compare_id, run_a_id=winner_run_id, run_b_id=other, winner="a",
                                        blind=blind))
     session.add_all(votes)
-    session.commit()
+    session.flush()
     return votes
 
 

@@ -28,6 +28,7 @@ from lib.client import (
 from lib.compare import ColumnSpec
 from lib.compare.live import create_comparison
 from lib.datasets.store import delete_dataset
+from lib.db import session_scope
 from lib.errors import PermissionDeniedError
 from lib.evals import evaluate
 from lib.identity import WORKER, Identity, cli_operator, local_user
@@ -40,7 +41,7 @@ TOKEN_WRITE = Identity(kind="token", name="ci", scopes=frozenset({"write"}))
 
 
 def _seed(engine) -> dict:
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         v1 = prompts.create_prompt(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "{{q}}"}])
         v2, _ = prompts.save_version(actor=ADMIN, session=s, name="p",
                                      messages=[{"role": "user", "content": "2 {{q}}"}])
@@ -57,7 +58,7 @@ def _seed(engine) -> dict:
     r1 = get_client(engine).generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "a"}])
     r2 = get_client(engine).generate_sync(actor=ADMIN, model="echo/echo", messages=[{"role": "user", "content": "b"}])
     ids.update(run1=r1.run_id, run2=r2.run_id)
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         users.sign_in(session=s, email="first@example.com")  # the first person: admin
     return ids
 

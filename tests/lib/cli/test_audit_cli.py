@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session
 from typer.testing import CliRunner
 
 from lib import users
 from lib.cli.app import build
+from lib.db import session_scope
 from lib.identity import cli_operator
 
 runner = CliRunner()
@@ -33,7 +33,7 @@ def test_cli_changes_are_listed_with_the_os_user(engine, tmp_path):
 
 
 def test_users_role_is_audited(engine):
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         users.sign_in(session=s, email="first@acme.test")  # first person: admin
         users.sign_in(session=s, email="second@acme.test")
     assert js("users", "role", "second@acme.test", "editor")["role"] == "editor"

@@ -158,7 +158,7 @@ def test_votes_feed_the_arena_leaderboard(engine):
         assert len(compare_votes.votes_of(session=s, compare_id="cmp1")) == 2
         assert compare_votes.votes_of(session=s, compare_id="cmp9") == []
         assert s.exec(select(ArenaVote).where(ArenaVote.winner == "tie")).one().blind
-
+        s.commit()  # the caller commits: the leaderboard reads on its own connection
         board = arena.leaderboard(s, by="model", n_boot=20)
         assert list(board["player"]) == ["x/good", "x/ok", "x/bad"]
         # one person's vote over N columns counts once (5d1918c): good cmp1+cmp3, ok cmp1+cmp2+cmp3, bad cmp1+cmp2
