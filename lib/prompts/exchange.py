@@ -59,13 +59,11 @@ def export_prompt(*, session: Session, name: str) -> dict:
 def import_prompt(*, session: Session, actor: Identity, data: dict | str, name: str | None = None) -> Prompt:
     """Recreate an exported prompt (optionally under another name); an existing name is a ConflictError.
 
-    Versions keep their exported authors; the import itself is recorded as the actor's."""
+    Versions keep their exported authors; the import itself is recorded as the actor's.  A failed import
+    raises before anything is committed: the caller's transaction rolls back, so no half-imported prompt
+    stays behind."""
     require(actor, PROMPT_WRITE)
-    try:
-        return _import(session, actor, data, name)
-    except BaseException:
-        session.rollback()  # a half-imported prompt never stays behind
-        raise
+    return _import(session, actor, data, name)
 
 
 def _import(session: Session, actor: Identity, data: dict | str, name: str | None) -> Prompt:
@@ -87,6 +85,8 @@ def _import(session: Session, actor: Identity, data: dict | str, name: str | Non
     numbers = [v.get("number") for v in versions]
     if numbers != list(range(1, len(versions) + 1)):
         raise ValidationError(f"versions must be numbered 1..{len(versions)} in order, got {numbers}")
+    for lname in data.get("labels") or {}:
+        require_label_move(actor, lname)  # before any write: an editor may not import `production`
     prompt = Prompt(name=pname, description=meta.get("description") or "", tags=validate_tags(meta.get("tags")),
                     archived=bool(meta.get("archived")))
     for field in ("created_at", "updated_at"):
@@ -94,29 +94,10 @@ def _import(session: Session, actor: Identity, data: dict | str, name: str | Non
             setattr(prompt, field, _parse_ts(meta[field], f"prompt.{field}"))
     session.add(prompt)
     session.flush()
-    ids: dict[int, int] = {}
-    for v in versions:
-        where = f"version {v['number']}"
-        fmt = v.get("template_format") or "mustache"
-        try:
-            msgs = validate_messages(v.get("messages"), fmt)
-        except ValidationError as exc:
-            raise ValidationError(f"{where}: {exc}") from None
-        row = PromptVersion(prompt_id=prompt.id, number=v["number"], messages=msgs, template_format=fmt,
-                            variables=templating.variables(msgs, fmt), model=v.get("model"),
-                            params=v.get("params") or {}, model_overrides=v.get("model_overrides") or {},
-                            commit_message=v.get("commit_message") or "", author=v.get("author") or "",
-                            content_hash=content_hash(msgs, fmt, v.get("model"), v.get("params"),
-                                                      v.get("model_overrides")))
-        if v.get("created_at"):
-            row.created_at = _parse_ts(v["created_at"], f"{where}.created_at")
-        session.add(row)
-        session.flush()
-        ids[row.number] = row.id
+    ids = {v["number"]: _add_version(session, prompt.id, v) for v in versions}
     for lname, number in (data.get("labels") or {}).items():
         if number not in ids:
             raise ValidationError(f"label {lname!r} points at version {number}, which the export does not have")
-        require_label_move(actor, lname)  # an editor's import may not arrive with `production` set
         session.add(Label(prompt_id=prompt.id, name=validate_label(lname), version_id=ids[number]))
     for e in data.get("label_history") or []:
         ev = LabelEvent(prompt_id=prompt.id, label=e["label"], from_version=e.get("from_version"),
@@ -129,8 +110,29 @@ def _import(session: Session, actor: Identity, data: dict | str, name: str | Non
                  summary=f"- -> {pname} ({len(versions)} version{'s' if len(versions) != 1 else ''}"
                          + (f", labels {', '.join(f'{k}={v}' for k, v in sorted(labels.items()))}" if labels else "")
                          + ")")
-    session.commit()
+    session.flush()
     return prompt
+
+
+def _add_version(session: Session, prompt_id: int, v: dict) -> int:
+    """One exported version as a row (validated, its exported author and time kept); returns its id."""
+    where = f"version {v['number']}"
+    fmt = v.get("template_format") or "mustache"
+    try:
+        msgs = validate_messages(v.get("messages"), fmt)
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
+    row = PromptVersion(prompt_id=prompt_id, number=v["number"], messages=msgs, template_format=fmt,
+                        variables=templating.variables(msgs, fmt), model=v.get("model"),
+                        params=v.get("params") or {}, model_overrides=v.get("model_overrides") or {},
+                        commit_message=v.get("commit_message") or "", author=v.get("author") or "",
+                        content_hash=content_hash(msgs, fmt, v.get("model"), v.get("params"),
+                                                  v.get("model_overrides")))
+    if v.get("created_at"):
+        row.created_at = _parse_ts(v["created_at"], f"{where}.created_at")
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _expect(value: Any, kind: type | tuple, where: str, what: str) -> None:

@@ -6,23 +6,22 @@ actor and written in the same transaction.  Protected labels (settings `protecte
 default `production`) need the admin action `label.move_protected`; other labels need
 `label.move` (editors).
 
-A move is ONE conditional statement (``UPDATE label ... WHERE version_id = <the version just
-read>``, a plain INSERT for a new label, a conditional DELETE for a removal) in the same
-transaction as its history event.  When another process moved the label in between, the
-statement touches no row (or the INSERT hits the unique key, or SQLite refuses the stale
-snapshot) and the move is retried from a fresh read, so an event's ``from_version`` is always
-the version the label really held and rollback returns there.
+Transactions: a move flushes and never commits; the caller commits (its pending work goes in
+the same transaction, so nothing the caller did is lost or committed early).  A move first takes
+the prompt's write lock (`registry.lock_prompt`, held to the caller's commit: moves and version
+saves of one prompt go one at a time on SQLite and PostgreSQL), then reads the label and writes
+ONE conditional statement (``UPDATE label ... WHERE version_id = <the version just read>``, an
+INSERT for a new label, a conditional DELETE for a removal) with its history event.  So an
+event's ``from_version`` is always the version the label really held and rollback returns there;
+the conditions only guard against a writer that skipped the lock (a ConflictError, nothing written).
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from lib import audit
@@ -31,14 +30,13 @@ from lib.identity import LABEL_MOVE, LABEL_MOVE_PROTECTED, Identity, require
 from lib.models import Label, LabelEvent, Prompt, PromptVersion, utcnow
 from lib.settings import get_settings
 
-from .registry import get_prompt, get_version, validate_label
+from .registry import get_prompt, get_version, lock_prompt, validate_label
 
-MOVE_ATTEMPTS = 50
 T = TypeVar("T")
 
 
 class _Moved(Exception):
-    """The label changed between the read and the conditional write: retry from a fresh read."""
+    """The label changed between the read and the conditional write (a writer that skipped the lock)."""
 
 
 def _current(session: Session, prompt_id: int, label: str) -> Label | None:
@@ -57,22 +55,15 @@ def require_label_move(actor: Identity, label: str) -> None:
         require(actor, LABEL_MOVE_PROTECTED)
 
 
-def _retrying(session: Session, attempt: Callable[[], T]) -> T:
-    """Run one move attempt in its own transaction, retrying when a concurrent move won the race."""
-    if session.new or session.dirty or session.deleted:
-        session.commit()  # a move commits (as it always has); the caller's pending work goes first, never lost
-    for n in range(MOVE_ATTEMPTS):
-        try:
-            out = attempt()
-            session.commit()
-            return out
-        except (_Moved, IntegrityError, OperationalError) as exc:
-            session.rollback()
-            if isinstance(exc, OperationalError) and not any(
-                    w in str(exc).lower() for w in ("locked", "deadlock", "could not serialize")):
-                raise
-            time.sleep(min(0.2, 0.005 * (n + 1)) * random.random())
-    raise ConflictError("the label kept moving under concurrent updates; try again")
+def _locked(session: Session, prompt_id: int, attempt: Callable[[], T]) -> T:
+    """Run one move under the prompt's write lock, in the caller's transaction (flushed, not committed)."""
+    lock_prompt(session=session, prompt_id=prompt_id)
+    try:
+        out = attempt()
+    except _Moved:
+        raise ConflictError("the label moved under a concurrent change; look at it again and retry") from None
+    session.flush()
+    return out
 
 
 def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion, actor: Identity, action: str,
@@ -87,7 +78,7 @@ def _move(session: Session, *, prompt_id: int, label: str, target: PromptVersion
     if row is None:
         row = Label(prompt_id=prompt_id, name=label, version_id=target.id, updated_at=now)
         session.add(row)
-        session.flush()  # the unique key (prompt, name) refuses a concurrent creation: retried as a move
+        session.flush()  # the unique key (prompt, name) still refuses a second label of that name
     elif before_id == target.id:
         return row
     else:
@@ -110,18 +101,18 @@ def _prompt_name(session: Session, prompt_id: int) -> str:
 
 
 def set_label(*, session: Session, actor: Identity, name: str, label: str, version: int) -> Label:
-    """Point `label` at version number `version` (promote); records the move and who made it (commits)."""
+    """Point `label` at version number `version` (promote); records the move and who made it."""
     label = validate_label(label)
     require_label_move(actor, label)
     prompt = get_prompt(session=session, name=name)
     target = get_version(session=session, name=name, number=version)
     prompt_id = prompt.id
-    return _retrying(session, lambda: _move(session, prompt_id=prompt_id, label=label, target=target,
-                                            actor=actor, action="label.move"))
+    return _locked(session, prompt_id, lambda: _move(session, prompt_id=prompt_id, label=label, target=target,
+                                                     actor=actor, action="label.move"))
 
 
 def remove_label(*, session: Session, actor: Identity, name: str, label: str) -> None:
-    """Take a label off a prompt (recorded in the history; commits)."""
+    """Take a label off a prompt (recorded in the history)."""
     require_label_move(actor, label)
     prompt_id = get_prompt(session=session, name=name).id
 
@@ -142,7 +133,7 @@ def remove_label(*, session: Session, actor: Identity, name: str, label: str) ->
                      summary=audit.change(before, None))
         session.flush()
 
-    _retrying(session, attempt)
+    _locked(session, prompt_id, attempt)
 
 
 def label_history(*, session: Session, name: str, label: str | None = None) -> list[LabelEvent]:
@@ -161,7 +152,7 @@ def rollback_target(*, session: Session, name: str, label: str) -> int | None:
 
 
 def rollback(*, session: Session, actor: Identity, name: str, label: str = "production") -> Label:
-    """Move `label` back to the version it pointed at before its last move (commits)."""
+    """Move `label` back to the version it pointed at before its last move."""
     require_label_move(actor, label)
     prompt_id = get_prompt(session=session, name=name).id
 
@@ -177,4 +168,4 @@ def rollback(*, session: Session, actor: Identity, name: str, label: str = "prod
         except ValidationError:
             raise _Moved() from None
 
-    return _retrying(session, attempt)
+    return _locked(session, prompt_id, attempt)

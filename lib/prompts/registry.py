@@ -1,7 +1,9 @@
 """The prompt registry: prompts, immutable versions, labels, archive, import/export.
 
-Persistence functions take keyword arguments and a session, and commit their own
-short transaction (so concurrent writers retry on a version-number clash).
+Persistence functions take keyword arguments and a session; they flush and never commit (the
+caller commits).  Writers of one prompt go one at a time: `lock_prompt` (a row lock on
+PostgreSQL, the database write lock on SQLite) is held from a version save or a label move to
+the caller's commit, so concurrent saves number their versions 1..N with no gap and no clash.
 A reference is ``name`` (latest version), ``name:3`` (version 3) or ``name@production`` (label).
 """
 
@@ -10,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import String, cast, func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from lib import audit
@@ -31,7 +32,6 @@ _LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,49}$")
 _REF_RE = re.compile(r"^(?P<name>[^:@]+?)(?::(?P<version>[^:@]+)|@(?P<label>[^:@]+))?$")
 SORTS = {"updated": Prompt.updated_at.desc(), "name": Prompt.name.asc(), "created": Prompt.created_at.desc()}
-_SAVE_TRIES = 20
 
 
 # ---------------------------------------------------------------- validation
@@ -259,24 +259,14 @@ def all_tags(*, session: Session) -> list[str]:
 
 # ---------------------------------------------------------------- writes
 
-def _commit_retrying(session: Session, attempt_fn):
-    """Run attempt_fn() and commit; on a unique clash or a busy SQLite, roll back and try again."""
-    delay = 0.005
-    for attempt in range(_SAVE_TRIES):
-        try:
-            result = attempt_fn()
-            session.commit()
-            return result
-        except (IntegrityError, OperationalError) as exc:
-            session.rollback()
-            msg = str(exc.orig if hasattr(exc, "orig") else exc).lower()
-            retry = isinstance(exc, IntegrityError) and "uq_version_prompt_number" in msg or \
-                isinstance(exc, IntegrityError) and "promptversion" in msg and "number" in msg or \
-                isinstance(exc, OperationalError) and ("locked" in msg or "busy" in msg)
-            if not retry or attempt == _SAVE_TRIES - 1:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+def lock_prompt(*, session: Session, prompt_id: int) -> None:
+    """Hold the prompt's write lock until the caller's transaction ends, so what is read next is current.
+
+    A no-op UPDATE of the prompt's row: PostgreSQL locks the row (a concurrent writer waits, then its
+    statements see this commit); SQLite begins the write transaction (one writer at a time, waiting up
+    to the busy timeout)."""
+    session.execute(update(Prompt).where(Prompt.id == prompt_id).values(updated_at=Prompt.updated_at)
+                    .execution_options(synchronize_session=False))
 
 
 def create_prompt(*, session: Session, actor: Identity, name: str, messages: list[dict],
@@ -296,15 +286,14 @@ def create_prompt(*, session: Session, actor: Identity, name: str, messages: lis
     session.add(prompt)
     try:
         session.flush()
-    except IntegrityError:
-        session.rollback()
+    except IntegrityError:  # created meanwhile by another writer: the caller's transaction rolls back
         raise ConflictError(f"a prompt named {name!r} already exists") from None
     version = _new_version(prompt.id, 1, messages, template_format, model, params, model_overrides,
                            commit_message or "first version", actor.label)
     session.add(version)
     audit.record(session, actor=actor, action="prompt.create", object_type="prompt", object_id=name,
                  summary=audit_summary or f"- -> {name}:1")
-    session.commit()
+    session.flush()
     return version
 
 
@@ -329,24 +318,24 @@ def save_version(*, session: Session, actor: Identity, name: str, messages: list
     if prompt.archived:
         raise ValidationError(f"prompt {name!r} is archived; restore it before saving a new version")
     digest = content_hash(messages, template_format, model, params, model_overrides)
-    prompt_id = prompt.id
-
-    def attempt():
-        latest = latest_version(session=session, prompt_id=prompt_id)
-        if latest is not None and latest.content_hash == digest:
-            return latest, False
-        v = _new_version(prompt_id, (latest.number if latest else 0) + 1, messages, template_format, model,
-                         params, model_overrides, commit_message, actor.label)
-        session.add(v)
-        p = session.get(Prompt, prompt_id)
-        p.updated_at = utcnow()
-        session.add(p)
-        session.flush()
-        audit.record(session, actor=actor, action=audit_action, object_type="prompt", object_id=p.name,
-                     summary=audit.change(f"{p.name}:{latest.number}" if latest else None, f"{p.name}:{v.number}"))
-        return v, True
-
-    return _commit_retrying(session, attempt)
+    latest = latest_version(session=session, prompt_id=prompt.id)
+    if latest is not None and latest.content_hash == digest:
+        return latest, False  # nothing to write: no lock taken
+    lock_prompt(session=session, prompt_id=prompt.id)
+    latest = latest_version(session=session, prompt_id=prompt.id)  # read again under the lock: the number is ours
+    if latest is not None and latest.content_hash == digest:
+        return latest, False
+    v = _new_version(prompt.id, (latest.number if latest else 0) + 1, messages, template_format, model,
+                     params, model_overrides, commit_message, actor.label)
+    session.add(v)
+    prompt.updated_at = utcnow()
+    session.add(prompt)
+    session.flush()
+    audit.record(session, actor=actor, action=audit_action, object_type="prompt", object_id=prompt.name,
+                 summary=audit.change(f"{prompt.name}:{latest.number}" if latest else None,
+                                      f"{prompt.name}:{v.number}"))
+    session.flush()
+    return v, True
 
 
 def update_prompt(*, session: Session, actor: Identity, name: str, description: str | None = None,
@@ -363,7 +352,7 @@ def update_prompt(*, session: Session, actor: Identity, name: str, description: 
     session.add(p)
     audit.record(session, actor=actor, action="prompt.update", object_type="prompt", object_id=p.name,
                  summary=audit.diff_fields(before, {"description": p.description, "tags": ", ".join(p.tags or [])}))
-    session.commit()
+    session.flush()
     return p
 
 
@@ -379,7 +368,7 @@ def set_archived(*, session: Session, actor: Identity, name: str, archived: bool
         audit.record(session, actor=actor, action="prompt.archive" if archived else "prompt.restore",
                      object_type="prompt", object_id=p.name,
                      summary=audit.change("archived" if before else "active", "archived" if archived else "active"))
-    session.commit()
+    session.flush()
     return p
 
 

@@ -6,9 +6,8 @@ called st.navigation once; pages/_views/boot.py hands over to app.py and back.
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from lib import prompts
+from lib.db import session_scope
 from tests.actors import ADMIN
 from tests.e2e.conftest import run_streamlit, wait_idle
 
@@ -19,7 +18,7 @@ def test_first_request_is_a_permalink(browser, tmp_path, sqlite_template):
     db_path = tmp_path / "workbench.db"
     shutil.copy(sqlite_template, db_path)
     with run_streamlit(tmp_path, f"sqlite:///{db_path}", WORKBENCH_START_WORKER="0") as app:
-        with Session(app.engine()) as s:
+        with session_scope(app.engine()) as s:
             prompts.create_prompt(actor=ADMIN, session=s, name="deep-linked", messages=[{"role": "user",
                                   "content": "hi"}])
         context = browser.new_context(viewport={"width": 1440, "height": 1000})

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from lib import prompts
 from lib.client import get_client
+from lib.db import session_scope
 from lib.identity import SYSTEM
 from lib.models import AuditEvent, Endpoint, Label, PromptVersion
 from tests.e2e.conftest import _free_port, expect, run_streamlit, wait_idle
@@ -50,7 +51,7 @@ def team_app(tmp_path, sqlite_template, oidc):
     with run_streamlit(tmp_path, f"sqlite:///{db_path}", port=port, args=("--secrets.files", str(secrets_file)),
                        WORKBENCH_START_WORKER="0", WORKBENCH_ADMINS=f'["{ADMIN}"]',
                        WORKBENCH_EDITORS='["@acme.test"]') as app:
-        with Session(app.engine()) as s:  # the workspace before anyone signs in (set up by the operator)
+        with session_scope(app.engine()) as s:  # the workspace before anyone signs in (set up by the operator)
             prompts.create_prompt(actor=SYSTEM, session=s, name="support", messages=[
                 {"role": "user", "content": "Help {{customer}}."}])
             prompts.save_version(actor=SYSTEM, session=s, name="support", messages=[

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from lib import prompts
 from lib.bootstrap import launch as bootstrap
 from lib.bootstrap.examples import EXAMPLES
+from lib.db import session_scope
 from lib.prompts import templating
 from lib.settings import ROOT, get_settings
 from tests.actors import ADMIN
@@ -42,7 +43,7 @@ def test_reset_examples_restores_without_deleting(engine, monkeypatch):
     monkeypatch.setenv("WORKBENCH_SEED_EXAMPLES", "1")
     get_settings.cache_clear()
     bootstrap.startup(engine)
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         prompts.save_version(actor=ADMIN, session=s, name="summarise", messages=[{"role": "user",
                              "content": "changed"}])
         prompts.set_archived(actor=ADMIN, session=s, name="code-review", archived=True)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from lib.client import endpoints, pricing
 from lib.client.model_client import ModelClient, get_client, reset_clients
+from lib.db import session_scope
 from lib.errors import MissingVariablesError, NotFoundError, ValidationError
 from lib.models import ResponseCache, Run
 from lib.prompts.registry import create_prompt
@@ -33,7 +34,7 @@ def _runs(engine) -> list[Run]:
 
 
 def test_echo_generate_with_version_records_everything(client, engine):
-    with Session(engine, expire_on_commit=False) as s:
+    with session_scope(engine) as s:
         v = create_prompt(actor=ADMIN, session=s, name="greet", messages=[{"role": "system", "content": "Be {{tone}}."},
                                                              {"role": "user", "content": "Hi {{name}}"}],
                           model="echo/echo", params={"temperature": 0.3})
@@ -47,7 +48,7 @@ def test_echo_generate_with_version_records_everything(client, engine):
 
 
 def test_missing_variables_raise_before_any_call(client, engine):
-    with Session(engine, expire_on_commit=False) as s:
+    with session_scope(engine) as s:
         v = create_prompt(actor=ADMIN, session=s, name="two", messages=[{"role": "user", "content": "{{a}} {{b}}"}],
                           model="echo/echo")
     with pytest.raises(MissingVariablesError) as ei:

@@ -10,6 +10,7 @@ import time
 from sqlmodel import Session, select
 
 from lib import prompts
+from lib.db import session_scope
 from lib.models import PromptVersion
 from tests.actors import ADMIN
 
@@ -20,8 +21,8 @@ from tests.actors import ADMIN
 tag, n, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 while time.time() < start:
     time.sleep(0.001)
-with db.session_scope() as s:
-    for i in range(n):
+for i in range(n):  # one transaction per save, as a page or route does: the caller commits
+    with db.session_scope() as s:
         prompts.save_version(actor=ADMIN, session=s, name="shared", messages=[{"role": "user",
                              "content": f"{tag} {i}"}])
 print("ok")
@@ -29,7 +30,7 @@ print("ok")
 
 
 def test_two_processes_save_versions_at_once(engine):
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         prompts.create_prompt(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     start = time.time() + 2
@@ -52,8 +53,8 @@ seed, n, start = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 rng = random.Random(seed)
 while time.time() < start:
     time.sleep(0.001)
-with db.session_scope() as s:
-    for i in range(n):
+for i in range(n):  # one transaction per move, as a page or route does: the caller commits
+    with db.session_scope() as s:
         prompts.set_label(actor=person(f"p{seed}@x.io"), session=s, name="shared", label="production",
                           version=rng.randint(1, 4))
 print("ok")
@@ -66,7 +67,7 @@ def test_four_processes_move_one_label(engine):
     from_version must be the previous event's to_version, and the label ends where the last event says."""
     from lib.models import LabelEvent
 
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         prompts.create_prompt(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": "v1"}])
         for i in range(2, 5):
             prompts.save_version(actor=ADMIN, session=s, name="shared", messages=[{"role": "user", "content": f"v{i}"}])

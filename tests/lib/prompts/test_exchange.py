@@ -25,6 +25,7 @@ def s(engine):
         prompts.set_label(actor=ADMIN, session=session, name="p", label="production", version=1)
         prompts.set_label(actor=ADMIN, session=session, name="p", label="production", version=2)
         prompts.set_label(actor=ADMIN, session=session, name="p", label="staging", version=1)
+        session.commit()  # the caller commits (lib functions only flush)
         yield session
 
 
@@ -43,22 +44,22 @@ def test_round_trip_is_lossless(s):
 
 
 def test_import_errors_change_nothing(s):
+    # each failed import ends its transaction as a page or route would (session_scope rolls back): lib
+    # committed none of it, so no half-imported prompt (the versions before a bad one) stays behind
     exported = prompt_io.export_prompt(session=s, name="p")
-    with pytest.raises(ConflictError, match="already exists"):
-        prompt_io.import_prompt(actor=ADMIN, session=s, data=exported)
-    with pytest.raises(ValidationError, match="not valid JSON"):
-        prompt_io.import_prompt(actor=ADMIN, session=s, data="{nope", name="q")
-    with pytest.raises(ValidationError, match="not a prompt export"):
-        prompt_io.import_prompt(actor=ADMIN, session=s, data={"x": 1}, name="q")
-    bad = json.loads(json.dumps(exported))
-    bad["labels"]["production"] = 9
-    with pytest.raises(ValidationError, match="version 9"):
-        prompt_io.import_prompt(actor=ADMIN, session=s, data=bad, name="q")
-    bad = json.loads(json.dumps(exported))
-    bad["versions"][1]["messages"] = [{"role": "user", "content": "{% if %}"}]
-    with pytest.raises(TemplateError):
-        prompt_io.import_prompt(actor=ADMIN, session=s, data=bad, name="q")
-    assert s.exec(select(func.count()).select_from(Prompt)).one() == 1
+    bad_label = json.loads(json.dumps(exported))
+    bad_label["labels"]["production"] = 9
+    bad_template = json.loads(json.dumps(exported))
+    bad_template["versions"][1]["messages"] = [{"role": "user", "content": "{% if %}"}]
+    for data, name, error, match in [(exported, None, ConflictError, "already exists"),
+                                     ("{nope", "q", ValidationError, "not valid JSON"),
+                                     ({"x": 1}, "q", ValidationError, "not a prompt export"),
+                                     (bad_label, "q", ValidationError, "version 9"),
+                                     (bad_template, "q", TemplateError, None)]:
+        with pytest.raises(error, match=match):
+            prompt_io.import_prompt(actor=ADMIN, session=s, data=data, name=name)
+        s.rollback()
+        assert s.exec(select(func.count()).select_from(Prompt)).one() == 1, match
 
 
 def test_diff(s):
