@@ -102,7 +102,7 @@ def prompt_create_version(request: Request, response: Response, name: NamePath, 
 @router.put("/prompts/{name}/labels/{label}", tags=["prompts"])
 def prompt_move_label(request: Request, name: NamePath, label: Annotated[str, Path(min_length=1, max_length=100)],
                       body: LabelRequest, actor: Identity = Depends(needs(READ))) -> dict[str, Any]:
-    """Point an unprotected label at a version (write scope)."""
+    """Point a label at a version (write scope; the team's protected labels, `production` by default, need an admin)."""
     with session_scope(engine_of(request)) as s:
         out = move_label(session=s, actor=actor, name=name, label=label, version=body.version)
     request.app.state.payload_cache.forget(name)
