@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -134,22 +135,37 @@ async def create_message_batch(server: FakeServer, request: web.Request, body: A
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
             "usage": {"input_tokens": 12, "output_tokens": max(1, len(text.split()))}}}})
     info = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
+            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "request_counts": {**counts, "processing": len(lines), "succeeded": 0, "errored": 0}}
     polls = {"n": 0}
+    ended = {**info, "processing_status": "ended", "request_counts": counts,
+             "results_url": f"{server.url}/v1/messages/batches/{bid}/results"}
 
     async def get_batch(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
         polls["n"] += 1
         if polls["n"] <= server.batch_polls_before_done:
             return web.json_response(info)
-        return web.json_response({**info, "processing_status": "ended", "request_counts": counts,
-                                  "results_url": f"{server.url}/v1/messages/batches/{bid}/results"})
+        return web.json_response(ended)
 
     async def results(server: FakeServer, request: web.Request, body: Any, fault: Fault) -> web.StreamResponse:
         return web.Response(body="\n".join(json.dumps(x) for x in lines).encode(), content_type="application/jsonl")
 
     server.add_route("GET", f"/v1/messages/batches/{bid}", get_batch)
     server.add_route("GET", f"/v1/messages/batches/{bid}/results", results)
+    # listed as in progress until polled past batch_polls_before_done, like GET /v1/messages/batches/{id}
+    server.message_batches.insert(0, lambda: info if polls["n"] < server.batch_polls_before_done else ended)
+    if server.batch_create_hold_s:
+        await asyncio.sleep(server.batch_create_hold_s)
     return web.json_response(info)
+
+
+async def list_message_batches(server: FakeServer, request: web.Request, body: Any,
+                               fault: Fault) -> web.StreamResponse:
+    """GET /v1/messages/batches (Anthropic, newest first, `limit`)."""
+    limit = int(request.query.get("limit", "20"))
+    data = [view() for view in server.message_batches[:limit]]
+    return web.json_response({"data": data, "has_more": len(server.message_batches) > limit,
+                              "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
 
 
 def install(server: FakeServer) -> FakeServer:
@@ -166,4 +182,6 @@ def install(server: FakeServer) -> FakeServer:
     server.batch_create_hold_s = 0.0
     server.anthropic_batch_params = []
     server.add_route("POST", "/v1/messages/batches", create_message_batch)
+    server.add_route("GET", "/v1/messages/batches", list_message_batches)
+    server.message_batches = []
     return server

@@ -211,11 +211,23 @@ def _submitter_gone(info: dict) -> bool:
 
 async def _recover(engine: Engine, job_id: int, ref: str, state: dict) -> None:
     """A process died while it created the model's batch: if the provider has it (found by the
-    submission token in its metadata), adopt it, so it is polled and merged, never paid twice;
-    if not, the creation never happened: its items go back to pending."""
+    submission token in its metadata, or for Anthropic by its results' custom_ids), adopt it, so it
+    is polled and merged, never paid twice; if not, the creation never happened: its items go back
+    to pending."""
     info = state[ref]
     ep_name, _model = split_model_ref(ref)
-    found = await _api(engine, ep_name, lambda p, t=info["submission"]: p.find_batch("workbench_submission", t))
+    with engine.connect() as conn:
+        ids = conn.execute(select(BatchItem.id).where(
+            BatchItem.job_id == job_id, BatchItem.model == ref, BatchItem.state == "running",
+            BatchItem.lease_owner == f"provider:pending:{job_id}")).scalars().all()
+    try:
+        since = datetime.fromisoformat(str(info.get("since")))
+    except ValueError:
+        since = None
+    found = await _api(engine, ep_name, lambda p, t=info["submission"]: p.find_batch(
+        "workbench_submission", t, since=since, custom_ids={f"item-{i}" for i in ids}))
+    if found == "unknown":
+        return  # a batch that may be ours is still running (Anthropic): look again on the next round
     rest = {k: v for k, v in info.items() if k not in ("submission", "submitter", "since", "status")}
     if found is not None:
         state[ref] = {**rest, "batch_id": found["id"], "status": found.get("status", "validating"),

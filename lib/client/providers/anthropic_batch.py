@@ -9,12 +9,16 @@ mode (`lib.batch`) runs either kind through one path.
     file_content(file_id)      GET the results (JSONL) and give each line in the OpenAI batch shape:
                                succeeded -> a chat completion body, errored -> an error; canceled and
                                expired lines are left out (their items go back to pending)
+    find_batch(..)             a batch whose creation was not answered (the process died): found by
+                               its results' custom_ids (Message Batches have no metadata)
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -71,10 +75,36 @@ class MessageBatches:
                                      json.dumps({"requests": requests}).encode())
         return self._as_openai(self._object(resp))
 
-    async def find_batch(self, key: str, value: str) -> dict[str, Any] | None:
-        """None: Message Batches carry no metadata, so a batch whose creation was never answered
-        cannot be recognised (the window is one request's round trip)."""
-        return None
+    async def find_batch(self, key: str, value: str, *, since: datetime | None = None,
+                         custom_ids: Iterable[str] = ()) -> dict[str, Any] | str | None:
+        """A batch whose creation was never answered: Message Batches carry no metadata, so it is
+        recognised by its results' custom_ids among the last 100 batches created since `since` (two
+        minutes' clock skew allowed).  'unknown' while such a batch is still running (no results to
+        read yet: look again later); None when none of them is ours."""
+        ours = set(custom_ids)
+        resp = await self._batch_api("GET", f"{self.root}/v1/messages/batches?limit=100")  # type: ignore
+        data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)  # type: ignore
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise ProtocolError(f"{self.config.name}: message batch list has no data",  # type: ignore
+                                status_code=resp.status_code)
+        unknown = False
+        for b in data["data"]:
+            if not isinstance(b, dict) or not isinstance(b.get("id"), str):
+                continue
+            try:
+                created = datetime.fromisoformat(str(b.get("created_at")))
+            except ValueError:
+                created = None
+            if since is not None and created is not None and created < since - timedelta(minutes=2):
+                continue
+            if b.get("processing_status") != "ended":
+                unknown = True
+                continue
+            results = await self._batch_api("GET", f"{self.root}/v1/messages/batches/{b['id']}/results")  # type: ignore
+            for line in results.text.splitlines():
+                if line.strip() and json.loads(line).get("custom_id") in ours:
+                    return self._as_openai(b)
+        return "unknown" if unknown else None
 
     async def get_batch(self, batch_id: str) -> dict[str, Any]:
         """GET /v1/messages/batches/{id}, in the OpenAI batch shape."""

@@ -339,7 +339,7 @@ class OpenAICompatProvider(Provider):
                            "metadata": metadata}).encode()
         return await self._api_json("POST", f"{self.root}/batches", body)
 
-    async def find_batch(self, key: str, value: str) -> dict[str, Any] | None:
+    async def find_batch(self, key: str, value: str, **_: Any) -> dict[str, Any] | None:
         """The newest of the last 100 batches whose metadata[key] is value (GET /batches), or None."""
         resp = await self._api("GET", f"{self.root}/batches?limit=100")
         data = load_json(resp.content, self.config.name, resp.status_code, resp.headers)
