@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from lib import audit
 from lib.db import session_scope
 from lib.errors import ConflictError, NotFoundError, ValidationError, WorkbenchError
 from lib.identity import SCOPES, TOKEN_WRITE, Identity, require
@@ -104,6 +105,8 @@ def create_token(*, session: Session, actor: Identity, name: str, scope: str | l
                    rpm=int(rpm) if rpm is not None else None, created_by=actor.label)
     session.add(row)
     session.flush()
+    audit.record(session, actor=actor, action="token.create", object_type="token", object_id=name,
+                 summary=f"scopes {', '.join(row.scopes)}; rpm {row.rpm if row.rpm is not None else 'default'}")
     return token, _info(row)
 
 
@@ -125,6 +128,8 @@ def revoke_token(*, session: Session, actor: Identity, name: str) -> TokenInfo:
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
+        audit.record(session, actor=actor, action="token.revoke", object_type="token", object_id=name,
+                     summary=f"scopes {', '.join(row.scopes or [])}: stops working")
     _forget(row.token_hash)
     return _info(row)
 

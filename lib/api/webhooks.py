@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, func, select
 
+from lib import audit
 from lib.errors import NotFoundError, ValidationError
 from lib.identity import WEBHOOK_WRITE, Identity, require
 from lib.models import Webhook, WebhookDelivery, WebhookOutbox
@@ -43,6 +44,13 @@ def _events(events: list[str] | None) -> list[str]:
     return out
 
 
+def _where(url: str) -> str:
+    """A webhook URL's scheme, host and port only: paths and queries often hold the receiver's own secret."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/..."
+
+
 def _info(w: Webhook) -> dict[str, Any]:
     return {"id": w.id, "url": w.url, "events": list(w.events or []) or list(EVENTS), "active": w.active,
             "created_by": w.created_by, "created_at": w.created_at.isoformat()}
@@ -59,6 +67,8 @@ def add_webhook(*, session: Session, actor: Identity, url: str,
     w = Webhook(url=url.strip(), secret=secret, events=_events(events), created_by=actor.label)
     session.add(w)
     session.flush()
+    audit.record(session, actor=actor, action="webhook.add", object_type="webhook", object_id=w.id,
+                 summary=f"{_where(w.url)}; events {', '.join(w.events or EVENTS)}")
     return secret, _info(w)
 
 
@@ -73,6 +83,9 @@ def remove_webhook(*, session: Session, actor: Identity, webhook_id: int) -> Non
     w = session.get(Webhook, webhook_id)
     if w is None:
         raise NotFoundError(f"no webhook with id {webhook_id}")
+    if w.active:
+        audit.record(session, actor=actor, action="webhook.remove", object_type="webhook", object_id=w.id,
+                     summary=f"{_where(w.url)}: no more deliveries")
     w.active = False
     session.add(w)
     session.flush()

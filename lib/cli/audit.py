@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     def list_(who: str = typer.Option(None, "--who", help="An identity label: ana@acme.com, cli:ana, token:ci."),
               action: str = typer.Option(None, "--action", help="e.g. label.move, endpoint.update, prompt.version"),
               object_type: str = typer.Option(None, "--object", help="prompt, label, endpoint, price, user, job, "
-                                                                        "dataset"),
+                                                                        "token, webhook, dataset"),
               since: str = typer.Option(None, "--since", help="24h, 7d or a date (2026-11-01)"),
               search: str = typer.Option(None, "--search", help="Text in the object name or the change."),
               limit: int = typer.Option(200, "--limit", min=1, max=10_000),
