@@ -187,6 +187,21 @@ def lint(*, columns: list[str], variables: list[str], mapping: dict[str, str | N
     render checks and token estimates against each model's context window (from
     `context_windows` or genai-prices) minus `max_output_tokens`.
     """
+    issues = _mapping_issues(columns, variables, mapping)
+    windows: dict[str, int] = {}
+    for m in models or []:
+        w = (context_windows or {}).get(m) or context_window(m)
+        if w:
+            windows[m] = w
+        elif version is not None:
+            issues.append(LintIssue("info", "no_window", f"context window of {m} unknown: length not checked"))
+    limit = min(windows.values()) - max_output_tokens if windows else None
+    scan = _scan_rows(rows, columns, mapping, version, limit)
+    return issues + _row_issues(scan, limit, windows)
+
+
+def _mapping_issues(columns: list[str], variables: list[str], mapping: dict[str, str | None]) -> list[LintIssue]:
+    """Variables with no column, columns that do not exist, columns nothing uses."""
     issues: list[LintIssue] = []
     for var in variables:
         if mapping.get(var) is None:
@@ -200,60 +215,68 @@ def lint(*, columns: list[str], variables: list[str], mapping: dict[str, str | N
         if col not in used:
             issues.append(LintIssue("info", "unused_column", f"column {col!r} is not used by the template",
                                     column=col))
-    windows: dict[str, int] = {}
-    for m in models or []:
-        w = (context_windows or {}).get(m) or context_window(m)
-        if w:
-            windows[m] = w
-        elif version is not None:
-            issues.append(LintIssue("info", "no_window", f"context window of {m} unknown: length not checked"))
-    limit = min(windows.values()) - max_output_tokens if windows else None
+    return issues
+
+
+@dataclass
+class _Scan:
+    """What one pass over the rows found, by (variable, column) or message: the row numbers."""
+
+    empty: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    unreachable: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    render_errors: dict[str, list[int]] = field(default_factory=dict)
+    long_rows: list[tuple[int, int]] = field(default_factory=list)  # (row, estimated tokens)
+
+
+def _scan_rows(rows: Iterable[Any], columns: list[str], mapping: dict[str, str | None], version: Any,
+               limit: int | None) -> _Scan:
+    """One pass: empty and unreadable cells; with a version, render errors and rows over `limit` tokens."""
+    scan = _Scan()
     pairs = [(v, c) for v, c in mapping.items() if c is not None and c in columns]
-    empty: dict[tuple[str, str], list[int]] = {}
-    unreachable: dict[tuple[str, str], list[int]] = {}
-    long_rows: list[tuple[int, int]] = []
-    render_errors: dict[str, list[int]] = {}
     for i, row in enumerate(rows, start=1):
         idx, data = _row(row, i)
         for var, col in pairs:
             cell = data.get(col, "")
             if not cell.strip():
-                empty.setdefault((var, col), []).append(idx)
+                scan.empty.setdefault((var, col), []).append(idx)
             elif not cell_value(var, col, cell)[0]:
-                unreachable.setdefault((var, col), []).append(idx)
+                scan.unreachable.setdefault((var, col), []).append(idx)
         if version is None:
             continue
-        values = row_values(data, mapping)
         try:
-            msgs = render(version, values)
+            msgs = render(version, row_values(data, mapping))
         except WorkbenchError as exc:
-            render_errors.setdefault(str(exc), []).append(idx)
+            scan.render_errors.setdefault(str(exc), []).append(idx)
             continue
         if limit is not None:
             chars = sum(len(str(m.get("content", ""))) for m in msgs)
             if chars * 3 >= limit:  # below that no tokenizer can exceed the limit: skip the count
                 est = estimate_tokens(msgs)
                 if est > limit:
-                    long_rows.append((idx, est))
-    for (var, col), rs in empty.items():
+                    scan.long_rows.append((idx, est))
+    return scan
+
+
+def _row_issues(scan: _Scan, limit: int | None, windows: dict[str, int]) -> list[LintIssue]:
+    """The scan's findings as issues, each naming its first rows and how many there are."""
+    n = LINT_SAMPLE_ROWS
+    issues: list[LintIssue] = []
+    for (var, col), rs in scan.empty.items():
         issues.append(LintIssue("warning", "empty_cells", f"column {col!r} (for {{{{{var}}}}}) is empty in "
-                                f"{len(rs)} row(s): {_rows_text(rs[:LINT_SAMPLE_ROWS], len(rs))}", var, col,
-                                rs[:LINT_SAMPLE_ROWS], len(rs)))
-    for (var, col), rs in unreachable.items():
+                                f"{len(rs)} row(s): {_rows_text(rs[:n], len(rs))}", var, col, rs[:n], len(rs)))
+    for (var, col), rs in scan.unreachable.items():
         issues.append(LintIssue("error", "bad_json_path", f"{{{{{var}}}}} cannot be read from column {col!r} "
                                 f"(not a JSON object with that key) in {len(rs)} row(s): "
-                                f"{_rows_text(rs[:LINT_SAMPLE_ROWS], len(rs))}", var, col,
-                                rs[:LINT_SAMPLE_ROWS], len(rs)))
-    for msg, rs in render_errors.items():
-        issues.append(LintIssue("error", "render_error", f"{msg} ({_rows_text(rs[:LINT_SAMPLE_ROWS], len(rs))})",
-                                rows=rs[:LINT_SAMPLE_ROWS], count=len(rs)))
-    if long_rows:
-        worst = max(t for _, t in long_rows)
-        rs = [r for r, _ in long_rows]
+                                f"{_rows_text(rs[:n], len(rs))}", var, col, rs[:n], len(rs)))
+    for msg, rs in scan.render_errors.items():
+        issues.append(LintIssue("error", "render_error", f"{msg} ({_rows_text(rs[:n], len(rs))})",
+                                rows=rs[:n], count=len(rs)))
+    if scan.long_rows:
+        worst = max(t for _, t in scan.long_rows)
+        rs = [r for r, _ in scan.long_rows]
         issues.append(LintIssue("error", "too_long", f"{len(rs)} row(s) exceed the context window "
                                 f"({limit:,} tokens for {', '.join(windows)}; largest ~{worst:,}): "
-                                f"{_rows_text(rs[:LINT_SAMPLE_ROWS], len(rs))}", rows=rs[:LINT_SAMPLE_ROWS],
-                                count=len(rs)))
+                                f"{_rows_text(rs[:n], len(rs))}", rows=rs[:n], count=len(rs)))
     return issues
 
 
