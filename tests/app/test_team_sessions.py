@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import batch, datasets, db, prompts
 from lib.models import User
+from lib.settings import get_settings
 from tests.actors import ADMIN
 from tests.app.conftest import APP, TIMEOUT, values
 
@@ -34,6 +35,7 @@ def _as(email: str, page: str | None = None, **claims) -> AppTest:
 
 def test_working_state_is_per_person(engine_for_app, monkeypatch):
     monkeypatch.setenv("WORKBENCH_EDITORS", '["@acme.test"]')
+    get_settings.cache_clear()
     with db.session_scope(engine_for_app) as s:
         prompts.create_prompt(actor=ADMIN, session=s, name="kept", model="echo/echo",
                               messages=[{"role": "user", "content": "Write about {{subject}}."}])
@@ -48,6 +50,7 @@ def test_working_state_is_per_person(engine_for_app, monkeypatch):
 
 def test_unverified_email_gets_no_role_by_address(engine_for_app, monkeypatch):
     monkeypatch.setenv("WORKBENCH_ADMINS", '["ana@acme.test"]')
+    get_settings.cache_clear()
     _as("first@acme.test")  # the workspace is not empty any more (the first person became admin)
     at = _as("ana@acme.test", email_verified=False)
     assert any("not verified" in e for e in values(at.error)), values(at.error)
@@ -62,6 +65,7 @@ def test_a_viewer_sees_the_job_controls_off_and_clicks_change_nothing(engine_for
     """The pages hide what a role cannot do (lib refuses below them): a viewer on the Batch page had Pause and
     Cancel enabled, and clicking them only showed the refusal."""
     monkeypatch.setenv("WORKBENCH_ADMINS", '["ana@acme.test"]')
+    get_settings.cache_clear()
     _as("ana@acme.test")
     with db.session_scope(engine_for_app) as s:
         v = prompts.create_prompt(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "{{q}}"}])

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import batch, datasets, prompts
 from lib.client import get_client
+from lib.settings import get_settings
 from lib.users import sign_in
 from tests.actors import ADMIN
 from tests.app.conftest import APP, TIMEOUT
@@ -47,6 +48,7 @@ def _viewer(page: str) -> AppTest:
 @pytest.fixture
 def workspace(engine_for_app, monkeypatch):
     monkeypatch.setenv("WORKBENCH_ADMINS", '["ana@acme.test"]')
+    get_settings.cache_clear()
     with Session(engine_for_app) as s:
         sign_in(session=s, email="ana@acme.test")  # the first person (admin); the viewer comes second
         v = prompts.create_prompt(actor=ADMIN, session=s, name="p", messages=[{"role": "user", "content": "{{q}}"}])
