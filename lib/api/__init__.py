@@ -1,6 +1,10 @@
 """The HTTP surface: prompt API, task API, OpenAI-compatible gateway, and the API tokens behind them.
 
 Served in the Streamlit process and port (`st.App(..., routes=api_routes())` in app.py).
+
+Transactions: a route is a caller. It opens `lib.db.session_scope()` around the lib calls of one
+request, which commits on success and rolls back on error; the functions here that take a
+`session` flush and never commit.
 """
 
 from __future__ import annotations
