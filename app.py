@@ -53,7 +53,7 @@ def background_worker(url: str):
 @st.cache_data(ttl=15, max_entries=4, show_spinner=False)
 def _headline(url: str) -> dict | None:
     """Last-24h headline numbers (shared by every session, not per user)."""
-    return metrics.headline(engine=db.get_engine(url), hours=24)
+    return metrics.headline(engine=db.get_engine(url), hours=24, fresh_s=5)
 
 
 def _sidebar(engine) -> None:

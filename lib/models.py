@@ -397,6 +397,20 @@ class RunRollup(SQLModel, table=True):
     latency_n: int = 0
 
 
+class LatencyRollup(SQLModel, table=True):
+    """Hourly latency and TTFT histograms per endpoint x model, kept with RunRollup by
+    `lib.metrics.hourly.refresh`: percentiles over many runs without reading them.  `bins` is a JSON object
+    {bin: runs}, bin = floor(BINS_PER_OCTAVE * log2(ms)) with ms floored at 0.01."""
+
+    __table_args__ = (UniqueConstraint("hour", "endpoint", "model", "kind", name="uq_latencyrollup_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime
+    endpoint: str = Field(default="", max_length=100)
+    model: str = Field(default="", max_length=200)
+    kind: str = Field(default="latency", max_length=10)  # latency | ttft
+    bins: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
 class RollupMark(SQLModel, table=True):
     """The run id sequence's value at a rollup refresh and when it was read (PostgreSQL's safe watermark)."""
 

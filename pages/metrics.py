@@ -111,13 +111,16 @@ def _roll(*keys: str):
     as_of = roll.attrs.get("as_of")
     if as_of:
         st.caption(f"Figures as of {datetime.fromisoformat(as_of):%H:%M:%S} UTC "
-                   f"(new runs show within {mv.TTL} s).")
+                   f"(new runs show within {mv.TTL + mv.FRESH_S} s).")
     return roll
 
 
 def _latency(total: int):
     lat = mv.latency(URL, FKEY, LAT_GRAIN, total)
-    if len(lat) and int(lat["sample_every"].max()) > 1:
+    if lat.attrs.get("method") == "histogram":
+        st.caption("Percentiles from hourly latency histograms (each within 3.5% of the exact value); "
+                   "see lib/metrics/hourly.py.")
+    elif len(lat) and int(lat["sample_every"].max()) > 1:
         st.caption(f"Percentiles from every {int(lat['sample_every'].max())}th run "
                    f"(about {metrics.SAMPLE_MAX:,} runs ranked); see lib/metrics.py for the error bound.")
     return lat

@@ -123,7 +123,7 @@ def to_time(s: pd.Series) -> pd.Series:
 
 
 def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None, keys: Iterable[str] | None = None,
-           use_rollup: bool = True) -> pd.DataFrame:
+           use_rollup: bool = True, fresh_s: float = 0) -> pd.DataFrame:
     """Counts and sums per (bucket, endpoint, model, prompt, version, source, status, error_kind): one scan.
 
     Columns: bucket, endpoint, model, prompt_name, version_number, version_id, source, status, error_kind, actor,
@@ -131,14 +131,15 @@ def rollup(engine: Engine | Session | None, f: Filters, grain: str | None = None
     latency_sum, latency_n.  The other run charts are reshapes of this frame.  `keys` (a subset of
     KEYS) groups by fewer dimensions: fewer rows when a chart needs only some (the others come back empty).
     Hour-aligned ranges read the hourly `runrollup` table, refreshed first (see lib.metrics.hourly);
-    otherwise `run` is grouped directly.  `df.attrs["as_of"]` says when the figures were true (UTC, ISO text).
+    otherwise `run` is grouped directly.  `df.attrs["as_of"]` says when the figures were true (UTC, ISO text);
+    `fresh_s` accepts a rollup refreshed that many seconds ago (see `hourly.refresh`).
     """
     engine = engine_of(engine)
     grain = grain or grain_for(f.since, f.until)
     keys = [k for k in KEYS if keys is None or k in keys or (k == "endpoint" and "model" in keys)]
     as_of = datetime.now(UTC)
     if use_rollup and metrics_rollup.usable(engine, f.since, f.until, grain):
-        metrics_rollup.refresh(engine)
+        metrics_rollup.refresh(engine, fresh_s=fresh_s)
         as_of = metrics_rollup.as_of(engine) or as_of
         df = metrics_rollup.query(engine, f, grain, keys)
     else:
@@ -207,16 +208,31 @@ def version_names(engine: Engine, ids: list) -> pd.DataFrame:
 
 
 def latency(engine: Engine | Session | None, f: Filters, grain: str | None = None,
-            total: int | None = None) -> pd.DataFrame:
+            total: int | None = None, histogram_over: int = SAMPLE_MAX, fresh_s: float = 0) -> pd.DataFrame:
     """p50/p95 latency and TTFT per (bucket, model), with the number of runs ranked (`n`).
 
-    `total` (runs in range, e.g. from `rollup`) sizes the SQLite sample; see the module docstring.
+    `total` (runs in range, e.g. from `rollup`) picks the method: above `histogram_over` runs, over an
+    hour-aligned range filtered at most by model and endpoint, the hourly histograms answer (each value
+    within 3.5%, see lib.metrics.hourly); otherwise exact, or a sample (see the module docstring).
+    `df.attrs["method"]` says which: exact | sample | histogram.
     """
     engine = engine_of(engine)
     grain = grain or grain_for(f.since, f.until)
+    if (total is not None and total > histogram_over and metrics_rollup.usable(engine, f.since, f.until, grain)
+            and metrics_rollup.histogram_usable(f)):
+        metrics_rollup.refresh(engine, fresh_s=fresh_s)
+        df = _latency_frame(metrics_rollup.percentiles(engine, f, grain), 1)
+        df.attrs["method"] = "histogram"
+        return df
     b = bucket_expr(engine, grain)
     where = and_(where_sql(f), Run.latency_ms.is_not(None))
-    if engine.dialect.name != "sqlite" and total is not None and total <= SAMPLE_MAX:
+    if engine.dialect.name != "sqlite":
+        # percentile_disc in the database: exact up to SAMPLE_MAX runs, over the id sample beyond (ranked
+        # there too, so only one row per group crosses the wire)
+        k = 1
+        if total is None or total > SAMPLE_MAX:
+            where, k = _id_sample(engine, f, where, SAMPLE_MAX)
+
         def q(col, p):
             return func.percentile_disc(p).within_group(col)
         m = model_label()
@@ -224,7 +240,7 @@ def latency(engine: Engine | Session | None, f: Filters, grain: str | None = Non
                        q(Run.ttft_ms, 0.5).label("ttft_p50_ms"), q(Run.ttft_ms, 0.95).label("ttft_p95_ms"),
                        func.count().label("n"))
                 .where(where).group_by(b, m))
-        return _latency_frame(frame(engine, stmt), 1)
+        return _latency_frame(frame(engine, stmt), k)
     rows, k = _sample(engine, f, where, [b, model_label(), Run.latency_ms, Run.ttft_ms], total)
     out = []
     groups: dict[tuple, tuple[list, list]] = {}
@@ -281,6 +297,8 @@ def _id_sample(engine: Engine, f: Filters, where, size: int):
     k = max(1, -(-(hi - lo + 1) // size))
     if k == 1:
         return where, 1
+    if engine.dialect.name == "postgresql":  # a set-returning function: far cheaper there than a recursive CTE
+        return and_(where, Run.id.in_(select(func.generate_series(lo, hi, k)))), k
     ids = select(literal(lo).label("i")).cte("sample_ids", recursive=True)
     ids = ids.union_all(select(ids.c.i + k).where(ids.c.i + k <= hi))
     return and_(where, Run.id.in_(select(ids.c.i))), k
@@ -288,13 +306,17 @@ def _id_sample(engine: Engine, f: Filters, where, size: int):
 
 def _latency_frame(df: pd.DataFrame, k: int) -> pd.DataFrame:
     if df.empty:
-        return pd.DataFrame(columns=["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n",
-                                     "sample_every"])
+        out = pd.DataFrame(columns=["bucket", "model", "p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms", "n",
+                                    "sample_every"])
+        out.attrs["method"] = "exact"
+        return out
     df["bucket"] = to_time(df["bucket"])
     for c in ("p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms"):
         df[c] = df[c].astype("float64")
     df["sample_every"] = k
-    return df.sort_values(["bucket", "model"]).reset_index(drop=True)
+    out = df.sort_values(["bucket", "model"]).reset_index(drop=True)
+    out.attrs["method"] = "sample" if k > 1 else "exact"
+    return out
 
 
 def percentile_overall(engine: Engine | Session | None, f: Filters, p: float = 0.95,
@@ -337,10 +359,11 @@ def percentiles(engine: Engine | Session | None, f: Filters, qs: Iterable[float]
 
 
 def headline(*, session: Session | None = None, engine: Engine | None = None, hours: float = 24,
-             now: datetime | None = None) -> dict[str, Any]:
+             now: datetime | None = None, fresh_s: float = 0) -> dict[str, Any]:
     """Calls, spend, error rate and p95 latency of the last `hours` hours (home page and sidebar).
 
-    Whole hours come from the hourly rollup; only the two partial hours at the ends are read from `run`.
+    Whole hours come from the hourly rollup (p95 from its histograms: within 3.5%); only the two partial hours
+    at the ends are read from `run`.
     """
     eng = engine_of(session if session is not None else engine)
     now = now or datetime.now(UTC)
@@ -351,27 +374,39 @@ def headline(*, session: Session | None = None, engine: Engine | None = None, ho
     calls = priced = errors = 0
     spent = 0.0
     raw = where_sql(f)
+    hist = None
     if lo < hi and metrics_rollup.usable(eng, lo, hi, "hour"):
-        t = rollup(eng, Filters(since=lo, until=hi), "hour", keys=["status"])
+        t = rollup(eng, Filters(since=lo, until=hi), "hour", keys=["status"], fresh_s=fresh_s)
         calls, priced = int(t["calls"].sum()), int(t["priced"].sum())
         errors = int(t.loc[t["status"] == "error", "calls"].sum())
         spent = float(t["cost_usd"].sum(min_count=1) or 0.0) if priced else 0.0
         raw = or_(and_(Run.created_at >= f.since, Run.created_at < lo),
                   and_(Run.created_at >= hi, Run.created_at < now))
+        hist = metrics_rollup.histogram(eng, lo, hi)
     stmt = select(func.count().label("calls"), func.sum(Run.cost_usd).label("spend"),
                   func.count(Run.cost_usd).label("priced"),
                   func.sum(case((Run.status == "error", 1), else_=0)).label("errors"))
     with eng.connect() as conn:
         row = conn.execute(stmt.where(raw)).one()
+        if hist is not None:  # the edges' latencies join the whole hours' histogram
+            for (ms,) in conn.execute(select(Run.latency_ms).where(raw, Run.latency_ms.is_not(None))):
+                b = metrics_rollup.bin_of(ms)
+                hist[b] = hist.get(b, 0) + 1
     calls += int(row.calls or 0)
     priced += int(row.priced or 0)
     errors += int(row.errors or 0)
     spent += float(row.spend or 0.0)
     spend = spent if (priced or not calls) else None  # None: no call had a price
+    if not calls:
+        p95 = None
+    elif hist is not None:
+        p95 = metrics_rollup.rank(hist, 0.95)
+    else:
+        p95 = percentile_overall(eng, f, 0.95, sample=10_000)
     return {"hours": hours, "calls": calls, "spend_usd": spend,
             "unpriced_calls": calls - priced,
             "error_rate": errors / calls if calls else None,
-            "p95_latency_ms": percentile_overall(eng, f, 0.95, sample=10_000) if calls else None}
+            "p95_latency_ms": p95}
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

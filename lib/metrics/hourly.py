@@ -1,7 +1,10 @@
 """The hourly run rollup: the metrics page's fast path on SQLite and PostgreSQL.
 
 `runrollup` holds one row per hour x endpoint x model x version x source x status x error kind x
-actor.  `refresh()` keeps it exact by recomputing whole hours from `run` (never by adding to
+actor; `latencyrollup` one row per hour x endpoint x model x latency bin (log bins, 10 per doubling)
+counting the runs whose latency, and whose TTFT, fall in it, so percentiles over a week of runs read a
+few thousand rows, not the runs (`percentiles()`: the middle of the bin holding the nearest-rank run,
+within 3.5% of that run's value).  `refresh()` keeps it exact by recomputing whole hours from `run` (never by adding to
 them), so recomputing an hour twice is harmless.  Which hours: those of every run whose id is
 above the watermark `W` (a late commit with an old `created_at` gets a new id, so its old hour
 is recomputed).  `W` trails the newest commits: it only moves up to an id below which every run
@@ -23,15 +26,18 @@ edited.  Ratings and scores are not rolled up (they change after the run).
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, select, text, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from lib.models import Label, Prompt, PromptVersion, RunRollup
+from lib.models import Label, LatencyRollup, Prompt, PromptVersion, RunRollup
 
 STATE_KEY = "rollup_run_id"
 AS_OF_KEY = "rollup_at"  # epoch seconds of the last refresh
@@ -51,6 +57,20 @@ SELECT {hour}, endpoint, model, coalesce(version_id, 0), source, status, coalesc
 FROM run {where}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
+BINS_PER_OCTAVE = 10  # bin width 2**(1/10) = 7.2%: a value read back as the bin's middle is within 3.5%
+_BIN = "floor({n} * ln(CASE WHEN {c} < 0.01 THEN 0.01 ELSE {c} END) / ln(2))"
+_HIST = """
+INSERT INTO latencyrollup (hour, endpoint, model, kind, bins)
+SELECT h, endpoint, model, kind, {obj} FROM (
+  SELECT h, endpoint, model, kind, b, count(*) AS n FROM (
+    SELECT {hour} AS h, endpoint, model, 'latency' AS kind, {lat_bin} AS b
+    FROM run {where} {and_} latency_ms IS NOT NULL
+    UNION ALL
+    SELECT {hour}, endpoint, model, 'ttft', {ttft_bin} FROM run {where} {and_} ttft_ms IS NOT NULL
+  ) x GROUP BY h, endpoint, model, kind, b
+) y GROUP BY h, endpoint, model, kind
+"""
+_OBJ = {"sqlite": "json_group_object(b, n)", "postgresql": "json_object_agg(b, n)::text"}
 
 
 def usable(engine: Engine, since: datetime | None, until: datetime | None, grain: str) -> bool:
@@ -121,13 +141,21 @@ def _bound(conn: Connection, d: datetime):
     return d.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else d
 
 
+def _hist(dialect: str, where: str) -> str:
+    bins = {c: _BIN.format(n=BINS_PER_OCTAVE, c=c) for c in ("latency_ms", "ttft_ms")}
+    return _HIST.format(hour=_HOUR[dialect], lat_bin=bins["latency_ms"], ttft_bin=bins["ttft_ms"],
+                        where=where or "WHERE", and_="AND" if where else "", obj=_OBJ[dialect])
+
+
 def _recompute(conn: Connection, previous: int | None) -> int:
     """Recompute the hours of runs above `previous` (all hours when None); returns the runs looked at."""
     dialect = conn.dialect.name
     cols = ", ".join(_KEYS + _SUMS)
     if previous is None:
         conn.execute(text("DELETE FROM runrollup"))
+        conn.execute(text("DELETE FROM latencyrollup"))
         conn.execute(text(_AGG.format(cols=cols, hour=_HOUR[dialect], where="")))
+        conn.execute(text(_hist(dialect, "")))
         return int(conn.execute(text("SELECT coalesce(sum(calls), 0) FROM runrollup")).scalar() or 0)
     rows = conn.execute(text(f"SELECT {_HOUR[dialect]} AS h, count(*) FROM run WHERE id > :w GROUP BY 1"),
                         {"w": previous}).fetchall()
@@ -136,15 +164,25 @@ def _recompute(conn: Connection, previous: int | None) -> int:
     for lo, hi in _ranges([_hour_value(r[0]) for r in rows]):
         b = {"lo": _bound(conn, lo), "hi": _bound(conn, hi)}
         conn.execute(text("DELETE FROM runrollup WHERE hour >= :lo AND hour < :hi"), b)
+        conn.execute(text("DELETE FROM latencyrollup WHERE hour >= :lo AND hour < :hi"), b)
         where = "WHERE created_at >= :lo AND created_at < :hi"
         conn.execute(text(_AGG.format(cols=cols, hour=_HOUR[dialect], where=where)), b)
+        conn.execute(text(_hist(dialect, where)), b)
     return sum(int(r[1]) for r in rows)
 
 
-def refresh(engine: Engine, attempts: int = 3) -> int:
-    """Bring the rollup up to date with committed runs; returns how many new runs were looked at."""
+def refresh(engine: Engine, attempts: int = 3, fresh_s: float = 0) -> int:
+    """Bring the rollup up to date with committed runs; returns how many new runs were looked at.
+
+    `fresh_s` > 0 skips the refresh when the last one is at most that many seconds old (one read, no write):
+    a page that draws several charts refreshes once, and says "figures as of" that time.
+    """
     if engine.dialect.name not in _HOUR:
         return 0
+    if fresh_s > 0:
+        last = as_of(engine)
+        if last is not None and (datetime.now(UTC) - last).total_seconds() <= fresh_s:
+            return 0
     for attempt in range(attempts):
         try:
             with engine.begin() as conn:
@@ -178,15 +216,109 @@ def as_of(engine: Engine) -> datetime | None:
     return None if v is None else datetime.fromtimestamp(int(v), UTC)
 
 
+def histogram_usable(f) -> bool:
+    """Whether latency percentiles for these filters can come from the histograms (only date/model/endpoint)."""
+    return not (f.prompts or f.version_ids or f.labels or f.sources or f.actors)
+
+
+def _day(engine: Engine, col):
+    if engine.dialect.name == "sqlite":
+        return func.substr(col, 1, 10) + " 00:00:00"
+    return func.date_trunc("day", col, "UTC")
+
+
+def histogram(engine: Engine, since: datetime, until: datetime, kind: str = "latency") -> dict[int, int]:
+    """The summed histogram {bin: runs} of every endpoint x model over [since, until) (hour-aligned)."""
+    h = LatencyRollup
+    stmt = select(h.bins).where(h.hour >= since, h.hour < until, h.kind == kind)
+    out: dict[int, int] = {}
+    with engine.connect() as conn:
+        for (bins,) in conn.execute(stmt):
+            for k, n in json.loads(bins).items():
+                out[int(k)] = out.get(int(k), 0) + int(n)
+    return out
+
+
+def bin_of(ms: float) -> int:
+    """The histogram bin of a value in ms (as the SQL does it)."""
+    return math.floor(BINS_PER_OCTAVE * math.log(max(ms, 0.01)) / math.log(2))
+
+
+def rank(bins: dict[int, int], q: float) -> float | None:
+    """The nearest-rank q-percentile (middle of its bin) of a histogram; None when empty."""
+    return _ranks(sorted(bins.items()), (q,))[0]
+
+
+def percentiles(engine: Engine, f, grain: str, qs: tuple[float, ...] = (0.5, 0.95)) -> pd.DataFrame:
+    """Nearest-rank percentiles of latency and TTFT per (bucket, 'endpoint/model') from the histograms.
+
+    Each reported value is the middle of the bin that holds the nearest-rank run: within 3.5% of its latency.
+    Columns: bucket, model, p50_ms, p95_ms, ttft_p50_ms, ttft_p95_ms, n (runs with a latency).
+    """
+    h = LatencyRollup
+    bucket = (h.hour if grain == "hour" else _day(engine, h.hour)).label("bucket")
+    conds = []
+    if f.since is not None:
+        conds.append(h.hour >= f.since)
+    if f.until is not None:
+        conds.append(h.hour < f.until)
+    if f.models:
+        conds.append(h.model.in_(f.models))
+    if f.endpoints:
+        conds.append(h.endpoint.in_(f.endpoints))
+    stmt = select(bucket, h.endpoint, h.model, h.kind, h.bins).where(and_(true(), *conds))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).fetchall()
+    groups: dict[tuple, dict[str, np.ndarray]] = {}
+    for b, ep, model, kind, bins in rows:  # dense counts per group: one vector add per rollup row
+        g = groups.setdefault((b, f"{ep}/{model}" if ep else model),
+                              {"latency": np.zeros(_SPAN, "int64"), "ttft": np.zeros(_SPAN, "int64")})[kind]
+        d = json.loads(bins)
+        if d:
+            idx = np.clip(np.fromiter(d.keys(), "int64", len(d)) - _LOW, 0, _SPAN - 1)
+            np.add.at(g, idx, np.fromiter(d.values(), "int64", len(d)))
+    out = []
+    for (b, model), g in groups.items():
+        out.append((b, model, *_dense_ranks(g["latency"], qs), *_dense_ranks(g["ttft"], qs), int(g["latency"].sum())))
+    cols = ["bucket", "model", *(f"p{round(q * 100)}_ms" for q in qs), *(f"ttft_p{round(q * 100)}_ms" for q in qs),
+            "n"]
+    df = pd.DataFrame(out, columns=cols)
+    return df[df["n"] > 0].reset_index(drop=True)
+
+
+_LOW, _SPAN = -70, 400  # bins -70..329: 0.008 ms to 10**9.9 ms; anything outside is clipped to the ends
+
+
+def _dense_ranks(counts: np.ndarray, qs: tuple[float, ...]) -> list[float | None]:
+    """Nearest-rank percentiles of dense bin counts (index 0 = bin _LOW)."""
+    total = int(counts.sum())
+    if not total:
+        return [None for _ in qs]
+    cum = np.cumsum(counts)
+    return [2 ** ((int(np.searchsorted(cum, max(1, math.ceil(round(q * total, 9))))) + _LOW + 0.5) / BINS_PER_OCTAVE)
+            for q in qs]
+
+
+def _ranks(bins: list[tuple[int, int]], qs: tuple[float, ...]) -> list[float | None]:
+    """Nearest-rank percentiles from (bin, count) pairs sorted by bin: the middle of the bin holding rank ceil(q n)."""
+    total = sum(c for _b, c in bins)
+    if not total:
+        return [None for _ in qs]
+    out = []
+    for q in qs:
+        rank, seen = max(1, math.ceil(round(q * total, 9))), 0
+        for b, c in bins:
+            seen += c
+            if seen >= rank:
+                out.append(2 ** ((b + 0.5) / BINS_PER_OCTAVE))
+                break
+    return out
+
+
 def query(engine: Engine, f, grain: str, names: list[str]) -> pd.DataFrame:
     """The metrics rollup frame (same columns as the raw path) from the hourly table."""
     r = RunRollup
-    if grain == "hour":
-        bucket = r.hour
-    elif engine.dialect.name == "sqlite":
-        bucket = func.substr(r.hour, 1, 10) + " 00:00:00"
-    else:
-        bucket = func.date_trunc("day", r.hour, "UTC")
+    bucket = r.hour if grain == "hour" else _day(engine, r.hour)
     conds = []
     if f.since is not None:
         conds.append(r.hour >= f.since)

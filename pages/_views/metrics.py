@@ -18,6 +18,7 @@ from lib.metrics import running_batches
 from lib.metrics import scores as metrics_scores_scores
 
 TTL = 30  # seconds: new runs show up within half a minute; widget reruns reuse the aggregates
+FRESH_S = 5  # one rollup refresh serves every chart of a page run (the page says "figures as of")
 
 
 def filters_from_key(key: tuple) -> metrics.Filters:
@@ -34,13 +35,13 @@ def options(url: str) -> dict:
 @st.cache_data(ttl=TTL, max_entries=64, show_spinner="Aggregating runs...")
 def rollup(url: str, fkey: tuple, grain: str, keys: tuple[str, ...]) -> pd.DataFrame:
     """Grouped run totals (see lib.metrics.rollup)."""
-    return metrics.rollup(get_engine(url), filters_from_key(fkey), grain, keys=keys)
+    return metrics.rollup(get_engine(url), filters_from_key(fkey), grain, keys=keys, fresh_s=FRESH_S)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner="Computing percentiles...")
 def latency(url: str, fkey: tuple, grain: str, total: int) -> pd.DataFrame:
     """p50/p95 latency and TTFT per bucket and model."""
-    return metrics.latency(get_engine(url), filters_from_key(fkey), grain, total=total)
+    return metrics.latency(get_engine(url), filters_from_key(fkey), grain, total=total, fresh_s=FRESH_S)
 
 
 @st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)

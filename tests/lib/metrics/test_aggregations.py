@@ -113,7 +113,8 @@ def test_headline(engine):
         standard(s)
     h = metrics.headline(engine=engine, now=NOW + timedelta(hours=1))
     assert h["calls"] == 104 and h["spend_usd"] == pytest.approx(2.0)
-    assert h["error_rate"] == pytest.approx(1 / 104) and h["p95_latency_ms"] == 95  # rank 99 of 104
+    # rank 99 of 104 is 95 ms; whole hours come from the histograms, whose bin middle is within 3.5%
+    assert h["error_rate"] == pytest.approx(1 / 104) and h["p95_latency_ms"] == pytest.approx(95, rel=0.036)
     with Session(engine, expire_on_commit=False) as s:
         assert metrics.headline(session=s, now=NOW + timedelta(hours=1))["calls"] == 104
 

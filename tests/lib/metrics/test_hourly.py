@@ -151,3 +151,36 @@ def test_fewer_keys_same_totals(engine):
         assert len(part) <= len(full) and part["source"].isna().all() and "openai/A" in set(part["model"])
         assert metrics_runs.totals(part) == metrics_runs.totals(full)
         assert metrics_runs.cost_table(part, "model").equals(metrics_runs.cost_table(full, "model"))
+
+
+def test_histogram_percentiles_are_within_the_bin_of_the_exact_ones(engine):
+    """Latency percentiles from the hourly histograms agree with exact nearest-rank ones to 3.5%."""
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s)
+        for i in range(1, 301):
+            s.add(run(vs[0], model="A", latency_ms=float(i * i % 997 + 1), ttft_ms=float(i % 50 + 0.5),
+                      created_at=HOUR + timedelta(seconds=i)))
+            if i % 3 == 0:
+                s.add(run(vs[1], model="B", endpoint="anthropic", latency_ms=float(5000 + i), ttft_ms=None,
+                          created_at=HOUR - timedelta(hours=5, seconds=i)))
+        s.add(run(vs[0], model="A", latency_ms=0.0, created_at=HOUR + timedelta(minutes=9)))  # zero: lowest bin
+        s.commit()
+    f = _aligned()
+    for grain in ("hour", "day"):
+        exact = metrics.latency(engine, f, grain, total=401, histogram_over=10_000)
+        hist = metrics.latency(engine, f, grain, total=401, histogram_over=0)
+        assert exact.attrs["method"] == "exact" and hist.attrs["method"] == "histogram"
+        assert hist[["bucket", "model", "n"]].equals(exact[["bucket", "model", "n"]])
+        for col in ("p50_ms", "p95_ms", "ttft_p50_ms", "ttft_p95_ms"):
+            for e, h in zip(exact[col], hist[col], strict=True):
+                assert (pd.isna(e) and pd.isna(h)) or (e == 0 and h < 0.011) or abs(h - e) / e <= 0.036, (col, e, h)
+    # a filter the histograms do not hold (the source) falls back to the exact path
+    assert metrics.latency(engine, _aligned(sources=["batch"]), "hour", total=401, histogram_over=0
+                           ).attrs["method"] == "exact"
+    with Session(engine) as s:  # a late commit in an old hour moves that hour's histogram too
+        s.add(run(vs[1], model="B", endpoint="anthropic", latency_ms=99_000.0,
+                  created_at=HOUR - timedelta(hours=5, seconds=1)))
+        s.commit()
+    hist = metrics.latency(engine, f, "hour", total=402, histogram_over=0)
+    b = hist[hist["model"] == "anthropic/B"].iloc[0]
+    assert b["n"] == 101 and abs(b["p95_ms"] - 5288) / 5288 <= 0.036  # rank 96 of 5003..5300 and 99,000
