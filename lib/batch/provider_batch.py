@@ -163,16 +163,15 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
             # said before the batch exists: a process killed from here on is recovered by _recover(), not resubmitted
             state[ref] = {**info, "status": "submitting", "submission": token, "submitter": new_owner(),
                           "since": utcnow().isoformat(), "input_file_id": f["id"]}
-            _save_state(engine, job_id, state)
+            _put(engine, job_id, {ref: state[ref]})
             b = await _api(engine, ep_name, lambda p, fid=f["id"], m=meta: p.create_batch(fid, ENDPOINT_PATH, m))
         except ProviderError as exc:
             store.release(engine, owner, [i[0] for i in items])
             state.pop(ref, None)
-            _save_state(engine, job_id, state)
+            _put(engine, job_id, {ref: None})
             raise ProviderError(f"{ep_name}: could not submit the batch: {exc}") from None
         state[ref] = {**info, "batch_id": b["id"], "input_file_id": f["id"], "status": b.get("status", "validating")}
         _adopt(engine, job_id, ref, b["id"], state)
-    _save_state(engine, job_id, state)
     if held and not any(_is_open(i) for i in state.values()):  # nothing open will free budget estimates
         known = [e for e in held if e is not None]
         nxt = f"${min(known):.4f}" if known else "unknown (no price)"
@@ -181,9 +180,22 @@ async def submit(engine: Engine, job_id: int) -> dict[str, Any]:
     return state
 
 
-def _save_state(engine: Engine, job_id: int, state: dict) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=state, updated_at=utcnow()))
+def _put(engine: Engine, job_id: int, changes: dict[str, dict | None], conn: Any = None) -> None:
+    """Write these models' entries of job.provider_batch (None removes one) and leave the others as the
+    database has them: another process stepping the same job (the app's worker and a `batch run`) may
+    have written them since this one read the job, and a whole-copy write would erase its batch id."""
+    if conn is None:
+        with engine.begin() as c:
+            return _put(engine, job_id, changes, c)
+    current = conn.execute(select(BatchJob.provider_batch).where(BatchJob.id == job_id).with_for_update()).scalar()
+    state = dict(current or {})
+    for ref, info in changes.items():
+        if info is None:
+            state.pop(ref, None)
+        else:
+            state[ref] = info
+    conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=state, updated_at=utcnow()))
+    return None
 
 
 def _adopt(engine: Engine, job_id: int, ref: str, batch_id: str, state: dict) -> None:
@@ -194,8 +206,7 @@ def _adopt(engine: Engine, job_id: int, ref: str, batch_id: str, state: dict) ->
                                              BatchItem.state == "running",
                                              BatchItem.lease_owner == f"provider:pending:{job_id}")
                      .values(lease_owner=f"provider:{batch_id}", lease_expires=utcnow() + LEASE))
-        conn.execute(update(BatchJob).where(BatchJob.id == job_id).values(provider_batch=dict(state),
-                                                                          updated_at=utcnow()))
+        _put(engine, job_id, {ref: state[ref]}, conn)
 
 
 def _submitter_gone(info: dict) -> bool:
@@ -241,7 +252,7 @@ async def _recover(engine: Engine, job_id: int, ref: str, state: dict) -> None:
                      .values(state="pending", lease_owner=None, lease_expires=None,
                              attempts=BatchItem.attempts - 1, updated_at=utcnow()))
     state.pop(ref)
-    _save_state(engine, job_id, state)
+    _put(engine, job_id, {ref: None})
 
 
 def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, ref) -> store.Finished:
@@ -278,6 +289,7 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
     job, versions, names = _load(engine, job_id)
     state = dict(job.provider_batch or {})
     specs = [coerce(e) for e in job.evaluators or []]
+    touched: list[str] = []
     for ref, info in state.items():
         if info.get("status") in ("merged",) or "batch_id" not in info:
             continue
@@ -286,6 +298,7 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
             cfg = load_config(session=s, name=ep_name)
         owner = f"provider:{info['batch_id']}"
         b = await _api(engine, ep_name, lambda p, bid=info["batch_id"]: p.get_batch(bid))
+        touched.append(ref)
         info["status"] = b.get("status", info.get("status"))
         info["counts"] = b.get("request_counts")
         if info["status"] not in TERMINAL:
@@ -328,7 +341,8 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
             store.release(engine, owner, missing)
         info["status"] = "merged" if info["status"] == "completed" else info["status"]
         info["merged"] = len(results)
-    _save_state(engine, job_id, state)
+    if touched:
+        _put(engine, job_id, {ref: state[ref] for ref in touched})
     return state
 
 
@@ -366,10 +380,11 @@ async def step(engine: Engine, job_id: int) -> str:
     if failed and pending:
         store.set_job(engine, job_id, status="paused", reason="provider batch ended early (" + ", ".join(failed)
                       + "); resume to submit the remaining items again", only_if=("running",))
-        for info in state.values():
+        ended = {}
+        for ref, info in state.items():
             if info.get("status") in ("failed", "expired", "cancelled"):
-                info["status"] = "merged"
-        _save_state(engine, job_id, state)
+                ended[ref] = {**info, "status": "merged"}
+        _put(engine, job_id, ended)
         return "paused"
     if pending == 0 and running == 0:
         store.set_job(engine, job_id, status="done", only_if=("running",))

@@ -3,13 +3,14 @@ the endpoint's retry policy, the one key scrubber, and error paths that never pa
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from sqlalchemy import func, select
 
 from lib.batch import jobs as batch
-from lib.batch import worker
+from lib.batch import provider_batch, worker
 from lib.client import endpoints
 from lib.client.model_client import reset_clients
 from lib.db import session_scope
@@ -97,3 +98,32 @@ def test_a_failed_upload_or_create_hands_the_items_back_and_resume_submits_once(
     assert len(server.batches) == 1  # one batch created at the provider
     with session_scope(engine) as s:
         assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 3
+
+
+def test_two_steppers_on_one_job_lose_no_batch(sqlite_engine, server):
+    """The app's background worker and a `batch run` in a terminal can step the same provider job.
+    Before: each wrote its whole copy of job.provider_batch, so the one whose create answered last
+    erased the other's batch id; those items stayed leased to a batch nobody polled (the job never
+    ended).  Each process now writes only the models it changed."""
+    with session_scope(sqlite_engine) as s:
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
+                               api_key_env="FAKE_KEY")
+    job_id = setup_job(sqlite_engine, 3, models=("fake/m1", "fake/m2"), mode="provider")
+    server.script(Fault(delay_s=1.0, path="/v1/batches"))  # the first create (A's, for m1) answers late
+
+    async def scenario() -> str:
+        a = asyncio.create_task(provider_batch.submit(sqlite_engine, job_id))
+        for _ in range(1000):  # until A's create is at the server
+            if _posts(server, "/v1/batches"):
+                break
+            await asyncio.sleep(0.01)
+        await provider_batch.submit(sqlite_engine, job_id)  # B: m1 is A's (alive, submitting), B submits m2
+        await a
+        return await asyncio.wait_for(provider_batch.run_to_end(sqlite_engine, job_id, poll_s=0.05), 60)
+
+    assert asyncio.run(scenario()) == "done"
+    assert _posts(server, "/v1/batches") == 2  # one batch per model, none twice
+    with session_scope(sqlite_engine) as s:
+        job = batch.get_job(session=s, job_id=job_id)
+        assert {m: i["status"] for m, i in job.provider_batch.items()} == {"fake/m1": "merged", "fake/m2": "merged"}
+        assert s.execute(select(func.count()).select_from(Run).where(Run.batch_job_id == job_id)).scalar() == 6
