@@ -3,8 +3,9 @@
 FastAPI's per-request routing and dependency solving cost more than the answer itself on the two
 paths production apps hit all the time (measured: about 40% of the gateway's CPU per call):
 
-- `GET /api/v1/prompts/NAME[?label=L|?version=V]` answered from the payload cache, with the same checks
-  (token, rpm, scope), the same body and ETag and the same 304 as the FastAPI route;
+- `GET /api/v1/prompts/NAME[?label=L|?version=V]` for a payload loaded before, answered from the payload
+  cache (revalidated by its stamp when stale), with the same checks (token, rpm, scope), the same body
+  and ETag and the same 304 as the FastAPI route;
 - `POST /v1/chat/completions` and `POST /v1/completions` with a JSON body that validates against the
   routes' own request models: the same token checks, then the same `complete_call` as the routes.
 
@@ -73,17 +74,19 @@ async def try_cached_fetch(app: FastAPI, scope: Scope, receive: Receive, send: S
     target = _target(scope)
     if target is None:
         return False
-    hit = app.state.payload_cache.get(*target)
-    if hit is None:
-        return False
-    payload, etag = hit
+    cache = app.state.payload_cache
+    hit = cache.get(*target)
+    if hit is None and not cache.known(*target):
+        return False  # never loaded here: FastAPI's route loads it (and answers every error its way)
     headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
     auth = headers.get(b"authorization")
+    engine = app.state.engine_factory()
     try:
-        identity, rpm = authenticate(engine=app.state.engine_factory(),
-                                     authorization=auth.decode("latin-1") if auth else None)
+        identity, rpm = authenticate(engine=engine, authorization=auth.decode("latin-1") if auth else None)
         app.state.token_limiter.check(identity.name, rpm)
         require(identity, READ)
+        # known but stale: one small query says whether it changed (shared by concurrent requests)
+        payload, etag = hit if hit is not None else await cache.fetch(engine, *target)
     except WorkbenchError as exc:
         await respond(to_api_error(exc))(scope, receive, send)
         return True

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -85,41 +82,6 @@ def get_payload(*, session: Session, name: str, label: str | None = None,
     v = resolve_ref(session, name, label, version)
     prompt = session.get(Prompt, v.prompt_id)
     return version_payload(prompt, v, labels_of(session=session, prompt_id=prompt.id))
-
-
-class PayloadCache:
-    """Payloads and ETags by (name, label, version) for `ttl_s` seconds, so a fetch by label answers from memory.
-
-    Writes through this API forget the prompt's entries at once; a change made elsewhere (the pages, the
-    CLI, another process) is served within `ttl_s`. Bounded: past `max_entries` the oldest half is dropped.
-    """
-
-    def __init__(self, ttl_s: float = 1.0, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s, self.max_entries, self._clock = ttl_s, max_entries, clock
-        self._data: dict[tuple[str, str | None, int | None], tuple[float, dict[str, Any], str]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str, label: str | None, version: int | None) -> tuple[dict[str, Any], str] | None:
-        """A fresh cached (payload, etag), or None."""
-        hit = self._data.get((name, label, version))
-        if hit is None or self._clock() - hit[0] > self.ttl_s:
-            return None
-        return hit[1], hit[2]
-
-    def put(self, name: str, label: str | None, version: int | None, payload: dict[str, Any], etag: str) -> None:
-        """Remember a payload."""
-        with self._lock:
-            if len(self._data) >= self.max_entries:
-                for k in sorted(self._data, key=lambda k: self._data[k][0])[: self.max_entries // 2]:
-                    del self._data[k]
-            self._data[(name, label, version)] = (self._clock(), payload, etag)
-
-    def forget(self, name: str | None = None) -> None:
-        """Drop one prompt's entries (after a write), or all."""
-        with self._lock:
-            for k in [k for k in self._data if name is None or k[0] == name]:
-                del self._data[k]
 
 
 def list_payload(*, session: Session, search: str | None = None, tag: str | None = None, sort: str = "updated",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from lib.db import session_scope
 from lib.errors import ValidationError
@@ -22,8 +21,6 @@ from .auth import engine_of, known_query_only, needs
 from .prompt_payloads import (
     create_version,
     etag_matches,
-    etag_of,
-    get_payload,
     list_payload,
     move_label,
     render_payload,
@@ -55,24 +52,12 @@ async def prompt_get(request: Request, response: Response, name: NamePath, label
                      version: VersionQuery = None, if_none_match: Annotated[str | None, Header()] = None,
                      _actor: Identity = Depends(needs(READ))) -> Any:
     """A prompt at `?label=` or `?version=` (default: latest), with its ETag; 304 when it has not changed."""
-    cache = request.app.state.payload_cache
-    hit = cache.get(name, label, version)
-    if hit is None:
-        payload = await run_in_threadpool(_load_payload, engine_of(request), name, label, version)
-        etag = etag_of(payload)
-        cache.put(name, label, version, payload, etag)
-    else:
-        payload, etag = hit
+    payload, etag = await request.app.state.payload_cache.fetch(engine_of(request), name, label, version)
     if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "no-cache"
     return payload
-
-
-def _load_payload(engine: Any, name: str, label: str | None, version: int | None) -> dict[str, Any]:
-    with session_scope(engine) as s:
-        return get_payload(session=s, name=name, label=label, version=version)
 
 
 @router.post("/prompts/{name}/render", tags=["prompts"])

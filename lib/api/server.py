@@ -19,7 +19,7 @@ from lib.db import get_engine
 
 from . import errors, gateway, prompt_routes, task_routes
 from .fastpath import CachedFetchMiddleware
-from .prompt_payloads import PayloadCache
+from .payload_cache import PayloadCache
 from .tokens import TokenRateLimiter
 
 PREFIXES = ("/api", "/v1")
