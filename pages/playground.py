@@ -140,21 +140,25 @@ with left:
     recent_runs_picker(engine, version)
 
 rendered = None
+ss.setdefault("play_preview_open", True)
 with right:
-    st.subheader("Preview")
     missing = templating_missing(messages, values, fmt)
-    if missing:
+    if missing:  # said outside the preview: it is why Run is off, even with the preview folded
         st.warning("Missing values: " + ", ".join(md_escape(m) for m in missing), icon=":material/info:")
     else:
         try:
             rendered = conv.attach_to_last_user(render_messages(messages, values, fmt), media)
         except WorkbenchError as exc:  # a template error, or a placeholder fed something that is not a list
             w.lib_error(exc)
-    if rendered is not None:
-        images = " (images: a rough guess)" if prompts_lib.has_media(rendered) else ""
-        st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate){images}"))
-        with st.container(border=True, height=PREVIEW_HEIGHT_PX, key="play_preview_box"):  # long inputs scroll
-            w.show_messages(rendered)
+    # the preview folds away at Run (the answer comes next) and stays as the person leaves it (keyed)
+    with st.expander("Preview", key="play_preview_open", on_change="rerun", icon=":material/visibility:"):
+        if rendered is None:
+            st.caption("Fill the variables to see the messages that will be sent.")
+        else:
+            images = " (images: a rough guess)" if prompts_lib.has_media(rendered) else ""
+            st.caption(md_escape(f"~{count_messages(rendered):,} prompt tokens (estimate){images}"))
+            with st.container(border=True, height=PREVIEW_HEIGHT_PX, key="play_preview_box"):  # long inputs scroll
+                w.show_messages(rendered)
 
 # ---------------------------------------------------------------- model and parameters
 st.subheader("Model and parameters")
@@ -172,6 +176,7 @@ can_call = not form_errors and not params_error and bool(model)
 can_run = rendered is not None and can_call and not media_refused
 may_run = actor().can(RUN)  # lib refuses too; this only hides what the role cannot do
 run_clicked = st.button("Run", type="primary", key="play_run", disabled=not can_run or not may_run,
+                        on_click=lambda: ss.update(play_preview_open=False),
                         icon=":material/play_arrow:", help=None if may_run else "Your role can read but not run models")
 
 # ---------------------------------------------------------------- run and answer

@@ -63,7 +63,9 @@ def test_fill_variables_preview_and_run_on_echo(engine_for_app):
     assert at.query_params["run"] in ([str(run.id)], str(run.id))
     costs = [m.value for m in at.metric if m.label.startswith("Cost")]
     assert costs == ["$0"]  # echo is free and known
-    # #15 item 9: Run scrolls the window to the answer: one fixed script naming only the answer's anchor
+    # #15 item 9: Run folds the preview away and scrolls the window to the answer (one fixed script
+    # naming only the answer's anchor)
+    assert next(x for x in at.expander if x.label == "Preview").proto.expanded is False
     frames = [f.proto.srcdoc for f in at.get("iframe")]
     assert len(frames) == 1 and ".st-key-play_answer" in frames[0] and "Ada" not in frames[0], frames
     at.run()  # a rerun that is not a Run does not scroll again

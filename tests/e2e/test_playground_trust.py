@@ -125,4 +125,5 @@ def test_a_long_input_does_not_grow_the_preview_without_limit(page, streamlit_ap
     expect(heading).to_be_in_viewport()
     top = heading.bounding_box()["y"]
     assert 50 < top < 300, f"the answer starts {top:.0f} px down the window (under the header below 50)"
+    expect(page.locator(".st-key-play_preview_box")).to_be_hidden()  # the set-up's preview folded away
     shot("answer-in-view-after-run")

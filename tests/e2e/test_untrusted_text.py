@@ -60,13 +60,14 @@ def test_untrusted_variable_and_answer_in_the_playground(page, streamlit_app, sh
     field.fill(f"value {EVIL}")
     field.press("Tab")
     wait_idle(page)
+    expect(page.get_by_text(f"System says {EVIL}").first).to_be_visible()  # the preview, literally
     shot("variable-filled")
     page.get_by_role("button", name="Run", exact=True).click()
     wait_idle(page, 60_000)
     # the echo model answers with the rendered messages, so the answer carries the payload too
     answer = page.get_by_text(f"[user] Repeat this: value {EVIL}").first
     expect(answer).to_be_visible(timeout=30_000)
-    expect(page.get_by_text(f"System says {EVIL}").first).to_be_visible()
+    expect(page.get_by_text(f"System says {EVIL}").first).to_be_attached()  # in the folded preview
     answer.scroll_into_view_if_needed()
     shot("answer")
     _assert_inert(page)
