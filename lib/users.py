@@ -17,7 +17,7 @@ from sqlmodel import Session, func, select
 from lib import audit
 from lib.credentials import secrets_table
 from lib.errors import NotFoundError, ValidationError
-from lib.identity import ROLE_WRITE, ROLES, Identity, require
+from lib.identity import ROLE_ACTIONS, ROLE_WRITE, ROLES, Identity, require
 from lib.models import User, utcnow
 from lib.settings import get_settings
 
@@ -120,6 +120,20 @@ def set_role(*, session: Session, actor: Identity, email: str, role: str | None)
                  summary=audit.change(before, role_of(session=session, email=email)))
     session.flush()
     return row
+
+
+def lost_permission(*, session: Session, label: str | None, action: str) -> str | None:
+    """Why the signed-in person named `label` may no longer take `action` (e.g. an admin made them a viewer);
+    None when they may, or when `label` is not a person who signed in (cli:, token:, local:, a test actor)."""
+    email = _norm(label or "")
+    if not email or ":" in email or "@" not in email:
+        return None
+    if session.exec(select(User.id).where(User.email == email)).first() is None:
+        return None
+    role = role_of(session=session, email=email)
+    if action in ROLE_ACTIONS.get(role, frozenset()):
+        return None
+    return f"{email} (role {role}) may no longer {action}"
 
 
 def list_users(*, session: Session) -> list[dict]:

@@ -368,8 +368,10 @@ async def step(engine: Engine, job_id: int) -> str:
         return st
     if st == "pending":
         store.set_job(engine, job_id, status="running", only_if=("pending",))
+    problem = store.starter_problem(engine, job_id)  # a demoted starter: submit nothing new, still merge
     try:
-        await submit(engine, job_id)
+        if problem is None:
+            await submit(engine, job_id)
         state = await poll(engine, job_id)
     except WorkbenchError as exc:
         reason = f"provider batch: {exc}"
@@ -385,6 +387,9 @@ async def step(engine: Engine, job_id: int) -> str:
             if info.get("status") in ("failed", "expired", "cancelled"):
                 ended[ref] = {**info, "status": "merged"}
         _put(engine, job_id, ended)
+        return "paused"
+    if problem and pending and not running:  # what was paid for is merged; nothing new goes out
+        store.set_job(engine, job_id, status="paused", reason=problem, only_if=("running",))
         return "paused"
     if pending == 0 and running == 0:
         store.set_job(engine, job_id, status="done", only_if=("running",))

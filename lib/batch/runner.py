@@ -274,6 +274,10 @@ class JobRunner:
             return self.job.status
         if self.job.mode != "live":
             return "provider"
+        problem = await self._db(store.starter_problem, self.engine, self.job_id)
+        if problem:  # the worker calls on the starter's behalf: a demoted starter's job spends nothing more
+            await self._db(store.set_job, self.engine, self.job_id, status="paused", reason=problem, only_if=ACTIVE)
+            return "paused"
         self.specs = [coerce(e) for e in self.job.evaluators or []]
         self.spent = float(self.job.spent_usd or 0.0)
         self.rows: dict[int, tuple[dict, list]] = {}

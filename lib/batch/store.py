@@ -19,10 +19,13 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, TypeDecorator, and_, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from lib.errors import NotFoundError
+from lib.identity import RUN
 from lib.models import BatchItem, BatchJob, DatasetRow, Prompt, PromptVersion, Run, Score, utcnow
 from lib.runs import make_storable, storable_text
+from lib.users import lost_permission
 
 from .owners import is_dead_local
 
@@ -289,6 +292,17 @@ def job_state(engine: Engine, job_id: int) -> dict[str, Any]:
     if row is None:
         return {"status": "missing", "budget_usd": None, "spent_usd": 0.0}
     return {"status": row[0], "budget_usd": row[1], "spent_usd": row[2] or 0.0}
+
+
+def starter_problem(engine: Engine, job_id: int) -> str | None:
+    """Why the job must not call on behalf of the person who started it any more (their role lost `run`);
+    None when it may. Checked by the worker before a job's calls, since the worker itself is an editor."""
+    with Session(engine) as s:
+        label = s.execute(select(BatchJob.created_by).where(BatchJob.id == job_id)).scalar_one_or_none()
+        problem = lost_permission(session=s, label=label, action=RUN)
+    if problem is None:
+        return None
+    return f"started by {problem}; an admin can give the role back, then resume"
 
 
 def set_job(engine: Engine, job_id: int, *, status: str, reason: str | None = None,
