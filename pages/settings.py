@@ -170,7 +170,8 @@ if me.can(ENDPOINT_WRITE):
 
 
     st.dataframe(pd.DataFrame([{"name": e.name, "kind": e.kind, "base URL": e.base_url, "key": _key_state(e),
-                                "models": ", ".join(e.models or []), "rpm": e.rpm, "concurrency": e.max_concurrency,
+                                "models": ", ".join(e.models or []),
+                                "rpm": f"{e.rpm:,}" if e.rpm else "no limit", "concurrency": e.max_concurrency,
                                 "timeout s": e.timeout_s,
                                 "last test": check_text(e.last_check_ok, e.last_check_kind, e.last_check_at)}
                                for e in rows]),
