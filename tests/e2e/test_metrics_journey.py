@@ -113,5 +113,6 @@ def test_metrics_journey(page, streamlit_app, shot):
     _pick(page, "Job", re.compile(rf"^#{job_id} metrics journey"))
     expect(page.get_by_text(f"Batch job #{job_id}: every case of the job").first).to_be_visible()
     expect(page.get_by_text("pass rate +50.0 pp").first).to_be_visible()
+    page.get_by_text("pass rate +50.0 pp").first.scroll_into_view_if_needed()  # the figures table above it
     _compare_shot(page, "03-batch-results-same-job")
     assert page.dialogs == []
