@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from lib import prompts
 from lib.client import endpoints
 from lib.client.model_client import ModelClient
+from lib.client.providers import anthropic_format as fmt
 from lib.models import Run
 from tests.actors import ADMIN
 from tests.fakeserver import Fault, thinking_signature
@@ -102,3 +103,14 @@ def test_a_forced_tool_choice_with_thinking_is_refused_before_any_call(client, f
     assert fake_server.count() == 0
     ok = client.generate_sync(actor=ADMIN, model="an/claude-x", messages=MSG, params={**PARAMS, "tool_choice": "auto"})
     assert ok.status == "ok" and fake_server.requests[-1].body["tool_choice"] == {"type": "auto"}
+
+
+def test_redacted_thinking_blocks_travel_unchanged_too():
+    reply = [{"type": "redacted_thinking", "data": "EncRypted=="},
+             {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "P"}}]
+    blocks = fmt.signed_blocks(reply)
+    assert blocks == [{"type": "redacted_thinking", "data": "EncRypted=="}]
+    _text, reasoning, calls = fmt.read_blocks(reply, structured=False)
+    turn = prompts.assistant_turn("", calls, blocks)
+    _system, sent = fmt.convert_messages([*MSG, turn, {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"}])
+    assert sent[1]["content"][0] == {"type": "redacted_thinking", "data": "EncRypted=="} and reasoning is None
