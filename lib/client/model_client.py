@@ -1,9 +1,11 @@
 """The one model client every screen uses: generate() and stream(), with sync wrappers.
 
-One `ModelClient` per process and engine (`get_client()`).  It owns a background
-event loop thread where all provider I/O, limits and retries run, so async callers on
-any loop, the CLI and the Streamlit script thread (several at once) share the same
-pooled connections and per-endpoint limits.  Bad input (unknown endpoint, missing
+One `ModelClient` per process and engine (`get_client()`).  All provider I/O, limits and
+retries run on one event loop, so async callers on any loop, the CLI and the Streamlit
+script thread (several at once) share the same pooled connections and per-endpoint limits.
+That loop is a background thread of the client's own, or, once the HTTP API has called
+`adopt_loop()` from it, the web server's loop: the gateway's calls then run with no hop
+between threads, and everyone else hands their calls to that loop.  Bad input (unknown endpoint, missing
 variables, empty messages) raises a WorkbenchError before any call; provider failures
 never raise: they come back as a RunResult with status "error" or "incomplete".
 Every call is recorded as one Run row (batched by `lib.runlog`) unless record=False;
