@@ -58,6 +58,6 @@ def register(app: typer.Typer) -> None:
     @sub.command("rebuild")
     @handle_errors
     def rebuild(as_json: bool = JsonOpt) -> None:
-        """Recompute the hourly rollup from every run (after deleting or editing runs; SQLite only)."""
+        """Recompute the hourly rollup and latency histograms from every run (after deleting or editing runs)."""
         n = metrics_rollup_rebuild(get_engine())
         emit({"runs": n}, as_json, f"rollup rebuilt from {n} runs")
