@@ -12,7 +12,9 @@ holds fewer runs, which is exact) and rank each (bucket, model) group in numpy.
 PostgreSQL uses `percentile_disc` (exact) up to SAMPLE_MAX runs and the same sample beyond
 (an exact sort of a million runs took 1.3 s there).  With m sampled runs in a group, the
 rank of the reported p95 is within about +/-1.96*sqrt(0.95*0.05/m) of 0.95 (95% of the
-time): +/-0.6 percentile points for m = 5,000, +/-1.9 for m = 500.
+time): +/-0.6 percentile points for m = 5,000, +/-1.9 for m = 500.  Over more than SAMPLE_MAX runs in an
+hour-aligned range filtered at most by model and endpoint (the page's default view), `latency()` reads the
+hourly latency histograms instead (lib.metrics.hourly: each value within 3.5% of the nearest-rank run's).
 """
 
 from __future__ import annotations
