@@ -13,7 +13,11 @@ from tests.fakeserver import free_port
 
 
 def _type(page, locator, text: str) -> None:
-    """Fill a Streamlit input and commit it (Streamlit sends the value on blur)."""
+    """Fill a Streamlit input and commit it (Streamlit sends the value on blur).
+
+    After a rerun that swaps the New-prompt editor for the prompt's tabs, a stale copy of the old field can
+    linger a moment: wait until exactly one field is left, so the strict locator never meets two."""
+    expect(locator).to_have_count(1)
     locator.fill(text)
     locator.press("Tab")
     wait_idle(page)
