@@ -29,8 +29,8 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from lib.credentials import get_secret
-from lib.db import get_engine, redact_url, session_scope
-from lib.errors import ProviderConnectionError, ProviderError, ProviderTimeoutError, ValidationError, WorkbenchError
+from lib.db import get_engine, session_scope
+from lib.errors import ProviderError, ValidationError, WorkbenchError
 from lib.identity import RUN, Identity, require
 from lib.models import Prompt
 from lib.prompts import count_text, merge_params, render, render_messages
@@ -39,6 +39,7 @@ from lib.settings import get_settings
 
 from . import endpoints as endpoints_mod
 from .executor import Executor, scrub
+from .health import health_error, health_kind
 from .limits import EndpointLimiter
 from .providers import make_provider, provider_class
 from .providers.base import EndpointConfig, Provider
@@ -378,43 +379,14 @@ class ModelClient:
             models = self.run(check(), timeout_s + 5)
             out.update(ok=True, models=models, error=None, error_kind="")
         except (ProviderError, TimeoutError) as exc:
-            out.update(ok=False, models=[], error=scrub(_health_error(exc, cfg, timeout_s), cfg),
-                       error_kind=_health_kind(exc))
+            out.update(ok=False, models=[], error=scrub(health_error(exc, cfg, timeout_s), cfg),
+                       error_kind=health_kind(exc))
         out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         return out
 
     def client_stats(self) -> dict[str, dict[str, Any]]:
         """Per-endpoint requests, success rate, mean/p95 latency, cache hit rate."""
         return self.stats.snapshot()
-
-def _health_kind(exc: Exception) -> str:
-    """A short kind for a failed check: timeout, unreachable, key refused, http, or the error's own kind."""
-    if isinstance(exc, (TimeoutError, ProviderTimeoutError)):
-        return "timeout"
-    if isinstance(exc, ProviderConnectionError):
-        return "unreachable"
-    status = getattr(exc, "status_code", None)
-    if status in (401, 403):
-        return "key refused"
-    if status is not None:
-        return "http"
-    return str(getattr(exc, "kind", "error"))[:30]
-
-
-def _health_error(exc: Exception, cfg: EndpointConfig, timeout_s: float) -> str:
-    """Reachable or unreachable for the configured URL only: never a remote body (Test is no port oracle)."""
-    where = redact_url(cfg.base_url) if cfg.base_url else cfg.kind
-    kind = getattr(exc, "kind", "timeout")
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, (TimeoutError, ProviderTimeoutError)):
-        return f"unreachable: no answer from {where} within {timeout_s:.0f}s"
-    if isinstance(exc, ProviderConnectionError):
-        return f"unreachable: cannot connect to {where}"
-    if status is None:  # raised here before any request (no key, a refused key variable): our own words
-        return f"{kind}: {exc}"
-    if status in (401, 403):
-        return f"reachable: {where} refused the key (HTTP {status})"
-    return f"reachable: {where} answered HTTP {status}, not a model listing"
 
 
 _clients: dict[str, ModelClient] = {}
