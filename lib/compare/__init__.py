@@ -6,7 +6,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 
 from __future__ import annotations
 
-from .arena import leaderboard
+from .arena import leaderboard, vote_count
 from .display import ComparisonDisplay, comparison_display
 from .gate import GateResult, check_gate, parse_rate
 from .live import (
@@ -47,6 +47,7 @@ __all__ = [
     "filter_cases",
     "get_comparison",
     "leaderboard",
+    "vote_count",
     "mark_best",
     "pair_cases",
     "parse_rate",

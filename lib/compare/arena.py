@@ -77,17 +77,29 @@ def _player(df: pd.DataFrame, side: str, by: str) -> pd.Series:
     return df[f"version_{side}"] + " @ " + df[f"full_model_{side}"]
 
 
+def _contested(v: pd.DataFrame, by: str) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Players, winner and ballot of every pair between two different players (a pair of one player is no contest)."""
+    if v.empty:
+        empty = pd.Series(dtype=object)
+        return empty, empty, empty, empty
+    pa, pb = _player(v, "a", by), _player(v, "b", by)
+    keep = pa != pb
+    return pa[keep], pb[keep], v["winner"][keep], v["ballot"][keep]
+
+
+def vote_count(engine: Engine | Session | None, by: str = "version_model", since: datetime | None = None) -> int:
+    """How many votes the leaderboard rests on: one person's vote over N columns is one vote, not N-1 pairs."""
+    if by not in BY:
+        raise ValueError(f"by must be one of {', '.join(BY)}")
+    return int(_contested(votes(engine, since), by)[3].nunique())
+
+
 def leaderboard(engine: Engine | Session | None, by: str = "version_model", since: datetime | None = None,
                 n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
     """Players ranked by Bradley-Terry rating with a 95% bootstrap interval, votes and win/loss/tie counts."""
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
-    v = votes(engine, since)
-    if v.empty:
-        return pd.DataFrame(columns=COLUMNS)
-    pa, pb = _player(v, "a", by), _player(v, "b", by)
-    keep = pa != pb
-    pa, pb, winner, ballot = pa[keep], pb[keep], v["winner"][keep], v["ballot"][keep]
+    pa, pb, winner, ballot = _contested(votes(engine, since), by)
     if pa.empty:
         return pd.DataFrame(columns=COLUMNS)
     players = sorted(set(pa) | set(pb))

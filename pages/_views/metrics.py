@@ -11,6 +11,7 @@ import streamlit as st
 from lib import metrics
 from lib.compare import VersionComparison, comparable_jobs, compare_versions
 from lib.compare import leaderboard as arena_leaderboard
+from lib.compare import vote_count as arena_vote_count
 from lib.datasets import to_bytes
 from lib.db import get_engine
 from lib.metrics import batch_rate as metrics_runs_batch_rate
@@ -84,6 +85,12 @@ def paired(url: str, job_id: int, other_job_id: int | None, a: str, b: str):
 def leaderboard(url: str, by: str) -> pd.DataFrame:
     """Arena leaderboard."""
     return arena_leaderboard(get_engine(url), by=by)
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def vote_count(url: str, by: str) -> int:
+    """How many votes the arena leaderboard rests on (one per person's judgement, not per pair)."""
+    return arena_vote_count(get_engine(url), by=by)
 
 
 def block(chart, data: pd.DataFrame, name: str, empty: str = "No data for these filters.") -> None:

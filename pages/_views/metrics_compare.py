@@ -102,5 +102,5 @@ def arena_tab(url: str) -> None:
         st.info("No arena votes yet: in Compare, turn on blind mode and vote for the better answer.")
         return
     mv.block(leaderboard(lb), lb, f"arena_{by}")
-    st.caption(f"{int(lb['votes'].sum() // 2):,} votes. Bradley-Terry ratings on an Elo-like scale "
+    st.caption(f"{mv.vote_count(url, by):,} votes. Bradley-Terry ratings on an Elo-like scale "
                "(400 points = 10:1 odds), 95% intervals from resampling votes; ties count half.")

@@ -37,10 +37,19 @@ def scroll_to(anchor_key: str) -> None:
     """
     if not _ANCHOR.match(anchor_key):
         raise ValueError(f"anchor key {anchor_key!r}: letters, digits and _ only")
-    # scroll-margin keeps the anchor clear of Streamlit's sticky header
-    components.html("<script>const el = window.parent.document.querySelector('.st-key-" + anchor_key + "');"
-                    "if (el) { el.style.scrollMarginTop = '80px'; el.scrollIntoView({block: 'start'}); }"
-                    "</script>", height=0)
+    # scroll-margin keeps the anchor clear of Streamlit's sticky header. The page above the anchor still
+    # settles while the answer streams (a panel folds, stale elements go), so the anchor is brought back to the
+    # top for up to 3 s, until the person scrolls, clicks or types.
+    components.html(
+        "<script>const d = window.parent.document; let n = 0, stop = false;"
+        "['wheel', 'touchstart', 'keydown', 'mousedown'].forEach("
+        "e => d.addEventListener(e, () => { stop = true; }, {once: true, passive: true}));"
+        "const go = () => { if (stop) return;"
+        " const el = d.querySelector('.st-key-" + anchor_key + "');"
+        " if (el) { el.style.scrollMarginTop = '80px'; const top = el.getBoundingClientRect().top;"
+        "  if (top < 40 || top > 200) el.scrollIntoView({block: 'start'}); }"
+        " if (++n < 20) setTimeout(go, 150); };"
+        "go();</script>", height=0)
 
 
 def persist(prefix: str, exclude: tuple[str, ...] = ()) -> None:

@@ -69,3 +69,6 @@ def test_one_vote_on_three_answers_counts_as_one_vote(engine):
     assert (lb.loc["greet:3", "wins"], lb.loc["greet:3", "ties"], lb.loc["greet:3", "losses"]) == (1, 1, 0)
     assert (lb.loc["greet:1", "wins"], lb.loc["greet:1", "ties"], lb.loc["greet:1", "losses"]) == (0, 1, 1)
     assert lb.loc["greet:3", "win_rate"] == pytest.approx(0.75)
+    # the page's "N votes": two people's votes (a win and a tie), not the 6 player-votes halved (3) or 4 pairs
+    assert arena.vote_count(engine, by="version") == 2
+    assert arena.vote_count(engine, by="model") == 0  # one model against itself is no contest
