@@ -4,6 +4,7 @@ plugged into its route table.
     install(server)                       # POST /v1/files, POST /v1/batches on this server
     server.batch_polls_before_done = 1    # GETs answered "in_progress" before "completed"
     server.batch_fail_ids = {"item-3"}    # these custom_ids go to the error file
+    server.batch_line_faults = [Fault(tool_calls=[...])]  # OpenAI result lines answer these, in line order
     server.batch_create_hold_s = 30       # the batch exists, its creation is answered 30 s later
     server.batches                        # every batch created: GET /v1/batches lists them
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakeserver import FakeServer, Fault, answer_text
+from tests.fakeserver import FakeServer, Fault, answer_text, openai_tool_calls
 
 _ids = itertools.count(1)
 
@@ -60,10 +61,14 @@ def _result_line(server: FakeServer, req: dict) -> tuple[bool, dict]:
     if cid in server.batch_fail_ids:
         return False, {"id": f"r-{cid}", "custom_id": cid, "response": None,
                        "error": {"code": "invalid_request", "message": f"fake failure for {cid}"}}
-    text = answer_text(req["body"], Fault())
+    fault = server.batch_line_faults.pop(0) if server.batch_line_faults else Fault()
+    text = answer_text(req["body"], fault)
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}  # as the chat route answers
+    if fault.tool_calls:
+        message["tool_calls"] = openai_tool_calls(fault)
     completion = {"id": f"chatcmpl-{cid}", "object": "chat.completion", "model": req["body"].get("model"),
-                  "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                               "finish_reason": "stop"}],
+                  "choices": [{"index": 0, "message": message,
+                               "finish_reason": "tool_calls" if fault.tool_calls else "stop"}],
                   "usage": {"prompt_tokens": 11, "completion_tokens": max(1, len(text.split())),
                             "total_tokens": 11 + max(1, len(text.split()))}}
     return True, {"id": f"r-{cid}", "custom_id": cid, "error": None,
@@ -172,6 +177,7 @@ def install(server: FakeServer) -> FakeServer:
     """Add the Files and Batches routes (and their settings) to a running FakeServer."""
     server.files = {}
     server.batch_fail_ids = set()
+    server.batch_line_faults = []
     server.batch_polls_before_done = 1
     server.batch_final_status = "completed"
     server.content_failures = 0

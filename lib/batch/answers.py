@@ -1,5 +1,6 @@
 """A batch item's answer: its Run row (from the one builder) and its scores (the job's evaluators plus
-the row's own asserts, each once by label)."""
+the row's own asserts, each once by label).  Both modes use these: the live runner and the provider-batch
+merge, so the same reply stores the same Run row and scores however the job ran."""
 
 from __future__ import annotations
 

@@ -32,13 +32,13 @@ from sqlalchemy.engine import Engine
 from lib.client import cost_usd, get_client, load_config, price_for, provider_class, split_model_ref
 from lib.db import session_scope
 from lib.errors import BudgetExceededError, ProviderError, ValidationError, WorkbenchError
-from lib.evals import coerce, evaluate, specs_for_row, summarise
-from lib.identity import WORKER
+from lib.evals import coerce
 from lib.models import BatchItem, BatchJob, utcnow
 from lib.prompts import count_messages, merge_params, render
-from lib.runs import RunResult, run_row, spec_for_version, storable
+from lib.runs import RunResult, storable
 
 from . import store
+from .answers import run_dict, score_answer
 from .owners import is_dead_local, new_owner
 from .planning import output_tokens_per_call
 from .runner import row_values
@@ -255,8 +255,8 @@ async def _recover(engine: Engine, job_id: int, ref: str, state: dict) -> None:
     _put(engine, job_id, {ref: None})
 
 
-def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, ref) -> store.Finished:
-    """A result line of the output or error file as a Finished item (same Run shape as live)."""
+def _result(line: dict, ref: str) -> RunResult:
+    """A result line of the output or error file as the call's result (the same fields a live call gives)."""
     ep_name, model = split_model_ref(ref)
     resp = line.get("response") or {}
     body = resp.get("body") or {}
@@ -269,19 +269,34 @@ def _finished(line: dict, item_id: int, *, job, version, prompt_name, values, re
     if not ok:
         e = err or (body.get("error") if isinstance(body, dict) else None) or {}
         message = (e.get("message") if isinstance(e, dict) else str(e)) or f"HTTP {status_code}"
-    result = RunResult(
-        endpoint=ep_name, model=model, text=((choice.get("message") or {}).get("content") or "") if ok else "",
+    reply = (choice.get("message") or {}) if ok else {}
+    calls = [c for c in reply.get("tool_calls") or [] if isinstance(c, dict)] or None  # OpenAI shape, as live
+    return RunResult(
+        endpoint=ep_name, model=model, text=reply.get("content") or "", tool_calls=calls,
         finish_reason=choice.get("finish_reason") if ok else None, status="ok" if ok else "error",
         error_kind=None if ok else ("bad_request" if status_code and status_code < 500 else "server"),
         error_message=message, http_status=status_code, request_id=resp.get("request_id"),
         prompt_tokens=(usage or {}).get("prompt_tokens"), completion_tokens=(usage or {}).get("completion_tokens"),
         usage_raw=usage, cost_usd=None, attempts=1)
-    spec = spec_for_version(version, prompt_name=prompt_name, endpoint=ep_name, model=model, messages=[],
-                            params=merge_params(version, ref, job.params), variables=values, source="batch",
-                            batch_job_id=job.id)
-    spec.actor = job.created_by or WORKER.label  # who started the job
-    run = run_row(spec, result)
-    return store.Finished(item_id, "done" if ok else "error", run=run, error=message)
+
+
+async def _merge(engine: Engine, line: dict, item_id: int, *, job, version, prompt_name, data: dict, asserts: list,
+                 specs: list, ref: str, price) -> store.Finished:
+    """One result line as a Finished item: its Run row and its scores from the same code a live item uses
+    (`answers.run_dict`, `answers.score_answer`), so both modes store the same rows for the same reply."""
+    values = row_values(data, job.mapping or {})
+    params = merge_params(version, ref, job.params)
+    result = _result(line, ref)
+    run = run_dict(result, job_id=job.id, version=version, prompt_name=prompt_name, values=values, item_model=ref,
+                   messages=render(version, values), params=params, actor=job.created_by)
+    cost = run["cost_usd"] = cost_usd(price, run["prompt_tokens"], run["completion_tokens"])
+    if result.status != "ok":
+        return store.Finished(item_id, "error", run=run, error=result.error_message, cost_usd=cost)
+    scores, passed, score = await score_answer(
+        specs, result.text, row=data, asserts=asserts, job_id=job.id, client=get_client(engine),
+        judge_model=job.judge_model, on_behalf_of=job.created_by or None, tool_calls=result.tool_calls,
+        params=params)
+    return store.Finished(item_id, "done", run=run, scores=scores, passed=passed, score=score, cost_usd=cost)
 
 
 async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
@@ -323,17 +338,10 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
                 continue  # unknown or repeated custom_id: never merged twice
             seen.add(item_id)
             data, asserts = rows.get(leased[item_id], ({}, []))
-            values = row_values(data, job.mapping or {})
             version = versions[vids[item_id]]
-            fin = _finished(line, item_id, job=job, version=version, prompt_name=names.get(version.id),
-                            values=values, ref=ref)
-            fin.run["messages"] = render(version, values)
-            fin.cost_usd = fin.run["cost_usd"] = cost_usd(price, fin.run["prompt_tokens"],
-                                                                  fin.run["completion_tokens"])
-            if fin.state == "done":
-                fin.scores, fin.passed, fin.score = await _score(specs, asserts, fin.run["output"], data, job_id,
-                                                                 job.judge_model)
-            results.append(fin)
+            results.append(await _merge(engine, line, item_id, job=job, version=version,
+                                        prompt_name=names.get(version.id), data=data, asserts=asserts, specs=specs,
+                                        ref=ref, price=price))
         for i in range(0, len(results), 500):
             store.persist(engine, job_id, owner, results[i:i + 500])
         missing = [i for i in leased if i not in seen]
@@ -344,21 +352,6 @@ async def poll(engine: Engine, job_id: int) -> dict[str, Any]:
     if touched:
         _put(engine, job_id, {ref: state[ref] for ref in touched})
     return state
-
-
-async def _score(specs, asserts, text, data, job_id, judge_model=None):
-    all_specs = list(specs) + specs_for_row(asserts)
-    out, results, seen = [], [], set()
-    for spec in all_specs:
-        if spec.label in seen:
-            continue
-        seen.add(spec.label)
-        r = await evaluate(spec, text, row=data, source="batch", batch_job_id=job_id, judge_model=judge_model,
-                           actor=WORKER)
-        results.append(r)
-        out.append({"evaluator": spec.label, "passed": r.passed, "score": r.score, "reason": r.reason})
-    passed, score = summarise(results)
-    return out, passed, score
 
 
 async def step(engine: Engine, job_id: int) -> str:
