@@ -25,8 +25,9 @@ from lib.client import list_endpoints
 from lib.credentials import has_secret
 from lib.identity import AUDIT_READ, Identity
 from lib.settings import get_settings
-from lib.ui import check_text, latency_text, md_escape, percent, spend
+from lib.ui import check_text, latency_text, md_escape, percent
 from pages._views import auth, boot
+from pages._views.run_widgets import spend_metric
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("workbench.app")
@@ -87,8 +88,7 @@ def _sidebar(engine) -> None:
         err = head.get("error_rate")
         c2.metric("Errors", percent(err))
         unpriced = head.get("unpriced_calls") or 0
-        c1.metric("Spend", spend(head.get("spend_usd"), unpriced, head.get("calls")),
-                  help=f"{unpriced} calls have no known price" if unpriced else None)
+        spend_metric(c1, "Spend", head.get("spend_usd"), unpriced, head.get("calls"))
         c2.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
 
 

@@ -46,6 +46,7 @@ from lib.ui import (
 from pages._views import metrics as mv
 from pages._views import metrics_compare as compare
 from pages._views.boot import require_app
+from pages._views.run_widgets import spend_metric
 from pages._views.version_figures import evaluators_table, figures_table
 
 require_app(__file__)
@@ -134,9 +135,8 @@ def overview() -> None:
         return
     m = st.columns(5)
     m[0].metric("Calls", f"{t['calls']:,}")
-    m[1].metric("Spend", spend(t["spend_usd"], t["unpriced_calls"], t["calls"]),
-                help=f"{t['unpriced_calls']:,} calls have no known price" if t["unpriced_calls"] else None)
-    m[2].metric("Cost / 1,000 calls", spend(t["cost_per_1k_calls"], t["unpriced_calls"]))
+    spend_metric(m[1], "Spend", t["spend_usd"], t["unpriced_calls"], t["calls"])
+    spend_metric(m[2], "Cost / 1,000 calls", t["cost_per_1k_calls"], t["unpriced_calls"], t["calls"])
     m[3].metric("Error rate", percent(t["error_rate"]))
     m[4].metric("Mean latency", latency_text(t["mean_latency_ms"]))
     lat = _latency(t["calls"])

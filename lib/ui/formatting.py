@@ -40,14 +40,20 @@ def money(v: float | None) -> str:
     return f"${v:,.6f}"
 
 
+def spend_parts(v: float | None, unpriced: int | None = 0, calls: int | None = None) -> tuple[str, str | None]:
+    """A total of costs as (figure, note): ('$X', None) when every call is priced, ('unknown', 'N calls
+    unpriced') when none is, ('≥ $X', 'N calls unpriced') else. A metric tile shows the note under the figure."""
+    n = 0 if _missing(unpriced) else int(unpriced or 0)
+    note = f"{n:,} call{'s' if n != 1 else ''} unpriced" if n else None
+    if _missing(v) or (n and calls is not None and n >= calls):
+        return UNKNOWN, note
+    return (f"≥ {money(v)}" if n else money(v)), note
+
+
 def spend(v: float | None, unpriced: int | None = 0, calls: int | None = None) -> str:
     """A total of costs: exact when every call is priced, 'unknown' when none is, '≥ $X (N calls unpriced)' else."""
-    n = 0 if _missing(unpriced) else int(unpriced or 0)
-    if _missing(v) or (n and calls is not None and n >= calls):
-        return UNKNOWN if not n else f"{UNKNOWN} ({n:,} calls unpriced)"
-    if n:
-        return f"≥ {money(v)} ({n:,} call{'s' if n != 1 else ''} unpriced)"
-    return money(v)
+    figure, note = spend_parts(v, unpriced, calls)
+    return f"{figure} ({note})" if note else figure
 
 
 def percent(v: float | None, digits: int = 1) -> str:

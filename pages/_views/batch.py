@@ -15,9 +15,10 @@ from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
 from lib.errors import WorkbenchError
 from lib.identity import BATCH_WRITE, RUN
-from lib.ui import latency_text, md_escape, money, rate_per_s, score, spend, text_or_dash
+from lib.ui import latency_text, md_escape, money, rate_per_s, score, text_or_dash
 from pages._views.auth import actor
 from pages._views.batch_grid import grid_section, verdict_text
+from pages._views.run_widgets import spend_metric
 from pages._views.version_figures import evaluators_table, figures_table
 
 LINT_ROWS = 2000
@@ -140,9 +141,8 @@ def _progress_fragment(engine: Any, job_id: int, status: str) -> None:
         c[1].metric("Done", f"{p['counts']['done']:,}")
         c[2].metric("Errors", f"{p['errors']:,}")
         c[3].metric("Rate", rate_per_s(p["rate_per_s"]), help="Items per second over the job's active time")
-        c[4].metric("Spend", spend(p["spent_usd"], p["unpriced_calls"], p["finished"])
-                    + (f" / {money(p['budget_usd'])}" if p["budget_usd"] else ""),
-                    help=f"{p['unpriced_calls']:,} calls have no known price" if p["unpriced_calls"] else None)
+        spend_metric(c[4], "Spend", p["spent_usd"], p["unpriced_calls"], p["finished"],
+                     suffix=f" / {money(p['budget_usd'])}" if p["budget_usd"] else "")
         c[5].metric("ETA", "-" if p["eta_s"] is None else f"{p['eta_s']:.0f} s")
         if p["errors"]:
             st.error(md_escape(f"{p['errors']:,} of {p['total']:,} items failed: filter the results by state "

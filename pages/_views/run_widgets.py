@@ -29,6 +29,15 @@ MODEL_HELP = "Models from each endpoint's list (and from Settings → Test). Typ
 _ANCHOR = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+def spend_metric(where: Any, label: str, v: float | None, unpriced: int | None, calls: int | None = None,
+                 suffix: str = "") -> None:
+    """A spend tile: the figure ('$X', '≥ $X' or 'unknown'), and 'N calls unpriced' under it when some are."""
+    figure, note = pf.spend_parts(v, unpriced, calls)
+    where.metric(label, figure + suffix, delta=note, delta_color="off", delta_arrow="off",
+                 help="Calls with no known price are not in the figure, so it is a lower bound. Set a price "
+                      "override in Settings." if note else None)
+
+
 def scroll_to(anchor_key: str) -> None:
     """Scroll the window to the container keyed `anchor_key` (Streamlit has no scroll API).
 

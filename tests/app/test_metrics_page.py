@@ -41,7 +41,8 @@ def test_tabs_with_data(engine_for_app):
         standard(s)
     at = _open()
     assert not at.error, [e.value for e in at.error]
-    assert _metric(at, "Calls") == "104" and _metric(at, "Spend") == "≥ $2.00 (2 calls unpriced)"  # unknown is never $0
+    assert _metric(at, "Calls") == "104" and _metric(at, "Spend") == "≥ $2.00"  # unknown is never $0
+    assert next(x.proto.delta for x in at.metric if x.label == "Spend") == "2 calls unpriced"  # said under it
     assert _metric(at, "Error rate") == "1.0%"
     assert len(at.get("vega_lite_chart")) == 2  # latency and cost
     at = _tab(at, "Latency")
