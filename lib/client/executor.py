@@ -253,7 +253,7 @@ class Executor:
         cost = 0.0 if cached and status == "ok" else pricing.cost_usd(price, pt, ct,
                                                                        resp.cached_tokens if resp else None)
         err_msg = storable_text(scrub(_error_text(err), spec.config)) if err is not None else None
-        result = RunResult.model_construct(  # typed values already: validation would cost more than the call
+        result = RunResult.built(  # typed values already: validation would cost more than the call
             endpoint=spec.endpoint, model=spec.model, text=text,
             tool_calls=resp.tool_calls if resp is not None else None,
             reasoning=storable_text(resp.reasoning) if resp is not None and resp.reasoning else None,

@@ -24,7 +24,8 @@ from lib.models import Price, utcnow
 from .providers import PRICE_HOSTS, PROVIDERS, EndpointConfig
 
 _OVERRIDE_TTL_S = 2.0
-_overrides: dict[str, tuple[float, dict[tuple[str, str], PriceInfo]]] = {}
+# per engine: (read at, the override table, the prices resolved from it so far: one lookup per model, not per call)
+_overrides: dict[int, tuple[float, dict[tuple[str, str], PriceInfo], dict[tuple, PriceInfo | None]]] = {}
 _lock = threading.Lock()
 
 
@@ -76,20 +77,25 @@ def bundled_price(model: str, provider_id: str | None, provider_api_url: str | N
                      f"genai-prices {genai_prices.__version__} ({calc.provider.id}/{calc.model.id})")
 
 
-def _override_table(engine: Engine) -> dict[tuple[str, str], PriceInfo]:
+def _override_entry(engine: Engine) -> tuple[float, dict[tuple[str, str], PriceInfo], dict[tuple, PriceInfo | None]]:
     key = id(engine)  # not str(engine.url): rendering a URL on every call is measurable at 1,000 calls/s
     now = time.monotonic()
     with _lock:
         hit = _overrides.get(key)
         if hit and now - hit[0] < _OVERRIDE_TTL_S:
-            return hit[1]
+            return hit
     with Session(engine) as s:
         rows = list(s.exec(select(Price)))
     table = {(r.provider or "", r.model): PriceInfo(r.input_per_mtok, r.output_per_mtok, r.cached_per_mtok,
                                                     r.source or "manual") for r in rows}
+    entry = (now, table, {})
     with _lock:
-        _overrides[key] = (now, table)
-    return table
+        _overrides[key] = entry
+    return entry
+
+
+def _override_table(engine: Engine) -> dict[tuple[str, str], PriceInfo]:
+    return _override_entry(engine)[1]
 
 
 def invalidate() -> None:
@@ -100,11 +106,25 @@ def invalidate() -> None:
 
 def price_for(endpoint: EndpointConfig, model: str, engine: Engine | None = None) -> PriceInfo | None:
     """The price in force: an override for (endpoint, model), then for ('', model), then the bundled one."""
+    if engine is None:
+        return _resolve(endpoint, model, None)
+    _, table, resolved = _override_entry(engine)
+    # what the answer depends on; resolved again whenever the override table is re-read (every 2 s) or invalidated
+    key = (endpoint.name, endpoint.kind, endpoint.base_url, endpoint.options.get("price_provider"), model)
+    try:
+        return resolved[key]
+    except KeyError:
+        price = resolved[key] = _resolve(endpoint, model, table)
+        return price
+    except TypeError:  # an unhashable price_provider option: look it up every time
+        return _resolve(endpoint, model, table)
+
+
+def _resolve(endpoint: EndpointConfig, model: str, table: dict[tuple[str, str], PriceInfo] | None) -> PriceInfo | None:
     cls = PROVIDERS.get(endpoint.kind)
     if cls is not None and cls.free:
         return PriceInfo(0.0, 0.0, 0.0, f"{endpoint.kind} is free")
-    if engine is not None:
-        table = _override_table(engine)
+    if table is not None:
         hit = table.get((endpoint.name, model)) or table.get(("", model))
         if hit is not None:
             return hit
