@@ -106,7 +106,7 @@ def outcome(state: str, passed: bool | None) -> str:
 
 
 def cell(*, session: Session, item_id: int) -> dict[str, Any]:
-    """One item: inputs, the answer, each evaluator's verdict and reason, tokens, cost, latency, human grade."""
+    """One item: inputs, messages sent, answer, each evaluator's verdict and reason, tokens, cost, latency, grade."""
     it = session.get(BatchItem, int(item_id))
     if it is None:
         raise NotFoundError(f"unknown batch item {item_id}")
@@ -118,6 +118,7 @@ def cell(*, session: Session, item_id: int) -> dict[str, Any]:
     return {"item_id": it.id, "job_id": it.job_id, "row": it.row_idx, "repeat": it.repeat, "version": label,
             "model": it.model, "state": it.state, "passed": it.passed, "score": it.score, "error": it.error,
             "outcome": outcome(it.state, it.passed), "inputs": dict(row.data or {}) if row else {},
+            "messages": list(run.messages or []) if run else [],
             "output": run.output if run else None, "finish_reason": run.finish_reason if run else None,
             "tool_calls": run.tool_calls if run else None,
             "prompt_tokens": run.prompt_tokens if run else None,

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib import prompts
 from lib.batch import clear_grade, evaluators_of, grade_item, item_detail, results_grid
 from lib.db import session_scope
 from lib.errors import WorkbenchError
@@ -101,6 +102,12 @@ def _detail(engine: Any, item_id: int) -> None:
     m[3].metric("Score", score(d["score"]))
     if d["error"]:
         st.error(md_escape(d["error"]))
+    st.caption("Inputs")
+    st.code("\n".join(f"{k}: {v}" for k, v in d["inputs"].items()) or "(no input)", language=None,
+            wrap_lines=True)
+    st.caption("Rendered messages")
+    st.code("\n".join(f"[{m.get('role')}] {prompts.message_text(m)}" for m in d.get("messages") or [])
+            or "(not sent)", language=None, wrap_lines=True)
     st.caption("Answer")
     if d["output"] or not d.get("tool_calls"):
         st.code(text_or_dash(d["output"]) or "(no answer)", language=None, wrap_lines=True)
