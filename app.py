@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -52,9 +53,9 @@ def background_worker(url: str):
 
 
 @st.cache_data(ttl=15, max_entries=4, show_spinner=False)
-def _headline(url: str) -> dict | None:
-    """Last-24h headline numbers (shared by every session, not per user)."""
-    return metrics.headline(engine=db.get_engine(url), hours=24, fresh_s=5)
+def _headline(url: str) -> tuple[dict | None, datetime]:
+    """Last-24h headline numbers (shared by every session, not per user) and when they were read."""
+    return metrics.headline(engine=db.get_engine(url), hours=24, fresh_s=5), datetime.now(UTC)
 
 
 def _sidebar(engine) -> None:
@@ -80,9 +81,9 @@ def _sidebar(engine) -> None:
         lines.append(f"{icon} **{md_escape(name)}** {md_escape(key + last)}")
     sb.caption("Endpoints")
     sb.markdown("  \n".join(lines) if lines else "No endpoints yet: add one in Settings.")
-    head = _headline(str(engine.url.render_as_string(hide_password=False)))
-    if head:
-        sb.caption("Last 24 h")
+    head, as_of = _headline(str(engine.url.render_as_string(hide_password=False)))
+    if head:  # read at most 15 s ago: say when, so a run made since is not silently missing
+        sb.caption(f"Last 24 h, as of {as_of:%H:%M:%S} UTC")
         c1, c2 = sb.columns(2)
         c1.metric("Calls", f"{head.get('calls', 0):,}")
         err = head.get("error_rate")

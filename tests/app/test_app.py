@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,8 @@ def test_home_shows_counts_and_recent_runs_bounded(engine_for_app):
     assert set(table["status"]) <= {"ok", "error"}
     headline = {m.label: m.value for m in at.sidebar.metric}
     assert headline.get("Calls") == "15" and headline.get("Errors") == "6.7%"
+    # the headline is cached for a few seconds: it says when it was read
+    assert any(re.fullmatch(r"Last 24 h, as of \d\d:\d\d:\d\d UTC", c.value) for c in at.sidebar.caption)
 
 
 def test_examples_are_seeded_on_first_start(examples, app_db):
