@@ -20,7 +20,7 @@ from typing import Any
 from lib.credentials import get_secret
 from lib.errors import IncompleteStreamError, ProtocolError, ProviderError, ProviderTimeoutError, RateLimitError
 from lib.prompts import count_messages, count_text
-from lib.runs import CallSpec, RunLogWriter, RunResult, run_row, storable_text
+from lib.runs import CallSpec, RunLogWriter, RunResult, construct, run_row, storable_text
 
 from . import cache as response_cache
 from . import pricing
@@ -73,8 +73,8 @@ class Executor:
             yield await self._finish(spec, call, cached=True)
             return
         provider = self.providers(spec.config)
-        req = ChatRequest.model_construct(model=spec.model, messages=spec.messages, params=spec.params,
-                                          mode=spec.mode)
+        req = construct(ChatRequest, {"model": spec.model, "messages": spec.messages, "params": spec.params,
+                                      "mode": spec.mode})
         est = count_messages(spec.messages) if spec.config.tpm else 0
         attempt = stream_attempt(provider, req, self.clock) if stream else complete_attempt(provider, req, self.clock)
         finished = False

@@ -7,7 +7,7 @@ Transactions: functions here that take a `session` flush and never commit; the c
 
 from __future__ import annotations
 
-from .calls import CallSpec, RunResult, make_storable, run_row, spec_for_version, storable, storable_text
+from .calls import CallSpec, RunResult, construct, make_storable, run_row, spec_for_version, storable, storable_text
 from .queries import get_run, list_runs, rate_run, run_to_dict, run_users
 from .writer import RunLogWriter
 
@@ -15,6 +15,7 @@ __all__ = [
     "CallSpec",
     "RunResult",
     "RunLogWriter",
+    "construct",
     "get_run",
     "list_runs",
     "make_storable",

@@ -15,6 +15,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from lib.errors import IncompleteStreamError, ProtocolError
+from lib.runs import construct
 
 from .base import (
     ChatRequest,
@@ -200,13 +201,13 @@ class OpenAICompatProvider(Provider):
             reasoning = reasoning_of(message)
         else:
             text = choice.get("text") or ""
-        return checked(ChatResponse.model_construct(
+        return checked(construct(ChatResponse, dict(
             text=text, tool_calls=calls, reasoning=reasoning, reasoning_tokens=reasoning_tokens_of(usage),
             finish_reason=choice.get("finish_reason"),
             prompt_tokens=usage.get("prompt_tokens") if usage else None,
             completion_tokens=usage.get("completion_tokens") if usage else None,
             cached_tokens=((usage.get("prompt_tokens_details") or {}).get("cached_tokens") if usage else None),
-            usage_raw=usage, request_id=request_id_of(headers), http_status=status, model=data.get("model")),
+            usage_raw=usage, request_id=request_id_of(headers), http_status=status, model=data.get("model"))),
             name, status, raw, headers)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:

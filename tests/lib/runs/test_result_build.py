@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lib.runs import RunResult, storable
+from lib.client.providers.base import ChatRequest, ChatResponse
+from lib.runs import RunResult, construct, storable
 
 VALUES = dict(endpoint="e", model="m", text="hi", status="error", error_kind="timeout", error_message="late",
               http_status=504, prompt_tokens=3, completion_tokens=None, usage_raw={"a": 1}, cost_usd=None,
@@ -22,3 +23,13 @@ def test_storable_keeps_clean_values_and_cleans_the_rest():
     assert storable(clean) is clean
     assert storable({"a\x00": ["b\x00", ("c",), "\ud800"]}) == {"a": ["b", ["c"], "\ufffd"]}
     assert storable(("a",)) == ["a"]
+
+
+def test_construct_equals_model_construct_for_the_hot_path_models():
+    for cls, values in ((ChatRequest, {"model": "m", "messages": [], "mode": "chat"}),
+                        (ChatResponse, {"text": "x", "prompt_tokens": 1, "usage_raw": {"a": 1}})):
+        a, b = construct(cls, values), cls.model_construct(**values)
+        assert a == b and a.model_dump() == b.model_dump() and a.model_fields_set == b.model_fields_set
+    assert construct(ChatRequest, {"model": "m", "messages": []}).params == {}
+    assert construct(ChatRequest, {"model": "m", "messages": []}).params is not \
+        construct(ChatRequest, {"model": "m", "messages": []}).params
