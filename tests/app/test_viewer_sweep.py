@@ -23,7 +23,7 @@ AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret":
         "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
 PAGES = ["pages/home.py", "pages/prompts.py", "pages/playground.py", "pages/compare.py", "pages/batch.py",
          "pages/metrics.py", "pages/history.py", "pages/settings.py"]
-OWN_OR_DERIVED = {"app_user", "pagestate", "runrollup", "metricsstate"}
+OWN_OR_DERIVED = {"app_user", "pagestate", "runrollup", "latencyrollup", "metricsstate"}
 
 
 def _snapshot(engine) -> dict[str, str]:
