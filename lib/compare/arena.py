@@ -59,7 +59,7 @@ def votes(engine: Engine | Session | None, since: datetime | None = None, blind_
 def _ballot(vote_id: int, compare_id: str | None, run_a_id: int, winner: str) -> str:
     """Which person's vote a pair row belongs to: the pairs of one vote share the comparison and the winner
     (record_vote writes the winner as side a; a tie vote is all ties); a row with no comparison stands alone."""
-    if not compare_id:
+    if pd.isna(compare_id) or not compare_id:  # pandas reads a missing id as NaN once any vote has one
         return f"vote:{vote_id}"
     return f"{compare_id}:tie" if winner == "tie" else f"{compare_id}:{winner}:{run_a_id if winner == 'a' else ''}"
 

@@ -72,3 +72,21 @@ def test_one_vote_on_three_answers_counts_as_one_vote(engine):
     # the page's "N votes": two people's votes (a win and a tie), not the 6 player-votes halved (3) or 4 pairs
     assert arena.vote_count(engine, by="version") == 2
     assert arena.vote_count(engine, by="model") == 0  # one model against itself is no contest
+
+
+def test_votes_without_a_comparison_each_count_once_beside_one_with(engine):
+    """Votes stored without a comparison id (imports, scripts) are one vote each, also when another vote has an
+    id: pandas then reads the missing ids as NaN, and every such 'b' vote was counted as one."""
+    with Session(engine, expire_on_commit=False) as s:
+        vs = prompt_with_versions(s, n=2)
+        runs = [run(vs[i % 2], endpoint="openai", model="gpt-x") for i in range(8)]
+        s.add_all(runs)
+        s.flush()
+        s.add(m.ArenaVote(compare_id="c1", run_a_id=runs[0].id, run_b_id=runs[1].id, winner="a"))
+        for a, b in ((2, 3), (4, 5), (6, 7)):
+            s.add(m.ArenaVote(run_a_id=runs[a].id, run_b_id=runs[b].id, winner="b"))
+        s.commit()
+    assert arena.vote_count(engine, by="version") == 4
+    lb = arena.leaderboard(engine, by="version", n_boot=20).set_index("player")
+    assert lb["votes"].to_dict() == {"greet:1": 4, "greet:2": 4}
+    assert (lb.loc["greet:2", "wins"], lb.loc["greet:2", "losses"]) == (3, 1)
