@@ -75,9 +75,13 @@ def _sidebar(engine) -> None:
         else:
             key = "key set" if has_secret(key_env) else f"key {key_env} missing"
         last = "" if ok is None else " · " + check_text(ok, check_kind, at)  # kept in the database
-        # a failed last test is never shown as a green check
-        icon = ":material/check_circle:" if key in ("offline", "key set", "no key") and ok is not False \
-            else ":material/error:"
+        # a failed last test is never shown as a green check, and an untested endpoint not as a passed one
+        if key not in ("offline", "key set", "no key") or ok is False:
+            icon = ":material/error:"
+        elif ok is None and kind != "echo":
+            icon, last = ":material/radio_button_unchecked:", " · not tested"
+        else:
+            icon = ":material/check_circle:"
         lines.append(f"{icon} **{md_escape(name)}** {md_escape(key + last)}")
     sb.caption("Endpoints")
     sb.markdown("  \n".join(lines) if lines else "No endpoints yet: add one in Settings.")

@@ -77,6 +77,15 @@ def test_sidebar_flags_a_missing_key(engine_for_app, monkeypatch):
     assert line.startswith(":material/error:") and "WB\\_ABSENT\\_KEY missing" in line
 
 
+def test_sidebar_says_an_endpoint_was_never_tested(engine_for_app):
+    """An endpoint with its key state fine but no Test yet is not shown with the check of a passed test."""
+    with db.session_scope(engine_for_app) as s:
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="local", kind="openai", base_url="http://127.0.0.1:9/v1")
+    at = new_app()
+    line = next(x.strip() for x in "\n".join(m.value for m in at.sidebar.markdown).splitlines() if "local" in x)
+    assert line.startswith(":material/radio_button_unchecked:") and line.endswith("no key · not tested"), line
+
+
 def test_sidebar_never_shows_a_green_check_for_a_failed_test(engine_for_app):
     """#15 item 11: the echo endpoint's key state is fine, but its last test failed: the sidebar says so."""
     from datetime import UTC, datetime
