@@ -5,7 +5,8 @@ N items (default 5,000) go through the job engine (SQLite; every Run, Score and 
 persisted) at concurrency 64, and the same number of calls through a bare
 `aiohttp.ClientSession` with a semaphore of 64.  The ceiling is 64 / 0.05 = 1,280 calls/s.
 It also measures the peak memory of a 100,000-row dataset import (in a fresh process, over
-that process's baseline).  The last line is `batch_vs_aiohttp ratio=R` (target R >= 0.8).
+that process's baseline).  The process runs with the GC thresholds of every workbench process
+(`lib.runtime.tune_gc`), the baseline too.  The last line is `batch_vs_aiohttp ratio=R` (target R >= 0.8).
 
     .venv/bin/python bench/batch_throughput.py [--items 5000] [--concurrency 64] [--latency-ms 50]
 """
@@ -181,6 +182,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=50.0)
     ap.add_argument("--import-rows", type=int, default=100_000)
     args = ap.parse_args()
+    from lib.runtime import tune_gc
+
+    tune_gc()  # the GC policy of `python -m lib batch run` and the serving process; the baseline runs under it too
     proc, port = start_server(args.latency_ms)
     try:
         with tempfile.TemporaryDirectory() as d:

@@ -8,6 +8,9 @@ Prints a table of req/s and a last line
 
     client_vs_aiohttp ratio=R     (lib / bare aiohttp at 50 ms, concurrency 64)
 
+The process runs with the GC thresholds every workbench process uses (`lib.runtime.tune_gc`);
+the bare clients run in the same process under the same policy.
+
 Not a test: run `python bench/client_throughput.py [--n 2000] [--quick]`.
 """
 
@@ -178,6 +181,11 @@ def main() -> None:
     from lib.client import ModelClient
     from lib.identity import cli_operator
     from lib.models import Run
+    from lib.runtime import tune_gc
+
+    # The GC policy of every workbench process (`python -m lib`, the serving process); the bare clients
+    # below run in this same process, under the same policy.
+    tune_gc()
 
     engine = db.get_engine()
     db.upgrade(engine)

@@ -43,8 +43,9 @@ def _serve_api(db_url: str, port_q: mp.Queue) -> None:
     import uvicorn
 
     os.environ["DATABASE_URL"] = db_url
-    from lib.api import create_api, tune_gc
+    from lib.api import create_api
     from lib.db import get_engine
+    from lib.runtime import tune_gc
 
     tune_gc()  # as api_routes() does when `streamlit run app.py` serves the API
     engine = get_engine(db_url)

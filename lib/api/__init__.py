@@ -10,7 +10,7 @@ request, which commits on success and rolls back on error; the functions here th
 from __future__ import annotations
 
 from .outbox import Dispatcher, RetryPolicy, dispatcher, enable_webhooks, set_dispatcher
-from .server import api_routes, create_api, tune_gc
+from .server import api_routes, create_api
 from .tokens import (
     AuthenticationFailed,
     RateLimited,
@@ -60,5 +60,4 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "revoke_token",
-    "tune_gc",
 ]

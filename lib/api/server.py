@@ -7,7 +7,6 @@ serves the API on the Streamlit port, beside the pages, from `streamlit run app.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -16,6 +15,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from lib.db import get_engine
+from lib.runtime import tune_gc
 
 from . import errors, gateway, prompt_routes, task_routes
 from .fastpath import CachedFetchMiddleware
@@ -24,18 +24,6 @@ from .tokens import TokenRateLimiter
 
 PREFIXES = ("/api", "/v1")
 EXACT = ("/health",)
-# Cyclic-GC thresholds for a serving process. With Python's defaults (700, 10, 10) the objects of the ~64
-# requests in flight outlive the young collections, get promoted, and trigger full collections of the whole
-# heap (~220k objects) every few hundred calls: measured, GC took about half of the gateway's CPU. Objects
-# freed by reference counting (nearly all of a request's) never reach the collector either way.
-GC_THRESHOLDS = (20_000, 50, 100)
-
-
-def tune_gc() -> None:
-    """Raise the cyclic-GC thresholds of this process to at least GC_THRESHOLDS (never lowers them)."""
-    gc.set_threshold(*(max(have, want) for have, want in zip(gc.get_threshold(), GC_THRESHOLDS, strict=True)))
-
-
 def create_api(engine_factory: Callable[[], Engine] | None = None,
                limiter: TokenRateLimiter | None = None) -> FastAPI:
     """The HTTP API; `engine_factory` gives the database (default: the configured one)."""

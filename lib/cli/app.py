@@ -13,6 +13,7 @@ import typer
 from lib.api import dispatcher, enable_webhooks
 from lib.bootstrap import startup
 from lib.db import redact_url
+from lib.runtime import tune_gc
 from lib.settings import get_settings
 
 from . import audit, batch, client, datasets, db, imports, metrics, prompts, tokens, webhooks
@@ -50,6 +51,7 @@ def build() -> typer.Typer:
 def main() -> None:
     """Entry point of `python -m lib`."""
     logging.basicConfig(level=logging.WARNING)
+    tune_gc()  # batches and the worker run here: the GC policy of every workbench process
     try:
         build()(prog_name="python -m lib")
     finally:
