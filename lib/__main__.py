@@ -1,3 +1,5 @@
+"""`python -m lib`: the command line (lib.cli)."""
+
 from lib.cli import main
 
 main()
