@@ -6,7 +6,8 @@ Transactions: functions here that take a `session` flush and never commit; the c
 
 from __future__ import annotations
 
-from .aggregations import SAMPLE_MAX, Filters, grain_for, headline, latency, options, parse_since, rollup
+from .aggregations import SAMPLE_MAX, grain_for, headline, latency, options, parse_since, rollup
+from .filters import Filters
 from .hourly import rebuild, refresh
 from .quality import scores
 from .runs import batch_rate, cost_table, errors, reliability, running_batches, summary, throughput, tokens_cost, totals

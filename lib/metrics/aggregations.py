@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,36 +34,11 @@ from lib.db import engine_of
 from lib.models import Label, Prompt, PromptVersion, Run
 
 from . import hourly as metrics_rollup
+from .filters import Filters, where_sql
 
 SAMPLE_MAX = 50_000
 KEYS = ("bucket", "endpoint", "model", "version_id", "source", "status", "error_kind", "actor")
 GRAINS = {"minute": 60, "hour": 3600, "day": 86400}
-
-
-@dataclass
-class Filters:
-    """What the Metrics page (and CLI) restricts runs to; empty lists mean 'all'."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    prompts: list[str] = field(default_factory=list)
-    version_ids: list[int] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=list)
-    endpoints: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    actors: list[str] = field(default_factory=list)  # who made the call (Run.actor: an e-mail, cli:ana, token:x)
-
-    def key(self) -> tuple:
-        """A hashable identity (for caching); `Filters.from_key` reverses it."""
-        return (self.since, self.until, *(tuple(x) for x in (self.prompts, self.version_ids, self.labels,
-                                                             self.models, self.endpoints, self.sources, self.actors)))
-
-    @classmethod
-    def from_key(cls, key: tuple) -> Filters:
-        """The Filters a `key()` came from."""
-        since, until, *lists = key
-        return cls(since, until, *(list(x) for x in lists))
 
 
 def grain_for(since: datetime | None, until: datetime | None) -> str:
@@ -86,30 +60,6 @@ def bucket_expr(engine: Engine, grain: str):
         n, suffix = {"minute": (16, ":00"), "hour": (13, ":00:00"), "day": (10, " 00:00:00")}[grain]
         return (func.substr(Run.created_at, 1, n) + suffix).label("bucket")
     return func.date_trunc(grain, Run.created_at).label("bucket")
-
-
-def where_sql(f: Filters):
-    """The WHERE clause of a Filters."""
-    conds = []
-    if f.since is not None:
-        conds.append(Run.created_at >= f.since)
-    if f.until is not None:
-        conds.append(Run.created_at < f.until)
-    if f.prompts:
-        conds.append(Run.prompt_id.in_(select(Prompt.id).where(Prompt.name.in_(f.prompts))))
-    if f.version_ids:
-        conds.append(Run.version_id.in_(f.version_ids))
-    if f.labels:
-        conds.append(Run.version_id.in_(select(Label.version_id).where(Label.name.in_(f.labels))))
-    if f.models:
-        conds.append(Run.model.in_(f.models))
-    if f.endpoints:
-        conds.append(Run.endpoint.in_(f.endpoints))
-    if f.sources:
-        conds.append(Run.source.in_(f.sources))
-    if f.actors:
-        conds.append(Run.actor.in_(f.actors))
-    return and_(true(), *conds)
 
 
 def frame(engine: Engine, stmt, columns: Iterable[str] | None = None) -> pd.DataFrame:

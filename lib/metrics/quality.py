@@ -10,7 +10,8 @@ from sqlmodel import Session
 from lib.db import engine_of
 from lib.models import Run, Score
 
-from .aggregations import Filters, frame, model_label, version_names, where_sql
+from .aggregations import frame, model_label, version_names
+from .filters import Filters, where_sql
 
 COLUMNS = ["version", "model", "scored_runs", "pass_rate", "mean_score", "rated_runs", "thumbs_up_rate",
            "version_id"]

@@ -16,7 +16,8 @@ from sqlmodel import Session
 from lib.db import engine_of
 from lib.models import BatchJob, Endpoint, Run
 
-from .aggregations import GRAINS, Filters, bucket_expr, frame, percentiles, rollup, to_time
+from .aggregations import GRAINS, bucket_expr, frame, percentiles, rollup, to_time
+from .filters import Filters
 
 BY = {"model": "model", "version": "version", "endpoint": "endpoint", "source": "source"}
 

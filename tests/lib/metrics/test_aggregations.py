@@ -12,11 +12,12 @@ import lib.models as m
 from lib.metrics import aggregations as metrics
 from lib.metrics import quality as metrics_scores
 from lib.metrics import runs as metrics_runs
+from lib.metrics.filters import Filters
 from tests.lib.metrics_data import HOUR, NOW, prompt_with_versions, run, standard
 
 
-def _f(**kw) -> metrics.Filters:
-    return metrics.Filters(since=NOW - timedelta(days=1), until=NOW + timedelta(hours=2), **kw)
+def _f(**kw) -> Filters:
+    return Filters(since=NOW - timedelta(days=1), until=NOW + timedelta(hours=2), **kw)
 
 
 def test_rollup_totals(engine):
@@ -71,7 +72,7 @@ def test_filters(engine):
     assert metrics_runs.totals(metrics.rollup(engine, _f(sources=["batch"], endpoints=["anthropic"])))["calls"] == 4
     assert metrics_runs.totals(metrics.rollup(engine, _f(version_ids=[vs[0].id])))["calls"] == 100
     assert metrics_runs.totals(metrics.rollup(engine, _f(prompts=["nope"])))["calls"] == 0
-    everything = metrics.Filters()
+    everything = Filters()
     assert metrics_runs.totals(metrics.rollup(engine, everything))["calls"] == 105
 
 
@@ -129,8 +130,8 @@ def test_headline_edges_and_whole_hours_add_up(engine):
         s.commit()
     now = NOW + timedelta(minutes=25)  # HOUR + 55 min: partial hours at both ends
     h = metrics.headline(engine=engine, now=now)
-    raw = metrics_runs.totals(metrics.rollup(engine, metrics.Filters(since=now - timedelta(hours=24), until=now),
-                                             grain="minute"))
+    raw = metrics_runs.totals(metrics.rollup(engine, Filters(since=now - timedelta(hours=24), until=now),
+                                     grain="minute"))
     assert h["calls"] == raw["calls"] == 8 and h["unpriced_calls"] == raw["unpriced_calls"] == 1
     assert h["spend_usd"] == pytest.approx(raw["spend_usd"]) and h["error_rate"] == pytest.approx(raw["error_rate"])
 

@@ -12,13 +12,14 @@ import lib.models as m
 from lib.metrics import aggregations as metrics
 from lib.metrics import hourly as metrics_rollup
 from lib.metrics import runs as metrics_runs
+from lib.metrics.filters import Filters
 from tests.lib.metrics_data import HOUR, prompt_with_versions, run, standard
 
 KEYS = ["bucket", "endpoint", "model", "version", "source", "status", "error_kind", "actor"]
 
 
-def _aligned(**kw) -> metrics.Filters:
-    return metrics.Filters(since=HOUR - timedelta(days=2), until=HOUR + timedelta(hours=3), **kw)
+def _aligned(**kw) -> Filters:
+    return Filters(since=HOUR - timedelta(days=2), until=HOUR + timedelta(hours=3), **kw)
 
 
 def _canon(df: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +73,7 @@ def test_incremental_refresh_and_rebuild(engine):
 
 
 def test_unaligned_ranges_use_run(engine):
-    f = metrics.Filters(since=HOUR + timedelta(minutes=1))
+    f = Filters(since=HOUR + timedelta(minutes=1))
     assert not metrics_rollup.usable(engine, f.since, None, "hour")
     assert not metrics_rollup.usable(engine, HOUR, None, "minute")
     assert metrics_rollup.usable(engine, HOUR, None, "hour")
@@ -83,7 +84,7 @@ def test_late_commit_with_an_older_created_at(engine):
     """A run written now for a call three days ago (e.g. a provider batch result) lands in its own hour."""
     with Session(engine, expire_on_commit=False) as s:
         vs = standard(s)
-    f = metrics.Filters(since=HOUR - timedelta(days=12), until=HOUR + timedelta(hours=3))
+    f = Filters(since=HOUR - timedelta(days=12), until=HOUR + timedelta(hours=3))
     _same(engine, f)
     before = metrics_runs.totals(metrics.rollup(engine, f))["calls"]
     with Session(engine) as s:
@@ -92,7 +93,7 @@ def test_late_commit_with_an_older_created_at(engine):
         s.commit()
     _same(engine, f)
     assert metrics_runs.totals(metrics.rollup(engine, f))["calls"] == before + 2
-    day3 = metrics.Filters(since=HOUR - timedelta(days=3), until=HOUR - timedelta(days=3, hours=-1))
+    day3 = Filters(since=HOUR - timedelta(days=3), until=HOUR - timedelta(days=3, hours=-1))
     assert metrics.rollup(engine, day3)["model"].tolist() == ["openai/late"]
     assert metrics.rollup(engine, day3)["actor"].tolist() == ["cli:bo"]
 
@@ -137,7 +138,7 @@ def test_postgres_mark_waits_for_an_open_writer(pg_engine):
         metrics_rollup.refresh(pg_engine)
     slow.commit()
     slow.close()
-    f = metrics.Filters(since=HOUR - timedelta(days=2), until=HOUR + timedelta(hours=3))
+    f = Filters(since=HOUR - timedelta(days=2), until=HOUR + timedelta(hours=3))
     _same(pg_engine, f)
     assert metrics_runs.totals(metrics.rollup(pg_engine, f))["calls"] == 5
 
@@ -145,7 +146,7 @@ def test_postgres_mark_waits_for_an_open_writer(pg_engine):
 def test_fewer_keys_same_totals(engine):
     with Session(engine, expire_on_commit=False) as s:
         standard(s)
-    for f in (_aligned(), metrics.Filters(since=HOUR - timedelta(minutes=5))):
+    for f in (_aligned(), Filters(since=HOUR - timedelta(minutes=5))):
         full = metrics.rollup(engine, f)
         part = metrics.rollup(engine, f, keys=["bucket", "model", "status"])
         assert len(part) <= len(full) and part["source"].isna().all() and "openai/A" in set(part["model"])
