@@ -25,7 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakeserver import FakeServer, Fault, answer_text, openai_tool_calls
+from tests.fakefaults import Fault, answer_text, openai_tool_calls
+from tests.fakeserver import FakeServer
 
 _ids = itertools.count(1)
 

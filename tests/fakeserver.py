@@ -12,7 +12,8 @@ add one with `@route("POST", "/v1/files")` or `server.add_route(...)`.  A handle
 consumed by every request (a `Fault(path=...)` only matches that path); an empty script
 means normal answers.
 
-Use the `fake_server` pytest fixture (a fresh server per test).
+Use the `fake_server` pytest fixture (a fresh server per test).  `Fault` and `Recorded` live in
+tests/fakefaults.py.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+from tests.fakefaults import Fault, Recorded, answer_text, args_text, openai_tool_calls
 
 Handler = Callable[["FakeServer", web.Request, Any, "Fault"], Awaitable[web.StreamResponse]]
 ROUTES: dict[tuple[str, str], Handler] = {}
@@ -41,39 +43,6 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
         ROUTES[(method.upper(), path)] = fn
         return fn
     return deco
-
-
-@dataclass
-class Fault:
-    """What the next matching request gets; the defaults give a normal answer."""
-
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str | bytes | None = None  # raw body instead of the normal JSON
-    hang_s: float = 0.0  # sleep before sending anything
-    delay_s: float = 0.0  # latency before a normal answer
-    drip_s: float = 0.0  # after 200 headers, send one byte every 0.2 s for this long
-    cut_after: int | None = None  # stream: close after this many text chunks, before the terminal event
-    error_event: bool = False  # stream: an error event after HTTP 200
-    stall_after: int | None = None  # stream (OpenAI): after this many text chunks, go silent for stall_s
-    stall_s: float = 0.0
-    text: str | None = None  # answer text (default: "echo: <last user message>")
-    usage: bool = True  # include usage
-    path: str | None = None  # only match this path
-    tool_calls: list[dict] | None = None  # [{"name", "arguments" (dict or JSON text), "id"?}]: a tool-call reply
-    reasoning: str | None = None  # reasoning text (OpenAI `reasoning_content`, Anthropic thinking block)
-    reasoning_tokens: int | None = None  # OpenAI usage.completion_tokens_details.reasoning_tokens
-
-
-@dataclass
-class Recorded:
-    """One request as the server saw it."""
-
-    t: float
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 class FakeServer:
@@ -246,33 +215,6 @@ class FakeServer:
 
 
 # -- protocol helpers ---------------------------------------------------------------------------
-def _args_text(call: dict) -> str:
-    args = call.get("arguments", {})
-    return args if isinstance(args, str) else json.dumps(args)
-
-
-def openai_tool_calls(fault: Fault) -> list[dict]:
-    """The fault's tool calls in OpenAI's message shape."""
-    return [{"id": c.get("id", f"call_{i}"), "type": "function",
-             "function": {"name": c["name"], "arguments": _args_text(c)}} for i, c in enumerate(fault.tool_calls or [])]
-
-
-def answer_text(body: Any, fault: Fault) -> str:
-    """The answer: the fault's text, '' for a tool-call reply, or 'echo: ' + the last user message."""
-    if fault.text is not None:
-        return fault.text
-    if fault.tool_calls:
-        return ""
-    msgs = (body or {}).get("messages") or []
-    last = next((m.get("content") for m in reversed(msgs) if m.get("role") in ("user", "tool")), None)
-    if isinstance(last, list):  # content parts: their text (Anthropic tool results and images included)
-        last = " ".join(str(p.get("text") or p.get("content") or f"[{p.get('type')}]") for p in last
-                        if isinstance(p, dict))
-    if last is None:
-        last = (body or {}).get("prompt", "")
-    return f"echo: {last}"
-
-
 def chunks_of(text: str) -> list[str]:
     """Text split into word-ish chunks, spaces kept (so ''.join(chunks) == text)."""
     out, cur = [], ""
@@ -415,7 +357,7 @@ async def anthropic_messages(server: FakeServer, request: web.Request, body: Any
     model = (body or {}).get("model", "claude-fake")
     out_tokens = max(1, len(text.split()))
     tool_uses = [{"type": "tool_use", "id": c.get("id", f"toolu_{i}"), "name": c["name"],
-                  "input": json.loads(_args_text(c))} for i, c in enumerate(fault.tool_calls or [])]
+                  "input": json.loads(args_text(c))} for i, c in enumerate(fault.tool_calls or [])]
     stop_reason = "tool_use" if tool_uses else "end_turn"
     if not (body or {}).get("stream"):
         content = ([{"type": "thinking", "thinking": fault.reasoning, "signature": thinking_signature(fault.reasoning)}]

@@ -140,7 +140,7 @@ def test_bad_bodies_are_400_not_500(api, tokens):
 def test_real_upstream_tools_and_upstream_failure(api, tokens, fake_server):
     from lib.client import add_endpoint
     from lib.db import session_scope
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     with session_scope(api.engine) as s:
         add_endpoint(actor=ADMIN, session=s, name="up", kind="openai", base_url=f"{fake_server.url}/v1",

@@ -167,7 +167,7 @@ def test_a_fixed_file_of_the_same_name_and_size_is_imported_again(page):
 def test_results_show_tool_calls(page, fake_server):
     """#13: a tool-call answer is listed with its calls, not as an empty output."""
     from lib.client import endpoints
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     eng = page
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]

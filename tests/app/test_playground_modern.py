@@ -91,7 +91,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def test_tool_call_is_shown_answered_and_the_conversation_continues(engine_for_app, fake_server):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     _setup(engine_for_app, fake_server, model="oai/gpt-4o", params={"tools": WEATHER})
     fake_server.script(Fault(tool_calls=[{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]))
@@ -155,7 +155,7 @@ def test_image_attached_and_sent_and_a_fake_image_refused(engine_for_app, fake_s
 
 
 def test_structured_output_is_checked_against_the_versions_schema(engine_for_app, fake_server):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     _setup(engine_for_app, fake_server, model="oai/gpt-4o", params={"response_format": {

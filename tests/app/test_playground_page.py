@@ -107,7 +107,7 @@ def test_load_variables_from_a_past_run(engine_for_app):
 
 
 def test_errors_show_as_messages_not_tracebacks(engine_for_app, fake_server, monkeypatch):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     _make(engine_for_app, content="Say {{word}}")
     monkeypatch.setenv("FAKE_KEY", "sk-test")

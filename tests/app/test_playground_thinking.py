@@ -12,7 +12,8 @@ from lib.client.model_client import reset_clients
 from lib.models import Run
 from tests.actors import ADMIN
 from tests.app.conftest import new_app, texts, values
-from tests.fakeserver import Fault, thinking_signature
+from tests.fakefaults import Fault
+from tests.fakeserver import thinking_signature
 
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]

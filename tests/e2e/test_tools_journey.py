@@ -12,7 +12,8 @@ from lib.client import endpoints
 from lib.models import Run
 from tests.actors import ADMIN
 from tests.e2e.conftest import goto, wait_idle
-from tests.fakeserver import FakeServer, Fault
+from tests.fakefaults import Fault
+from tests.fakeserver import FakeServer
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from lib.credentials import get_secret, has_secret
 from lib.models import Endpoint, Run
 from lib.runs import queries as runs
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 SENTINEL = "sk-SENTINEL-7f3a9c1e2b4d6f80-DO-NOT-LEAK"
 

@@ -18,7 +18,8 @@ from lib.db import session_scope
 from lib.models import Run
 from lib.settings import get_settings
 from tests.actors import ADMIN
-from tests.fakeserver import FakeServer, Fault
+from tests.fakefaults import Fault
+from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import StandIn, setup_job
 
 

@@ -20,7 +20,8 @@ from lib.models import BatchItem, DatasetRow, Run, Score
 from lib.settings import get_settings
 from tests.actors import ADMIN
 from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer, Fault
+from tests.fakefaults import Fault
+from tests.fakeserver import FakeServer
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]

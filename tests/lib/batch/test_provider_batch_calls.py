@@ -17,7 +17,8 @@ from lib.db import session_scope
 from lib.models import Run
 from tests.actors import ADMIN
 from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer, Fault
+from tests.fakefaults import Fault
+from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
 
 KEY = "sk-test-provider-batch-calls-0123456789"

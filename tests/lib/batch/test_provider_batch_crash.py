@@ -38,7 +38,8 @@ from lib.db import session_scope
 from lib.models import BatchItem, Run
 from tests.actors import ADMIN
 from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer, Fault
+from tests.fakefaults import Fault
+from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,7 +16,7 @@ from lib.client.model_client import ModelClient
 from lib.datasets import store as datasets
 from lib.db import session_scope
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]

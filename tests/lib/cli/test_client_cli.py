@@ -83,7 +83,7 @@ def test_run_prints_answer_and_metrics_line(engine):
 
 
 def test_run_failure_exits_nonzero(engine, fake_server):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
     assert cli("prompts", "create", "p", "--message", "user:hi", "--model", "fake/m").exit_code == 0
@@ -93,7 +93,7 @@ def test_run_failure_exits_nonzero(engine, fake_server):
 
 
 def test_run_prints_a_tool_call_answer(engine, fake_server):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     assert cli("endpoints", "add", "fake", "--kind", "openai", "--base-url", fake_server.url).exit_code == 0
     assert cli("prompts", "create", "ask", "--message", "user:Weather?", "--model", "fake/gpt-x").exit_code == 0

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lib.cli.app import build
 from lib.client.model_client import reset_clients
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 runner = CliRunner()
 JUNIT_XSD = Path(__file__).resolve().parents[2] / "junit.xsd"

@@ -14,7 +14,7 @@ from lib.client.retry import RetryPolicy
 from lib.errors import AuthenticationError
 from lib.models import Run
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 
 def _client(engine, server) -> ModelClient:

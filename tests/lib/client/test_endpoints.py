@@ -133,7 +133,7 @@ def test_base_url_with_credentials_is_refused_without_echoing_them(engine):
 
 
 def test_health_never_echoes_a_key_the_server_sent_back(sqlite_engine, fake_server, monkeypatch):
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     key = "sk-live-0123456789abcdef"
     monkeypatch.setenv("FAKE_KEY", key)
@@ -157,7 +157,7 @@ def test_the_last_test_is_kept_on_the_endpoint_without_a_key_or_body(engine, fak
     """#15 item 11: a Test's result (ok / kind, our own short message, time) is stored; admins only."""
     from lib.errors import PermissionDeniedError
     from tests.actors import EDITOR
-    from tests.fakeserver import Fault
+    from tests.fakefaults import Fault
 
     key = "sk-live-0123456789abcdef"
     monkeypatch.setenv("FAKE_KEY", key)

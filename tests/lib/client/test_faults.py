@@ -12,7 +12,8 @@ from lib.client.model_client import ModelClient
 from lib.client.retry import RetryPolicy
 from lib.models import Run
 from tests.actors import ADMIN
-from tests.fakeserver import Fault, free_port
+from tests.fakefaults import Fault
+from tests.fakeserver import free_port
 
 MSG = [{"role": "system", "content": "sys"}, {"role": "user", "content": "alpha beta gamma delta"}]
 FAST = RetryPolicy(max_attempts=4, base_delay_s=0.2, multiplier=2.0, jitter=0.0, max_delay_s=5.0,

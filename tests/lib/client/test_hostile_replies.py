@@ -20,7 +20,7 @@ from lib.errors import ValidationError
 from lib.models import Run
 from lib.settings import get_settings
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 MSG = [{"role": "user", "content": "hello there"}]
 KEY = "sk-hostile-0123456789abcdefghij"

@@ -20,7 +20,7 @@ from lib.credentials import key_variable_problem
 from lib.errors import ValidationError
 from lib.models import Endpoint
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ from lib.models import ResponseCache, Run
 from lib.prompts.registry import create_prompt
 from lib.runs import queries as runs
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 MSG = [{"role": "user", "content": "hello"}]
 

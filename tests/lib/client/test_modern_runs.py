@@ -13,7 +13,7 @@ from lib.client.model_client import ModelClient
 from lib.errors import ValidationError
 from lib.models import Run
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 MSG = [{"role": "user", "content": "Weather in Paris?"}]
 ARGS = {"city": "Paris", "days": 3}

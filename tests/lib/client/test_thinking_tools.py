@@ -13,7 +13,8 @@ from lib.client.model_client import ModelClient
 from lib.client.providers import anthropic_format as fmt
 from lib.models import Run
 from tests.actors import ADMIN
-from tests.fakeserver import Fault, thinking_signature
+from tests.fakefaults import Fault
+from tests.fakeserver import thinking_signature
 
 MSG = [{"role": "user", "content": "Weather in Paris?"}]
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": {

@@ -10,7 +10,7 @@ import pytest
 from lib.client.providers import make_provider
 from lib.client.providers.base import ChatRequest, EndpointConfig
 from lib.client.providers.openai_compat import wants_max_completion_tokens
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                             "parameters": {"type": "object", "properties": {"city": {"type": "string"}},

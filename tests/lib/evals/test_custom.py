@@ -12,7 +12,7 @@ from lib.cli.app import build
 from lib.client.model_client import reset_clients
 from lib.evals import check, parse_spec, spec_from_dict
 from lib.settings import get_settings
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 runner = CliRunner()
 

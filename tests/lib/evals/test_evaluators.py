@@ -12,7 +12,7 @@ from lib.client.model_client import ModelClient
 from lib.evals import evaluators as ev
 from lib.models import Run
 from tests.actors import ADMIN
-from tests.fakeserver import Fault
+from tests.fakefaults import Fault
 
 # ---------------------------------------------------------------- parsing
 
