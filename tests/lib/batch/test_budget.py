@@ -13,13 +13,10 @@ from sqlalchemy import func, select
 from lib.batch import jobs as batch
 from lib.batch import worker
 from lib.client import endpoints, set_override
-from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.errors import ValidationError
 from lib.models import BatchJob, Run
 from tests.actors import ADMIN
-from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
 
 
@@ -62,16 +59,6 @@ def test_resume_with_a_budget_on_an_unpriced_model_is_refused(engine, monkeypatc
         assert batch.get_job(session=s, job_id=job_id).budget_usd is None
 
 
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
-    monkeypatch.setenv("FAKE_KEY", "sk-test-provider-budget")
-    srv = install(FakeServer().start())
-    yield srv
-    srv.stop()
-    reset_clients()
-
-
 def _priced_fake(engine, server) -> None:
     with session_scope(engine) as s:
         endpoints.add_endpoint(actor=ADMIN, session=s, name="fake", kind="openai", base_url=server.url + "/v1",
@@ -93,8 +80,8 @@ def _submitted_lines(server) -> int:
     return sum(len(f.decode().splitlines()) for f in server.files.values())
 
 
-def test_provider_batch_never_submits_past_its_budget(engine, server):
-    _priced_fake(engine, server)
+def test_provider_batch_never_submits_past_its_budget(engine, batch_server):
+    _priced_fake(engine, batch_server)
     job_id = setup_job(engine, 6, models=("fake/fake-model",), mode="provider", budget_usd=0.05,
                        params={"max_tokens": 8})
     # before: 'done', all 6 submitted at once, $0.096 spent on a $0.05 budget
@@ -107,22 +94,22 @@ def test_provider_batch_never_submits_past_its_budget(engine, server):
     assert 0 < spent <= 0.05
     assert spent == pytest.approx(run_costs) and runs == p["counts"]["done"]  # spend counted at merge
     assert 1 <= p["counts"]["done"] < 6 and p["counts"]["pending"] == 6 - p["counts"]["done"]
-    assert _submitted_lines(server) == p["counts"]["done"]  # nothing was sent that did not fit
-    assert "/v1/chat/completions" not in [r.path for r in server.requests]
+    assert _submitted_lines(batch_server) == p["counts"]["done"]  # nothing was sent that did not fit
+    assert "/v1/chat/completions" not in [r.path for r in batch_server.requests]
 
     with session_scope(engine) as s:  # a higher budget finishes the job; nothing is sent twice
         batch.resume(actor=ADMIN, session=s, job_id=job_id, budget_usd=1.0)
         s.commit()
     assert worker.run_job_foreground(job_id, engine) == "done"
     spent, run_costs, runs = _spent_and_run_costs(engine, job_id)
-    assert runs == 6 and _submitted_lines(server) == 6
+    assert runs == 6 and _submitted_lines(batch_server) == 6
     assert spent == pytest.approx(run_costs) == pytest.approx(6 * 0.016)
 
 
-def test_provider_batch_submits_everything_when_the_budget_allows(sqlite_engine, server):
-    _priced_fake(sqlite_engine, server)
+def test_provider_batch_submits_everything_when_the_budget_allows(sqlite_engine, batch_server):
+    _priced_fake(sqlite_engine, batch_server)
     job_id = setup_job(sqlite_engine, 6, models=("fake/fake-model",), mode="provider", budget_usd=1.0,
                        params={"max_tokens": 8})
     assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
-    assert [r.path for r in server.requests].count("/v1/batches") == 1  # one submission, not split
+    assert [r.path for r in batch_server.requests].count("/v1/batches") == 1  # one submission, not split
     assert _spent_and_run_costs(sqlite_engine, job_id)[0] == pytest.approx(6 * 0.016)

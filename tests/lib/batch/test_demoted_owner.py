@@ -4,19 +4,15 @@ again, a resume goes on (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import Session, select
 
 from lib import users
 from lib.batch import jobs as batch
 from lib.batch import run_job_foreground
 from lib.client import endpoints
-from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.models import Run
 from tests.actors import ADMIN, EDITOR
-from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import StandIn, setup_job
 
 
@@ -49,16 +45,6 @@ def test_someone_who_never_signed_in_is_not_checked(engine):
     """Jobs started from the CLI, a token or a test identity have no sign-in row: nothing to re-check."""
     job_id = setup_job(engine, n=2)
     assert run_job_foreground(job_id, engine, caller=StandIn()) == "done"
-
-
-@pytest.fixture
-def batch_server(monkeypatch):
-    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
-    monkeypatch.setenv("FAKE_KEY", "sk-test-provider-batch")
-    srv = install(FakeServer().start())
-    yield srv
-    srv.stop()
-    reset_clients()
 
 
 def test_a_provider_batch_job_of_a_demoted_starter_submits_nothing(sqlite_engine, batch_server):

@@ -8,34 +8,21 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 
 from lib import prompts
 from lib.batch import jobs as batch
 from lib.batch import worker
 from lib.client import endpoints
-from lib.client.model_client import ModelClient, reset_clients
+from lib.client.model_client import ModelClient
 from lib.datasets import store as datasets
 from lib.db import session_scope
 from lib.models import PromptVersion, Run
 from tests.actors import ADMIN
-from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import make_csv
 
 MODEL = "fake/fake-model"
 OVERRIDES = {MODEL: {"temperature": 0.9, "max_tokens": 7}, "fake/other": {"temperature": 0.0}}
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
-    monkeypatch.setenv("FAKE_KEY", "sk-test-param-merge")
-    srv = install(FakeServer().start())
-    yield srv
-    srv.stop()
-    reset_clients()
 
 
 def _setup(engine, server, mode: str) -> tuple[int, int]:
@@ -82,14 +69,14 @@ def test_merge_params_order():
     assert prompts.merge_params(None, MODEL, {"seed": 1}) == {"seed": 1}
 
 
-def test_live_batch_sends_the_per_model_overrides(engine, server):
-    job_id, vid = _setup(engine, server, "live")
+def test_live_batch_sends_the_per_model_overrides(engine, batch_server):
+    job_id, vid = _setup(engine, batch_server, "live")
     assert worker.run_job_foreground(job_id, engine) == "done"
-    sent = [r.body for r in server.requests if r.path == "/v1/chat/completions"]
+    sent = [r.body for r in batch_server.requests if r.path == "/v1/chat/completions"]
     assert len(sent) == 3
     expected = {"temperature": 0.9, "top_p": 0.5, "max_tokens": 7, "seed": 3}
     assert all(_sampling(b) == expected for b in sent)
-    assert _sampling(_playground_body(engine, server, vid)) == expected  # what the Playground sends
+    assert _sampling(_playground_body(engine, batch_server, vid)) == expected  # what the Playground sends
     with session_scope(engine) as s:
         runs = s.execute(select(Run).where(Run.batch_job_id == job_id)).scalars().all()
         assert len(runs) == 3
@@ -97,14 +84,14 @@ def test_live_batch_sends_the_per_model_overrides(engine, server):
         assert all(r.variables.get("question", "").startswith("what is q") for r in runs)
 
 
-def test_provider_batch_sends_the_per_model_overrides(engine, server):
-    job_id, vid = _setup(engine, server, "provider")
+def test_provider_batch_sends_the_per_model_overrides(engine, batch_server):
+    job_id, vid = _setup(engine, batch_server, "provider")
     assert worker.run_job_foreground(job_id, engine) == "done"
-    lines = [json.loads(x) for x in server.files[next(iter(server.files))].decode().splitlines()]
+    lines = [json.loads(x) for x in batch_server.files[next(iter(batch_server.files))].decode().splitlines()]
     assert len(lines) == 3
     expected = {"temperature": 0.9, "top_p": 0.5, "max_tokens": 7, "seed": 3}
     assert all(_sampling(x["body"]) == expected for x in lines)
-    assert _sampling(_playground_body(engine, server, vid)) == expected
+    assert _sampling(_playground_body(engine, batch_server, vid)) == expected
     with session_scope(engine) as s:
         runs = s.execute(select(Run).where(Run.batch_job_id == job_id)).scalars().all()
         assert len(runs) == 3 and all(r.params == expected and r.version_id == vid for r in runs)

@@ -11,24 +11,11 @@ from lib.batch import jobs as batch
 from lib.batch import reports as batch_results
 from lib.batch import worker
 from lib.client import endpoints
-from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.errors import ValidationError
 from lib.models import BatchItem, Run, Score
 from tests.actors import ADMIN
-from tests.fake_batch_api import install
-from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
-    monkeypatch.setenv("FAKE_KEY", "sk-test-provider-batch")
-    srv = install(FakeServer().start())
-    yield srv
-    srv.stop()
-    reset_clients()
 
 
 def _endpoint(engine, server):
@@ -37,21 +24,21 @@ def _endpoint(engine, server):
                                api_key_env="FAKE_KEY")
 
 
-def test_provider_batch_merges_into_the_same_tables(engine, server):
-    _endpoint(engine, server)
+def test_provider_batch_merges_into_the_same_tables(engine, batch_server):
+    _endpoint(engine, batch_server)
     job_id = setup_job(engine, 6, models=("fake/fake-model",), evaluators=["contains:what"], mode="provider",
                        extra="expected")
     with session_scope(engine) as s:
         first = s.execute(select(func.min(BatchItem.id)).where(BatchItem.job_id == job_id)).scalar()
-    server.batch_fail_ids = {f"item-{first + 2}"}
+    batch_server.batch_fail_ids = {f"item-{first + 2}"}
     assert worker.run_job_foreground(job_id, engine) == "done"
-    paths = [r.path for r in server.requests]
+    paths = [r.path for r in batch_server.requests]
     assert paths.count("/v1/files") == 1 and paths.count("/v1/batches") == 1
     assert "/v1/chat/completions" not in paths  # nothing went through the live API
     assert sum(p.startswith("/v1/batches/batch_") for p in paths) == 2  # polled: in_progress, then completed
-    upload = next(r for r in server.requests if r.path == "/v1/files")
+    upload = next(r for r in batch_server.requests if r.path == "/v1/files")
     assert upload.headers["Authorization"] == "Bearer sk-test-provider-batch"
-    lines = [json.loads(x) for x in server.files[next(iter(server.files))].decode().splitlines()]
+    lines = [json.loads(x) for x in batch_server.files[next(iter(batch_server.files))].decode().splitlines()]
     assert len(lines) == 6 and {x["custom_id"] for x in lines} == {f"item-{first + i}" for i in range(6)}
     assert lines[0]["body"]["messages"][-1]["content"] == "Q: what is q1?"
     with session_scope(engine) as s:
@@ -71,47 +58,47 @@ def test_provider_batch_merges_into_the_same_tables(engine, server):
     # retry the failed one: a second small batch, merged into the same job
     with session_scope(engine) as s:
         assert batch.retry_failed(actor=ADMIN, session=s, job_id=job_id) == 1
-    server.batch_fail_ids = set()
+    batch_server.batch_fail_ids = set()
     assert worker.run_job_foreground(job_id, engine) == "done"
     with session_scope(engine) as s:
         assert batch.counts(session=s, job_id=job_id)["done"] == 6
-    assert [r.path for r in server.requests].count("/v1/batches") == 2
+    assert [r.path for r in batch_server.requests].count("/v1/batches") == 2
 
 
-def test_failed_provider_batch_pauses_and_returns_items(sqlite_engine, server):
-    _endpoint(sqlite_engine, server)
+def test_failed_provider_batch_pauses_and_returns_items(sqlite_engine, batch_server):
+    _endpoint(sqlite_engine, batch_server)
     job_id = setup_job(sqlite_engine, 3, models=("fake/fake-model",), mode="provider")
-    server.batch_final_status = "expired"
+    batch_server.batch_final_status = "expired"
     assert worker.run_job_foreground(job_id, sqlite_engine) == "paused"
     with session_scope(sqlite_engine) as s:
         p = batch.progress(session=s, job_id=job_id)
         assert "expired" in p["pause_reason"] and p["counts"]["pending"] == 3
-    server.batch_final_status = "completed"
+    batch_server.batch_final_status = "completed"
     with session_scope(sqlite_engine) as s:
         batch.resume(actor=ADMIN, session=s, job_id=job_id)
     assert worker.run_job_foreground(job_id, sqlite_engine) == "done"
 
 
-def test_echo_endpoint_has_no_batch_api(sqlite_engine, server):
+def test_echo_endpoint_has_no_batch_api(sqlite_engine, batch_server):
     with pytest.raises(ValidationError, match="Batch API"):
         setup_job(sqlite_engine, 2, mode="provider")
 
 
-def test_anthropic_message_batches_merge_into_the_same_tables(engine, server):
+def test_anthropic_message_batches_merge_into_the_same_tables(engine, batch_server):
     with session_scope(engine) as s:
-        endpoints.add_endpoint(actor=ADMIN, session=s, name="claude", kind="anthropic", base_url=server.url,
+        endpoints.add_endpoint(actor=ADMIN, session=s, name="claude", kind="anthropic", base_url=batch_server.url,
                                api_key_env="FAKE_KEY")
     job_id = setup_job(engine, 4, models=("claude/claude-fake",), evaluators=["contains:what"], mode="provider")
     with session_scope(engine) as s:
         first = s.execute(select(func.min(BatchItem.id)).where(BatchItem.job_id == job_id)).scalar()
-    server.batch_fail_ids = {f"item-{first + 1}"}
+    batch_server.batch_fail_ids = {f"item-{first + 1}"}
     assert worker.run_job_foreground(job_id, engine) == "done"
-    paths = [r.path for r in server.requests]
+    paths = [r.path for r in batch_server.requests]
     assert paths.count("/v1/messages/batches") == 1 and "/v1/messages" not in paths  # no live call
     assert any(p.endswith("/results") for p in paths)
-    created = next(r for r in server.requests if r.path == "/v1/messages/batches")
+    created = next(r for r in batch_server.requests if r.path == "/v1/messages/batches")
     assert created.headers["x-api-key"] == "sk-test-provider-batch"
-    params = server.anthropic_batch_params[0]  # converted to the Messages API shape
+    params = batch_server.anthropic_batch_params[0]  # converted to the Messages API shape
     assert params["system"] == "Be brief." and params["messages"] == [{"role": "user", "content": "Q: what is q1?"}]
     assert params["max_tokens"] == 1024
     with session_scope(engine) as s:

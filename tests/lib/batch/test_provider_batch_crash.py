@@ -33,27 +33,14 @@ from sqlalchemy import func, select
 from lib.batch import jobs as batch
 from lib.batch import provider_batch
 from lib.client import endpoints
-from lib.client.model_client import reset_clients
 from lib.db import session_scope
 from lib.models import BatchItem, Run
 from tests.actors import ADMIN
-from tests.fake_batch_api import install
 from tests.fakefaults import Fault
-from tests.fakeserver import FakeServer
 from tests.lib.batch_helpers import setup_job
 
 ROOT = Path(__file__).resolve().parents[3]
 ITEMS = 5
-
-
-@pytest.fixture
-def server(monkeypatch):
-    monkeypatch.setenv("WORKBENCH_PROVIDER_POLL_S", "0.05")
-    monkeypatch.setenv("FAKE_KEY", "sk-test-provider-batch-crash")
-    srv = install(FakeServer().start())
-    yield srv
-    srv.stop()
-    reset_clients()
 
 
 def _cli(*args: str) -> subprocess.Popen:
@@ -85,18 +72,18 @@ def _created(server, kind: str) -> list:
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_killed_while_the_create_is_answered_resumes_without_paying_twice(engine, server, kind):
+def test_killed_while_the_create_is_answered_resumes_without_paying_twice(engine, batch_server, kind):
     """The window that billed twice, on both databases."""
-    _killed_then_resumed(engine, server, "creating", kind)
+    _killed_then_resumed(engine, batch_server, "creating", kind)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("kill_point", ["polling", "before_create"])
-def test_killed_while_polling_or_before_the_create_resumes_without_paying_twice(sqlite_engine, server, kill_point,
-                                                                                 kind):
+def test_killed_while_polling_or_before_the_create_resumes_without_paying_twice(sqlite_engine, batch_server,
+                                                                                 kill_point, kind):
     """The other two points (the state they leave is the same on both databases: SQLite only, to keep the
     suite's time)."""
-    _killed_then_resumed(sqlite_engine, server, kill_point, kind)
+    _killed_then_resumed(sqlite_engine, batch_server, kill_point, kind)
 
 
 def _killed_then_resumed(engine, server, kill_point: str, kind: str) -> None:
