@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
+from lib.db import fetch_page
 from lib.identity import AUDIT_READ, Identity, require
 from lib.models import AuditEvent, utcnow
 
@@ -71,11 +72,8 @@ def list_events(*, session: Session, actor: Identity, who: str | None = None, ac
     """Events newest first, filtered in SQL, and the total count (admins only)."""
     require(actor, AUDIT_READ)
     q = _query(who, action, object_type, since, until, search)
-    total = session.exec(select(func.count()).select_from(q.subquery())).one()
-    limit = max(1, min(int(limit), 10_000))
-    rows = session.exec(q.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-                        .offset(max(0, offset)).limit(limit))
-    return list(rows), int(total)
+    return fetch_page(session, q, order_by=(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
+                      offset=max(0, offset), limit=max(1, min(int(limit), 10_000)))
 
 
 def facets(*, session: Session, actor: Identity) -> dict[str, list[str]]:

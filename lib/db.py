@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, func, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -94,6 +94,14 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def fetch_page(session: Session, stmt, *, order_by: tuple, offset: int, limit: int) -> tuple[list, int]:
+    """One page of `stmt` (a filtered select of one table): its rows in `order_by` order from `offset`, at most
+    `limit`, and how many rows `stmt` matches in all (a count over the same table and WHERE clause)."""
+    total = session.exec(stmt.with_only_columns(func.count(), maintain_column_froms=True)).one()
+    rows = session.exec(stmt.order_by(*order_by).offset(offset).limit(limit))
+    return list(rows), int(total)
 
 
 def _alembic_config(engine: Engine):

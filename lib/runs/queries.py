@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_
 from sqlmodel import Session, select
 
-from lib.db import session_scope
+from lib.db import fetch_page, session_scope
 from lib.errors import NotFoundError, ValidationError
 from lib.identity import RUN, Identity, require
 from lib.models import Run
@@ -83,10 +83,8 @@ def list_runs(*, session: Session, search: str | None = None, source: str | None
                               prompt_name=prompt_name, version_id=version_id, compare_id=compare_id,
                               batch_job_id=batch_job_id, rated=rated, since=since, until=until, user=user,
                               exclude_source=exclude_source)
-    total = session.exec(_filtered(select(func.count()).select_from(Run), **kw)).one()
-    rows = session.exec(_filtered(select(Run), **kw).order_by(*SORTS[sort])
-                        .offset((page - 1) * page_size).limit(page_size))
-    return list(rows), int(total)
+    return fetch_page(session, _filtered(select(Run), **kw), order_by=SORTS[sort], offset=(page - 1) * page_size,
+                      limit=page_size)
 
 
 def get_run(*, session: Session, run_id: int) -> Run:
