@@ -70,6 +70,15 @@ _SQL_JSON = (f"INSERT INTO run ({', '.join(_COLUMNS)}) SELECT "
              "FROM json_each(?) ORDER BY key")
 
 
+class _Connect:
+    """A request to the writer thread: make the connection `loop` inserts on."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+
 def run_values(run: Run) -> dict[str, Any]:
     """A Run object's column values (without id), for callers holding ORM rows."""
     return {c.name: getattr(run, c.name) for c in _TABLE.columns if c.name != "id"}
@@ -80,7 +89,7 @@ class RunLogWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._q: queue.Queue[list[tuple[Any, Any]] | None] = queue.Queue()
+        self._q: queue.Queue[list[tuple[Any, Any]] | _Connect | None] = queue.Queue()
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}  # per loop, this turn
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -93,6 +102,7 @@ class RunLogWriter:
         self._inline: dict[asyncio.AbstractEventLoop, sqlite3.Connection] = {}  # per loop: its own connection
         self._since_checkpoint = 0
         self._inline_lock = threading.Lock()
+        self._connecting: set[asyncio.AbstractEventLoop] = set()
         self._last_flush: dict[asyncio.AbstractEventLoop, float] = {}
 
     def _prep(self, row: dict[str, Any]) -> Any:
@@ -143,9 +153,14 @@ class RunLogWriter:
     def _insert_here(self, loop: asyncio.AbstractEventLoop, items: list[tuple[Any, Any]]) -> bool:
         """Insert one turn's rows on the loop (SQLite) if the write lock is free now; False hands them to the
         writer thread (lock held elsewhere, or any failure: one statement is atomic, so nothing was saved)."""
+        conn = self._inline.get(loop)
+        if conn is None:  # made by the writer thread (a pool checkout may wait), never on the loop
+            if loop not in self._connecting:
+                self._connecting.add(loop)
+                self._q.put(_Connect(loop))
+            return False
         with self._inline_lock:  # close() may run in another thread
             try:
-                conn = self._inline.get(loop) or self._connect_inline(loop)
                 ids = _insert_json(conn, [r for r, _ in items])
             except Exception as exc:  # noqa: BLE001 - the writer thread waits for the lock and retries
                 if not (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
@@ -162,15 +177,21 @@ class RunLogWriter:
             self._q.put([])  # an empty batch: the writer thread checkpoints the WAL
         return True
 
-    def _connect_inline(self, loop: asyncio.AbstractEventLoop) -> sqlite3.Connection:
-        fairy = self.engine.raw_connection()  # the engine's pragmas (WAL, foreign keys) apply
-        conn = fairy.driver_connection
-        fairy.detach()  # ours alone, in autocommit mode
-        conn.isolation_level = None  # type: ignore[union-attr]
-        conn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: a held lock sends the rows to the thread
-        conn.execute("PRAGMA wal_autocheckpoint=0")  # a checkpoint syncs the file: the writer thread runs them
-        self._inline[loop] = conn  # type: ignore[assignment]
-        return conn  # type: ignore[return-value]
+    def _connect_inline(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The connection a loop inserts on (run in the writer thread); on failure the loop keeps handing its
+        rows to the thread."""
+        try:
+            fairy = self.engine.raw_connection()  # the engine's pragmas (WAL, foreign keys) apply
+            conn = fairy.driver_connection
+            fairy.detach()  # ours alone, in autocommit mode
+            conn.isolation_level = None  # type: ignore[union-attr]
+            conn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: a held lock sends the rows to the thread
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # a checkpoint syncs the file: the writer thread runs them
+        except Exception as exc:  # noqa: BLE001 - the thread path still saves every row
+            log.info("run-log: no connection for inserts on the loop (%s)", type(exc).__name__)
+            return
+        with self._inline_lock:
+            self._inline[loop] = conn  # type: ignore[assignment]
 
     def write_nowait(self, row: dict[str, Any]) -> None:
         """Queue a row without waiting (used when nobody is left to wait, e.g. an abandoned stream)."""
@@ -194,6 +215,7 @@ class RunLogWriter:
                 with contextlib.suppress(Exception):
                     conn.close()
             self._inline.clear()
+            self._connecting.clear()
 
     def _loop(self) -> None:
         stop = False
@@ -201,6 +223,9 @@ class RunLogWriter:
             item = self._q.get()
             if item is None:
                 break
+            if isinstance(item, _Connect):
+                self._connect_inline(item.loop)
+                continue
             batch = list(item)
             wait = LINGER_S
             while len(batch) < MAX_BATCH:
@@ -211,6 +236,9 @@ class RunLogWriter:
                 if nxt is None:
                     stop = True
                     break
+                if isinstance(nxt, _Connect):
+                    self._connect_inline(nxt.loop)
+                    continue
                 batch.extend(nxt)
                 wait = 0.0  # drain what is already queued, then flush
             if batch:
