@@ -181,10 +181,7 @@ class RunLogWriter:
         """The connection a loop inserts on (run in the writer thread); on failure the loop keeps handing its
         rows to the thread."""
         try:
-            fairy = self.engine.raw_connection()  # the engine's pragmas (WAL, foreign keys) apply
-            conn = fairy.driver_connection
-            fairy.detach()  # ours alone, in autocommit mode
-            conn.isolation_level = None  # type: ignore[union-attr]
+            conn = _own_connection(self.engine)
             conn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: a held lock sends the rows to the thread
             conn.execute("PRAGMA wal_autocheckpoint=0")  # a checkpoint syncs the file: the writer thread runs them
         except Exception as exc:  # noqa: BLE001 - the thread path still saves every row
@@ -259,11 +256,7 @@ class RunLogWriter:
     def _insert_sqlite(self, values: list[tuple]) -> list[int]:
         """The batch on a connection the writer thread keeps (autocommit; the engine's busy timeout)."""
         if self._raw is None:
-            fairy = self.engine.raw_connection()  # the engine's pragmas (WAL, busy timeout) apply
-            raw = fairy.driver_connection
-            fairy.detach()  # ours alone: it goes back to no pool in autocommit mode
-            raw.isolation_level = None  # type: ignore[union-attr]
-            self._raw = raw
+            self._raw = _own_connection(self.engine)
         try:
             return _insert_json(self._raw, values)
         except BaseException:
@@ -315,6 +308,16 @@ class RunLogWriter:
                 loop.call_soon_threadsafe(_resolve, items)
             except RuntimeError:  # loop closed: nobody is waiting any more
                 pass
+
+
+def _own_connection(engine: Engine) -> sqlite3.Connection:
+    """A DBAPI connection of the writer's own, in autocommit mode, with the engine's pragmas (WAL, busy
+    timeout, foreign keys); detached from the pool, so it never goes back to it in autocommit mode."""
+    fairy = engine.raw_connection()
+    conn = fairy.driver_connection
+    fairy.detach()
+    conn.isolation_level = None  # type: ignore[union-attr]
+    return conn  # type: ignore[return-value]
 
 
 def _insert_json(conn: sqlite3.Connection, values: list[tuple]) -> list[int]:
