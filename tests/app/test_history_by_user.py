@@ -28,6 +28,6 @@ def test_history_filters_runs_by_user(engine_for_app):
     at.selectbox(key="hist_user").set_value("token:deploy-bot").run()
     assert not at.exception, [e.value for e in at.exception]
     page = texts(at)
-    assert "1 runs" in page, page[:500]
+    assert "1 run ·" in page, page[:500]
     with session_scope(engine_for_app) as s:
         assert s.query(Run).filter(Run.actor == "token:deploy-bot").count() == 1

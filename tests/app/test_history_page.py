@@ -64,7 +64,7 @@ def test_log_is_paginated_and_filtered(engine_for_app):
     at.text_input(key="hist_search").input("user17").run()
     assert "0 runs" in texts(at)  # run 17 was a playground run
     at.selectbox(key="hist_source").set_value("(any)").run()
-    assert "1 runs" in texts(at) and list(_table(at)["run"]) == [18]
+    assert "1 run ·" in texts(at) and list(_table(at)["run"]) == [18]
     at.text_input(key="hist_search").input("").run()
     at.selectbox(key="hist_prompt").set_value("greet").run()
     at.number_input(key="hist_version").set_value(1).run()

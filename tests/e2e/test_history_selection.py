@@ -55,7 +55,7 @@ def test_a_selected_row_does_not_survive_a_filter_change(page, streamlit_app, sh
     shot("selected")
 
     _pick(page, "Status", "error")  # one row now: the old index 9 is past the end
-    expect(page.get_by_text("1 runs · page 1 of 1")).to_be_visible()
+    expect(page.get_by_text("1 run · page 1 of 1")).to_be_visible()
     assert page.locator("[data-testid=stException]").count() == 0
     expect(page).to_have_url(f"{streamlit_app.url}/history?run={run_ids[9]}")  # nothing else opened by itself
     _pick(page, "Status", "ok")  # eleven rows again: index 9 would now be another run

@@ -153,7 +153,7 @@ def test_team_journey(browser, team_app):
         expect(page.get_by_role("button", name="Save version")).to_be_disabled()
         expect(page.get_by_role("button", name="New prompt")).to_be_disabled()
         _open(page, app, "history")
-        expect(page.get_by_text("1 runs ·", exact=False)).to_be_visible()
+        expect(page.get_by_text("1 run ·", exact=False)).to_be_visible()
         _open(page, app, "playground")
         expect(page.get_by_role("button", name="Run", exact=True)).to_be_disabled()
         _sign_out(page)
