@@ -105,8 +105,8 @@ except WorkbenchError as exc:
 pages = max(1, math.ceil(total / PAGE_SIZE))
 p1, p2 = st.columns([1, 3])
 p1.number_input("Page", min_value=1, max_value=pages, step=1, key="hist_page")
-p2.caption(md_escape(f"{total:,} run{'' if total == 1 else 's'} · page {min(int(ss['hist_page']), pages)} of {pages:,} · "
-                     f"{PAGE_SIZE} per page"))
+runs_label = f"{total:,} run" if total == 1 else f"{total:,} runs"
+p2.caption(md_escape(f"{runs_label} · page {min(int(ss['hist_page']), pages)} of {pages:,} · {PAGE_SIZE} per page"))
 if filters.get("exclude_source") == "batch":
     with session_scope(engine) as session:
         hidden = runs_lib.list_runs(session=session, page_size=1, source="batch",
