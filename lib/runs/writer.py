@@ -269,7 +269,7 @@ class RunLogWriter:
         readers at most CHECKPOINT_WAIT_MS, and if they stay it still copies what it can, like a passive one."""
         try:
             if self._raw is None:
-                self._insert_sqlite([])
+                self._raw = _own_connection(self.engine)
             busy = self._raw.execute("PRAGMA busy_timeout").fetchone()[0]
             self._raw.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
             try:
