@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
             data = {"total": total, "events": [audit.event_to_dict(e) for e in events]}
             emit(data, as_json, lambda: "\n".join([_line(e) for e in events] + [f"{len(events)} of {total} events"]))
 
-    people = typer.Typer(no_args_is_help=True, help="People who signed in (with [auth]) and their roles.")
+    people = typer.Typer(no_args_is_help=True,  # `\\[`: rich would take "[auth]" for markup and drop it
+                         help="People who signed in (with an \\[auth] section in secrets.toml) and their roles.")
     app.add_typer(people, name="users")
 
     @people.command("list")

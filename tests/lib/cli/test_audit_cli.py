@@ -44,3 +44,10 @@ def test_users_role_is_audited(engine):
                                                              "viewer -> editor")
     r = runner.invoke(build(), ["users", "role", "second@acme.test", "owner"])
     assert r.exit_code == 2 and "unknown role 'owner'" in r.output
+
+
+def test_the_users_help_keeps_its_bracketed_section_name(sqlite_engine):
+    """rich reads `[auth]` as markup and drops it unless escaped: the help must still name the section."""
+    out = runner.invoke(build(), ["--help"], terminal_width=200).output
+    line = next(x for x in out.splitlines() if " users " in x)
+    assert "[auth]" in line, line
