@@ -88,6 +88,9 @@ def _sidebar(engine) -> None:
     head, as_of = _headline(str(engine.url.render_as_string(hide_password=False)))
     if head:  # read at most 15 s ago: say when, so a run made since is not silently missing
         sb.caption(f"Last 24 h, as of {as_of:%H:%M:%S} UTC")
+        if not head.get("calls"):  # four "unknown"s do not fit the sidebar's columns (they showed as "unkn…")
+            sb.caption("No calls yet: errors, spend and latency appear after the first one.")
+            return
         c1, c2 = sb.columns(2)
         c1.metric("Calls", f"{head.get('calls', 0):,}")
         err = head.get("error_rate")

@@ -136,3 +136,10 @@ def test_home_first_step_links_and_no_raw_none(examples, app_db):
     table = at.dataframe[0].value
     assert table.iloc[0]["latency"] == "unknown" and table.iloc[0]["cost"] == "unknown"
     assert table.iloc[0]["prompt"] == "ad-hoc" and not table.isin(["None"]).any().any()
+
+
+def test_sidebar_says_no_calls_instead_of_unknown_metrics(engine_for_app):
+    at = new_app()
+    assert not at.exception
+    assert not [m for m in at.sidebar.metric if m.label in ("Errors", "p95", "Spend")]
+    assert any(c.value.startswith("No calls yet") for c in at.sidebar.caption)
