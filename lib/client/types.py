@@ -41,7 +41,9 @@ class ClientStats:
     def record(self, result: RunResult) -> None:
         """Count one finished call."""
         with self._lock:
-            s = self._by.setdefault(result.endpoint, _EndpointStats())
+            s = self._by.get(result.endpoint)
+            if s is None:  # not setdefault: its default (with a 5,000-slot deque) would be built on every call
+                s = self._by[result.endpoint] = _EndpointStats()
             s.requests += 1
             s.attempts += result.attempts
             if result.status == "ok":

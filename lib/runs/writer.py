@@ -41,24 +41,46 @@ _TABLE = Run.__table__  # type: ignore[attr-defined]
 
 
 def _sqlite_time(v: Any) -> Any:
+    """A datetime as SQLAlchemy stores it on SQLite: UTC, 'YYYY-MM-DD HH:MM:SS.ffffff' (isoformat of the UTC
+    value, its '+00:00' cut off: half the cost of strftime)."""
     if isinstance(v, datetime):
-        if v.tzinfo is not None:
+        if v.tzinfo is None:
+            return v.isoformat(" ", "microseconds")
+        if v.tzinfo is not UTC:
             v = v.astimezone(UTC)
-        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return v.isoformat(" ", "microseconds")[:26]
     return v
+
+
+_encode_json = json.JSONEncoder().encode  # what json.dumps() does with its defaults, without its argument checks
+
+
+def _json_text(v: Any) -> str:
+    """JSON text as SQLAlchemy's JSON type writes it (json.dumps); empty objects and lists, the usual
+    parameters and variables, without encoding them."""
+    if not v:
+        if type(v) is dict:
+            return "{}"
+        if type(v) is list:
+            return "[]"
+    return _encode_json(v)
 
 
 def _converter(col: Any) -> Callable[[Any], Any] | None:
     """How SQLAlchemy would bind this column on SQLite: JSON text, UTC text, 0/1."""
     if isinstance(col.type, JSON):
-        return lambda v: None if v is None else json.dumps(v)
+        return _json_text
     impl = getattr(col.type, "impl", None)  # the models' aware-UTC type decorates DateTime
     if isinstance(col.type, DateTime) or isinstance(impl, DateTime) or (isinstance(impl, type)
                                                                         and issubclass(impl, DateTime)):
         return _sqlite_time
     if isinstance(col.type, Boolean):
-        return lambda v: None if v is None else int(bool(v))
+        return _flag
     return None
+
+
+def _flag(v: Any) -> int:
+    return int(bool(v))
 
 
 _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
@@ -105,7 +127,7 @@ class RunLogWriter:
         # On SQLite the bind values are made here, in the caller's thread: the writer then runs
         # mostly in C (executemany) and holds the GIL less, which keeps the event loop responsive.
         if self._sqlite:
-            vals = [row.get(c) for c in _COLUMNS]
+            vals = list(map(row.get, _COLUMNS))
             for i, conv in _CONVERTED:
                 if vals[i] is not None:
                     vals[i] = conv(vals[i])
