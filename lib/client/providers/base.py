@@ -34,6 +34,8 @@ from lib.errors import (
 )
 from lib.settings import get_settings
 
+from .http1 import BodyTooLarge, Http1Pool
+
 # Parameters every provider understands (other keys pass through unchanged).
 SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_tokens", "stop", "presence_penalty",
                  "frequency_penalty", "seed", "response_format", "max_completion_tokens", "reasoning_effort",
@@ -213,7 +215,7 @@ class Provider:
         self._pool: httpx.AsyncBaseTransport | None = None
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[str, str] | None = None
-        self._timeout: Any = None
+        self._http1: Http1Pool | None = None
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """The pooled transport (aiohttp unless one was injected), made lazily on the running loop."""
@@ -231,11 +233,13 @@ class Provider:
     async def send(self, method: str, url: str, body: bytes | None = None, *, stream: bool = False,
                    headers: dict[str, str] | None = None) -> httpx.Response | FastResponse:
         """One request straight to the transport (httpx models, no AsyncClient machinery: it costs
-        more per call than the call itself at 1,000 calls/s).  The body is read unless `stream`."""
+        more per call than the call itself at 1,000 calls/s).  The body is read unless `stream`; a non-streamed
+        request goes over the provider's own HTTP/1.1 connections (`http1`, which sets no timer of its own: the
+        caller bounds the wait, with a call's deadline or a health check's timeout)."""
         hdrs = {**self._static_headers(), **self.auth_headers(), **(headers or {})}
         t = float(self.config.timeout_s or 60.0)  # generous per-phase caps; the client enforces the deadline
-        if not stream and self._transport is None:
-            return await self._send_fast(method, url, body, hdrs, t)
+        if not stream and self._transport is None and self._http1_pool().accepts(url):
+            return await self._send_fast(method, url, body, hdrs)
         req = httpx.Request(method, self._url(url), content=body, headers=hdrs,
                             extensions={"timeout": {"connect": min(t, 10.0), "read": t, "write": t, "pool": t}})
         resp = await self.transport().handle_async_request(req)
@@ -250,39 +254,20 @@ class Provider:
                 raise too_large(self.config.name, cap, resp.content, resp.status_code)
         return resp
 
-    async def _send_fast(self, method: str, url: str, body: bytes | None, hdrs: dict[str, str],
-                         t: float) -> FastResponse:
-        """Non-streaming calls on our own aiohttp transport go to its pooled aiohttp session directly
-        (same pool, same exception mapping): building httpx Request/Response objects for every call
-        was a third of the client's CPU per call at 1,000 calls/s."""
-        import aiohttp
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
+    async def _send_fast(self, method: str, url: str, body: bytes | None, hdrs: dict[str, str]) -> FastResponse:
+        """A non-streamed request over the provider's own keep-alive HTTP/1.1 connections (`http1`): aiohttp's
+        ClientSession cost three times as much Python per request, most of the client's CPU at 0 ms latency."""
+        cap = get_settings().max_response_bytes
+        try:
+            status, headers, content = await self._http1_pool().request(method, url, body, hdrs, cap)
+        except BodyTooLarge as exc:
+            raise too_large(self.config.name, cap, exc.first, exc.status) from None
+        return FastResponse(status, headers, content)
 
-        pool = self.transport()
-        session = pool.client  # type: ignore[attr-defined]
-        if not isinstance(session, aiohttp.ClientSession):
-            session = pool.client = pool.get_client()  # type: ignore[attr-defined]
-        if self._timeout is None:
-            # One overall cap only: per-read timers are re-armed on every chunk (measurable per call),
-            # and the client's deadline is what really bounds a call.
-            self._timeout = aiohttp.ClientTimeout(total=max(t, 1.0) * 2)
-        with map_aiohttp_exceptions():
-            async with session.request(method, url, data=body, headers=hdrs, allow_redirects=False,
-                                       timeout=self._timeout) as r:
-                cap = get_settings().max_response_bytes
-                if r.content_length is not None and r.content_length <= cap:
-                    content = await r.read()
-                elif r.content_length is not None:  # announced too large: read only the first part
-                    raise too_large(self.config.name, cap, await r.content.read(64 * 1024), r.status)
-                else:  # chunked: read no more than the cap
-                    chunks, n = [], 0
-                    async for chunk in r.content.iter_chunked(256 * 1024):
-                        chunks.append(chunk)
-                        n += len(chunk)
-                        if n > cap:
-                            raise too_large(self.config.name, cap, chunks[0], r.status)
-                    content = b"".join(chunks)
-                return FastResponse(r.status, r.headers, content)
+    def _http1_pool(self) -> Http1Pool:
+        if self._http1 is None:
+            self._http1 = Http1Pool(max(8, int(self.config.max_concurrency or 8) * 2))
+        return self._http1
 
     @contextlib.asynccontextmanager
     async def open_stream(self, method: str, url: str, body: bytes | None = None,
@@ -354,6 +339,9 @@ class Provider:
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
+        if self._http1 is not None:
+            await self._http1.aclose()
+            self._http1 = None
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None
@@ -379,6 +367,10 @@ def transport_error(exc: BaseException, endpoint: str) -> ProviderError:
         return ProviderConnectionError(f"{endpoint}: connection failed ({type(cause).__name__})")
     if isinstance(exc, httpx.TimeoutException):
         return ProviderTimeoutError(f"{endpoint}: timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError) and isinstance(cause, OSError):  # our own connections (http1)
+        return ProviderConnectionError(f"{endpoint}: cannot connect ({exc})")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError, httpx.LocalProtocolError)) and str(exc):
+        return ProviderConnectionError(f"{endpoint}: connection failed ({type(exc).__name__}: {exc})")
     return ProviderConnectionError(f"{endpoint}: connection failed ({type(exc).__name__})")
 
 
