@@ -221,7 +221,10 @@ class _Conn(asyncio.Protocol):
     def _decoded(self, enc: str, body: bytes, status: int) -> bytes:
         if enc not in ("gzip", "x-gzip", "deflate"):
             self._abort(httpx.DecodingError(f"unsupported content-encoding {enc[:40]!r}"))
-        wbits = 16 + zlib.MAX_WBITS if enc != "deflate" else (zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS)
+        if enc != "deflate":
+            wbits = 16 + zlib.MAX_WBITS  # gzip
+        else:  # zlib-wrapped, as the standard says, or raw deflate, as some servers send
+            wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
         d = zlib.decompressobj(wbits)
         try:
             out = d.decompress(body, self.cap + 1)
