@@ -188,28 +188,24 @@ def _clean(value: Any) -> bool:
     if t is str:
         return _clean_str(value)
     if t is dict:
-        for k, v in value.items():
+        for k in value:
             if type(k) is str and not _clean_str(k):
                 return False
-            tv = type(v)
-            if tv is str:
-                if not _clean_str(v):
-                    return False
-            elif tv not in _SCALARS and not _clean(v):
+        items: Any = value.values()
+    elif t is list:
+        items = value
+    elif t in _SCALARS:
+        return True
+    else:
+        return _clean_slow(value)
+    for v in items:
+        tv = type(v)
+        if tv is str:
+            if not _clean_str(v):
                 return False
-        return True
-    if t is list:
-        for v in value:
-            tv = type(v)
-            if tv is str:
-                if not _clean_str(v):
-                    return False
-            elif tv not in _SCALARS and not _clean(v):
-                return False
-        return True
-    if t in _SCALARS:
-        return True
-    return _clean_slow(value)
+        elif tv not in _SCALARS and not _clean(v):
+            return False
+    return True
 
 
 def _clean_slow(value: Any) -> bool:

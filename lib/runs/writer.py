@@ -66,6 +66,10 @@ def _json_text(v: Any) -> str:
     return _encode_json(v)
 
 
+def _flag(v: Any) -> int:
+    return int(bool(v))
+
+
 def _converter(col: Any) -> Callable[[Any], Any] | None:
     """How SQLAlchemy would bind this column on SQLite: JSON text, UTC text, 0/1."""
     if isinstance(col.type, JSON):
@@ -77,10 +81,6 @@ def _converter(col: Any) -> Callable[[Any], Any] | None:
     if isinstance(col.type, Boolean):
         return _flag
     return None
-
-
-def _flag(v: Any) -> int:
-    return int(bool(v))
 
 
 _COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]

@@ -237,9 +237,9 @@ class Provider:
         request goes over the provider's own HTTP/1.1 connections (`http1`, which sets no timer of its own: the
         caller bounds the wait, with a call's deadline or a health check's timeout)."""
         hdrs = {**self._static_headers(), **self.auth_headers(), **(headers or {})}
-        t = float(self.config.timeout_s or 60.0)  # generous per-phase caps; the client enforces the deadline
         if not stream and self._transport is None and self._http1_pool().accepts(url):
             return await self._send_fast(method, url, body, hdrs)
+        t = float(self.config.timeout_s or 60.0)  # generous per-phase caps; the client enforces the deadline
         req = httpx.Request(method, self._url(url), content=body, headers=hdrs,
                             extensions={"timeout": {"connect": min(t, 10.0), "read": t, "write": t, "pool": t}})
         resp = await self.transport().handle_async_request(req)

@@ -180,8 +180,7 @@ class _Conn(asyncio.Protocol):
     def on_message_begin(self) -> None:
         if self.waiter is None or self.waiter.done():  # a second response to one request
             self._abort(httpx.RemoteProtocolError("unexpected extra response"))
-        self._clear()  # new objects: the last response's headers may still be in the caller's hands
-        self.begun = True
+        self.begun = True  # the state is fresh: `exchange` made new objects for this response
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.nheaders += 1
