@@ -95,9 +95,10 @@ def _sidebar(engine) -> None:
         c1.metric("Calls", f"{head.get('calls', 0):,}")
         err = head.get("error_rate")
         c2.metric("Errors", percent(err))
-        unpriced = head.get("unpriced_calls") or 0
-        spend_metric(c1, "Spend", head.get("spend_usd"), unpriced, head.get("calls"))
-        c2.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
+        c1, c2 = sb.columns(2)
+        c1.metric("p95", latency_text(head.get("p95_latency_ms")), help="95th percentile latency of the last 24 hours")
+        # the full width: half the sidebar cut "unknown" and "≥ $0.0123" to "unkn…"
+        spend_metric(sb, "Spend", head.get("spend_usd"), head.get("unpriced_calls") or 0, head.get("calls"))
 
 
 def _pages(ident: Identity) -> dict[str, list]:
