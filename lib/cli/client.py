@@ -12,6 +12,7 @@ from lib.client import (
     get_client,
     health,
     list_endpoints,
+    record_check,
     update_endpoint,
 )
 from lib.credentials import has_secret
@@ -115,9 +116,11 @@ def _register_endpoints(app: typer.Typer) -> None:
     @sub.command("test")
     @handle_errors
     def test(name: str, timeout: float = typer.Option(10.0, "--timeout"), as_json: bool = JsonOpt) -> None:
-        """Check an endpoint: reachable, key set, models."""
+        """Check an endpoint: reachable, key set, models (the result is kept, as a test in Settings is)."""
         _defaults()
         h = health(name, timeout_s=timeout)
+        with _session() as s:
+            record_check(actor=cli_operator(), session=s, name=name, result=h)
         if as_json:
             emit(h, True)
         else:

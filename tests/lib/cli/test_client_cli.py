@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import typer
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from lib.cli import client as cli_client
 from lib.cli import prompts as cli_prompts
 from lib.client.model_client import reset_clients
+from lib.models import Endpoint
 
 runner = CliRunner()
 
@@ -40,6 +42,9 @@ def test_endpoints_add_list_test(engine, fake_server):
     assert "fake" in r.stdout and "rpm=100" in r.stdout
     r = cli("endpoints", "test", "fake")
     assert r.exit_code == 0 and "fake: ok" in r.stdout and "gpt-4o-mini" in r.stdout
+    with Session(engine) as s:  # kept, as a test in Settings is: the sidebar no longer says "not tested"
+        row = s.exec(select(Endpoint).where(Endpoint.name == "fake")).one()
+        assert row.last_check_ok is True and "gpt-4o-mini" in row.last_check_models
     r = cli("endpoints", "add", "bad", "--kind", "cohere")
     assert r.exit_code == 2 and "kind" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = cli("endpoints", "add", "k", "--kind", "openai", "--base-url", "https://a.example.com",
