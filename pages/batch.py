@@ -86,7 +86,7 @@ if dataset is None:
 # ---------------------------------------------------------------- 2. versions x models
 st.subheader("2. Prompt versions and models")
 with session_scope(engine) as s:
-    version_labels, model_opts = prompts.version_refs(session=s), view.model_choices(s)
+    version_labels, model_opts = prompts.version_refs(session=s), w.model_options(s)
 c1, c2 = st.columns(2)
 chosen_versions = c1.multiselect("Prompt versions", list(version_labels), key="batch_versions",
                                  placeholder="Choose one or more versions")

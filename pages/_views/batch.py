@@ -9,7 +9,6 @@ import streamlit as st
 
 from lib import batch, datasets, prompts
 from lib.batch import matrix, records, results, version_labels
-from lib.client import list_endpoints
 from lib.compare import compare_versions
 from lib.datasets import MIME, to_bytes
 from lib.db import session_scope
@@ -46,12 +45,6 @@ def dataset_summary(engine: Any, dataset_id: int | None) -> dict | None:
         st.warning(md_escape(w))
     st.dataframe(pd.DataFrame(head, dtype=str), hide_index=True, width="stretch")
     return info
-
-
-def model_choices(session: Any) -> list[str]:
-    """'endpoint/model' for every endpoint's models (echo/echo always)."""
-    out = [f"{e.name}/{m}" for e in list_endpoints(session=session) for m in (e.models or [])]
-    return out if "echo/echo" in out else out + ["echo/echo"]
 
 
 def combo_matrix(versions: list[str], models: list[str]) -> pd.DataFrame:

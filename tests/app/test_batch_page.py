@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from lib import prompts
 from lib.batch import jobs as batch
 from lib.batch import worker
+from lib.client import add_endpoint, record_check
 from lib.client.model_client import reset_clients
 from lib.datasets import store as datasets
 from lib.db import get_engine, session_scope
@@ -206,3 +207,15 @@ def test_mapping_suggests_a_close_column_and_lint_is_one_box_per_level(page):
     lint_boxes = [e.value for e in at.error if e.value.startswith("**")]  # the others are per-row previews
     assert len(lint_boxes) == 1 and lint_boxes[0].startswith("**3 errors**"), lint_boxes  # one box, not three
     assert len(at.warning) == 1 and at.warning[0].value.startswith("**1 warning**")
+
+
+def test_models_a_test_found_are_offered_as_on_the_playground(page):
+    """An endpoint with no static model list: the models its last Test found are choices, as on the Playground."""
+    with session_scope(page) as s:
+        add_endpoint(actor=ADMIN, session=s, name="local", kind="openai", base_url="http://127.0.0.1:9/v1")
+        record_check(actor=ADMIN, session=s, name="local", result={"ok": True, "models": ["found-model"]})
+    _stored_dataset(page)
+    at = _at()
+    at.radio(key="batch_source").set_value("Stored dataset").run()
+    options = at.multiselect(key="batch_models").options
+    assert "local/found-model" in options and "echo/echo" in options
